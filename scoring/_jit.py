@@ -1,0 +1,31 @@
+"""The one place that sets Numba options, so that every kernel is compiled the same way.
+
+Kernels run on gRPC worker threads: `nogil` lets two batches score on two cores, and `cache` keeps the compiled
+code on disk so a restarted server loads it instead of compiling. No `fastmath`: it lets LLVM assume there is no
+NaN, and the kernels must see NaN to reject it.
+"""
+
+from __future__ import annotations
+
+import numba
+
+__all__ = ["helper", "parallel", "prange", "serial"]
+
+_OPTIONS = {"nogil": True, "cache": True, "error_model": "numpy", "boundscheck": False}
+
+prange = numba.prange
+
+
+def parallel(fn):
+    """A row-parallel kernel: prange bodies run on Numba's thread pool."""
+    return numba.njit(parallel=True, **_OPTIONS)(fn)
+
+
+def serial(fn):
+    """The serial twin of a kernel, for small batches where dispatch to the thread pool costs more than it saves."""
+    return numba.njit(parallel=False, **_OPTIONS)(fn)
+
+
+def helper(fn):
+    """A small function the kernels call (LLVM inlines it; Numba-level inlining made compiles minutes long)."""
+    return numba.njit(**_OPTIONS)(fn)

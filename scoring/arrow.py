@@ -1,0 +1,122 @@
+"""Zero-copy views of Arrow columns for the kernels, and Arrow arrays from the kernels' outputs.
+
+A numeric column reaches a kernel as one fixed-shape tuple, whatever its Arrow type:
+(kind, f64, f32, i64, i32, i16, i8, bits, bits_offset, validity, validity_offset). Only the view named by `kind`
+is real; the others are empty. This gives every kernel a single compiled signature, so no client's choice of
+integer width or float precision ever costs a compile at request time, and the common types are read in place.
+All arrays are read-only: Arrow buffers are immutable, and Numba types read-only arrays separately, so mixing
+them would compile a second signature.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from .schema import SchemaError
+
+__all__ = [
+    "ABSENT",
+    "BOOL",
+    "F32",
+    "F64",
+    "bool_array",
+    "dictionary_array",
+    "int8_array",
+    "numeric_column",
+    "readonly",
+    "validity",
+]
+
+# Kinds: which view of the tuple holds the values.
+ABSENT, F64, F32, I64, I32, I16, I8, BOOL = -1, 0, 1, 2, 3, 4, 5, 6
+
+_DIRECT = {
+    pa.float64(): (F64, np.float64),
+    pa.float32(): (F32, np.float32),
+    pa.int64(): (I64, np.int64),
+    pa.int32(): (I32, np.int32),
+    pa.int16(): (I16, np.int16),
+    pa.int8(): (I8, np.int8),
+}
+# Types that hold the values but have no view of their own: widened once (a copy, on the rare path).
+_WIDEN = {
+    pa.uint8(): pa.int16(),
+    pa.uint16(): pa.int32(),
+    pa.uint32(): pa.int64(),
+    pa.uint64(): pa.float64(),
+    pa.float16(): pa.float32(),
+}
+
+
+def readonly(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+_EMPTY = {dt: readonly(np.empty(0, dt)) for dt in (np.float64, np.float32, np.int64, np.int32, np.int16, np.int8)}
+_EMPTY_U8 = readonly(np.empty(0, np.uint8))
+
+
+def validity(arr: pa.Array) -> tuple[np.ndarray, int]:
+    """The validity bitmap and its bit offset; an empty bitmap means every slot is valid."""
+    buf = arr.buffers()[0]
+    if buf is None or arr.null_count == 0:
+        return _EMPTY_U8, 0
+    return readonly(np.frombuffer(buf, np.uint8)), arr.offset
+
+
+def _view(buf: pa.Buffer, dtype, offset: int, length: int) -> np.ndarray:
+    # Buffers pyarrow allocated itself are mutable, so numpy's view would be writable: mark every view read-only.
+    return readonly(np.frombuffer(buf, dtype, count=length, offset=offset * np.dtype(dtype).itemsize))
+
+
+def numeric_column(arr: pa.Array | None, name: str) -> tuple:
+    """The kernel's view of a column of numbers (or booleans); None gives an absent column."""
+    if arr is None:
+        return _absent()
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        arr = arr.dictionary_decode()
+        t = arr.type
+    if pa.types.is_null(t):
+        arr = pa.array([None] * len(arr), pa.float64()) if len(arr) < 1024 else arr.cast(pa.float64())
+        t = arr.type
+    if t in _WIDEN:
+        arr = arr.cast(_WIDEN[t])
+        t = arr.type
+    elif pa.types.is_decimal(t):
+        arr = arr.cast(pa.float64())
+        t = arr.type
+    valid, voff = validity(arr)
+    views = [_EMPTY[np.float64], _EMPTY[np.float32], _EMPTY[np.int64], _EMPTY[np.int32], _EMPTY[np.int16],
+             _EMPTY[np.int8]]
+    if pa.types.is_boolean(t):
+        return (BOOL, *views, readonly(np.frombuffer(arr.buffers()[1], np.uint8)), arr.offset, valid, voff)
+    if t not in _DIRECT:
+        raise SchemaError(
+            f"column {name!r} has type {t}; it must hold numbers (any integer or float type)", column=name
+        )
+    kind, dtype = _DIRECT[t]
+    views[kind] = _view(arr.buffers()[1], dtype, arr.offset, len(arr))
+    return (kind, *views, _EMPTY_U8, 0, valid, voff)
+
+
+def _absent() -> tuple:
+    return (ABSENT, _EMPTY[np.float64], _EMPTY[np.float32], _EMPTY[np.int64], _EMPTY[np.int32],
+            _EMPTY[np.int16], _EMPTY[np.int8], _EMPTY_U8, 0, _EMPTY_U8, 0)
+
+
+def int8_array(values: np.ndarray, valid: np.ndarray | None) -> pa.Array:
+    bufs = [None if valid is None else pa.py_buffer(valid), pa.py_buffer(values)]
+    return pa.Array.from_buffers(pa.int8(), len(values), bufs, null_count=-1)
+
+
+def bool_array(bits: np.ndarray, valid: np.ndarray | None, length: int) -> pa.Array:
+    bufs = [None if valid is None else pa.py_buffer(valid), pa.py_buffer(bits)]
+    return pa.Array.from_buffers(pa.bool_(), length, bufs, null_count=-1)
+
+
+def dictionary_array(codes: np.ndarray, valid: np.ndarray | None, dictionary: pa.Array) -> pa.Array:
+    # safe=False: the kernel writes only codes inside the dictionary; checking them again is a pass for nothing.
+    return pa.DictionaryArray.from_arrays(int8_array(codes, valid), dictionary, safe=False)

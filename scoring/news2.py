@@ -1,0 +1,214 @@
+"""NEWS2 for Arrow batches: the one way into the deterioration kernel.
+
+Royal College of Physicians. National Early Warning Score (NEWS) 2. London: RCP, 2017. What is computed, the
+rounding rule and the reject codes are written out in docs/news2.md.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import numpy as np
+import pyarrow as pa
+
+from . import _news2_kernel as K
+from .arrow import I8, dictionary_array, bool_array, int8_array, numeric_column, readonly, validity
+from .schema import (
+    BANDS,
+    MISSING_NAMES,
+    MONITORING,
+    NOT_APPLICABLE_REASONS,
+    REJECT_REASONS,
+    REQUIRED_COLUMNS,
+    RESULT_COLUMNS,
+    SUBSCORE_COLUMNS,
+    SchemaError,
+    missing_column_error,
+    result_schema,
+)
+
+__all__ = ["SERIAL_BELOW", "score_news2", "warm_up"]
+
+# Below this many rows the serial twin runs: handing work to the thread pool costs more than it saves.
+SERIAL_BELOW = 10_000
+
+_RESULT_SCHEMA = result_schema()
+_DICTIONARIES = {
+    "news2_band": pa.array(BANDS, pa.string()),
+    "news2_missing": pa.array(MISSING_NAMES, pa.string()),
+    "news2_not_applicable_reason": pa.array(NOT_APPLICABLE_REASONS, pa.string()),
+    "news2_monitoring": pa.array(MONITORING, pa.string()),
+    "reject_reason": pa.array(REJECT_REASONS, pa.string()),
+}
+
+# Accepted spellings beyond the single letters, as a nurse's app or a journal may send them.
+_A, _C, _V, _P, _U = 2, 3, 4, 5, 6  # stored codes, see _news2_kernel.CONSCIOUSNESS_CODES
+_WORDS = {
+    "A": _A, "ALERT": _A, "VÅKEN": _A,
+    "C": _C, "CONFUSED": _C, "CONFUSION": _C, "NEW CONFUSION": _C, "NY FORVIRRING": _C, "FORVIRRET": _C,
+    "V": _V, "VOICE": _V, "TILTALE": _V, "REAGERER PÅ TILTALE": _V,
+    "P": _P, "PAIN": _P, "SMERTE": _P, "REAGERER PÅ SMERTE": _P,
+    "U": _U, "UNRESPONSIVE": _U, "INGEN RESPONS": _U, "IKKE KONTAKTBAR": _U,
+}
+_UNKNOWN = 1
+
+
+def _word_code(value: str | None) -> int:
+    if value is None:
+        return 0
+    key = " ".join(unicodedata.normalize("NFC", value).upper().split())
+    return _WORDS.get(key, _UNKNOWN)
+
+
+def _string_codes(arr: pa.Array, run_parallel: bool) -> np.ndarray:
+    """Stored consciousness codes (0 null, 1 unknown, 2-6 ACVPU) for a plain string array."""
+    t = arr.type
+    if pa.types.is_string_view(t):
+        arr = arr.cast(pa.string())
+        t = arr.type
+    offsets_type = np.int64 if pa.types.is_large_string(t) else np.int32
+    bufs = arr.buffers()
+    offsets = readonly(
+        np.frombuffer(bufs[1], offsets_type, count=len(arr) + 1, offset=arr.offset * np.dtype(offsets_type).itemsize)
+    )
+    data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.zeros(1, np.uint8)
+    if data.size == 0:
+        data = np.zeros(1, np.uint8)
+    valid, voff = validity(arr)
+    out = np.empty(len(arr), np.int8)
+    (K.letters_parallel if run_parallel else K.letters_serial)(offsets, readonly(data), valid, voff, out)
+    # Words and anything else that is not one letter: resolved once per distinct value, not per row.
+    rows = np.flatnonzero(out == _UNKNOWN)
+    if rows.size:
+        encoded = arr.take(pa.array(rows)).dictionary_encode()
+        mapped = np.array([_word_code(v) for v in encoded.dictionary.to_pylist()], np.int8)
+        out[rows] = mapped[np.asarray(encoded.indices)]
+    return readonly(out)
+
+
+def _consciousness(arr: pa.Array, run_parallel: bool) -> tuple[tuple, np.ndarray]:
+    t = arr.type
+    if pa.types.is_null(t):
+        return numeric_column(arr, "consciousness"), K.CONSCIOUSNESS_CODES
+    if pa.types.is_dictionary(t) and _is_text(t.value_type):
+        dict_codes = _string_codes(arr.dictionary, False)
+        return numeric_column(arr.indices, "consciousness"), readonly(K.CONSCIOUSNESS_CODES[dict_codes])
+    if _is_text(t):
+        codes = pa.Array.from_buffers(pa.int8(), len(arr), [None, pa.py_buffer(_string_codes(arr, run_parallel))])
+        return numeric_column(codes, "consciousness"), K.CONSCIOUSNESS_CODES
+    raise SchemaError(
+        f"column 'consciousness' has type {t}; it must be text (A, C, V, P or U)", column="consciousness"
+    )
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+
+
+def _check_columns(schema: pa.Schema) -> None:
+    names = schema.names
+    for name in REQUIRED_COLUMNS:
+        if name not in names:
+            raise missing_column_error(name, names)
+    for name in set(names):
+        if names.count(name) > 1:
+            raise SchemaError(f"column {name!r} appears {names.count(name)} times; keep one", column=name)
+
+
+def _score_batch(batch: pa.RecordBatch, force_parallel: bool | None) -> pa.RecordBatch:
+    n = batch.num_rows
+    run_parallel = n >= SERIAL_BELOW if force_parallel is None else force_parallel
+    col = batch.column
+    names = batch.schema.names
+
+    def opt(name):
+        return col(name) if name in names else None
+
+    pid_bits, pid_off = validity(col("patient_id"))
+    cons, cons_codes = _consciousness(col("consciousness"), run_parallel)
+    args = (
+        numeric_column(col("resp_rate"), "resp_rate"),
+        numeric_column(col("spo2"), "spo2"),
+        numeric_column(opt("spo2_scale"), "spo2_scale"),
+        numeric_column(col("on_oxygen"), "on_oxygen"),
+        numeric_column(col("systolic_bp"), "systolic_bp"),
+        numeric_column(col("pulse"), "pulse"),
+        cons,
+        cons_codes,
+        numeric_column(col("temperature"), "temperature"),
+        numeric_column(opt("age"), "age"),
+        numeric_column(opt("pregnant"), "pregnant"),
+    )
+    nbytes = (n + 7) // 8
+    sub = np.empty((7, n), np.int8)
+    sub_valid = np.zeros((7, nbytes), np.uint8)
+    total, band, missing, monitoring, reject, na_reason = (np.empty(n, np.int8) for _ in range(6))
+    bm = np.zeros((K.N_BITMAPS, nbytes), np.uint8)
+    kernel = K.news2_parallel if run_parallel else K.news2_serial
+    kernel(n, pid_bits, pid_off, *args, sub, sub_valid, total, band, missing, monitoring, reject, na_reason, bm)
+
+    scored = bm[K.BM_SCORED]
+    out = [int8_array(sub[k], sub_valid[k]) for k in range(7)]
+    out += [
+        int8_array(total, scored),
+        dictionary_array(band, scored, _DICTIONARIES["news2_band"]),
+        bool_array(bm[K.BM_RED], scored, n),
+        bool_array(bm[K.BM_COMPLETE], scored, n),
+        dictionary_array(missing, bm[K.BM_MISSING], _DICTIONARIES["news2_missing"]),
+        bool_array(bm[K.BM_APPLICABLE], bm[K.BM_APPLICABLE_VALID], n),
+        dictionary_array(na_reason, bm[K.BM_NA], _DICTIONARIES["news2_not_applicable_reason"]),
+        dictionary_array(monitoring, scored, _DICTIONARIES["news2_monitoring"]),
+        dictionary_array(reject, bm[K.BM_REJECT], _DICTIONARIES["reject_reason"]),
+    ]
+    keep = [i for i, name in enumerate(names) if name not in RESULT_COLUMNS]
+    arrays = [batch.column(i) for i in keep] + out
+    fields = [batch.schema.field(i) for i in keep] + list(_RESULT_SCHEMA)
+    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields, metadata=batch.schema.metadata))
+
+
+def score_news2(data: pa.Table | pa.RecordBatch, *, parallel: bool | None = None) -> pa.Table | pa.RecordBatch:
+    """Score every row of an observation table; return its columns followed by the NEWS2 result columns.
+
+    A bad row is rejected with a `reject_reason` and never stops the batch; a missing required column raises
+    `SchemaError` naming it. Result columns already present in the input are replaced. `parallel` forces the
+    parallel (True) or serial (False) kernel; by default batches under SERIAL_BELOW rows run serially.
+    """
+    if isinstance(data, pa.RecordBatch):
+        _check_columns(data.schema)
+        return _score_batch(data, parallel)
+    if not isinstance(data, pa.Table):
+        raise TypeError(f"score_news2 takes a pyarrow Table or RecordBatch, not {type(data).__name__}")
+    _check_columns(data.schema)
+    batches = [_score_batch(b, parallel) for b in data.to_batches()]
+    if not batches:
+        empty = data.schema.empty_table().to_batches() or [pa.RecordBatch.from_pylist([], schema=data.schema)]
+        batches = [_score_batch(empty[0], parallel)]
+    return pa.Table.from_batches(batches)
+
+
+def warm_up() -> None:
+    """Compile (or load from the on-disk cache) every kernel, so that no request pays for it."""
+    for n, cons_type in ((3, pa.string()), (3, pa.large_string()), (3, pa.dictionary(pa.int8(), pa.string()))):
+        table = pa.table(
+            {
+                "patient_id": pa.array(["a", None, "c"]),
+                "resp_rate": pa.array([14, None, 30], pa.int16()),
+                "spo2": pa.array([97.0, 90.0, None]),
+                "on_oxygen": pa.array([False, True, None]),
+                "systolic_bp": pa.array([120, 95, None], pa.int32()),
+                "pulse": pa.array([70.0, 135.0, None], pa.float32()),
+                "consciousness": pa.array(["A", "v", None]).cast(cons_type),
+                "temperature": pa.array([36.8, 39.2, None], pa.float32()),
+                "spo2_scale": pa.array([1, 2, None], pa.int8()),
+                "age": pa.array([40, 12, None], pa.int64()),
+                "pregnant": pa.array([False, None, True]),
+            }
+        )
+        assert table.num_rows == n
+        for run_parallel in (False, True):
+            score_news2(table, parallel=run_parallel)
+
+
+def _check_codes() -> None:  # pragma: no cover - guarded by a test
+    assert len(REJECT_REASONS) == K.NO_VITAL_SIGNS + 1
+    assert SUBSCORE_COLUMNS and I8 == 5

@@ -22,10 +22,15 @@ def parallel(fn):
 
 
 def serial(fn):
-    """The serial twin of a kernel, for small batches where dispatch to the thread pool costs more than it saves."""
-    return numba.njit(parallel=False, **_OPTIONS)(fn)
+    """The serial twin of a kernel, for small batches where dispatch to the thread pool costs more than it saves.
+
+    Serial kernels only read and write arrays the caller allocated, so they run without Numba's reference
+    counting: with it, every read of an array held in a column tuple was an atomic increment and decrement,
+    which made the row loop fifty times slower.
+    """
+    return numba.njit(parallel=False, _nrt=False, **_OPTIONS)(fn)
 
 
 def helper(fn):
-    """A small function the kernels call (LLVM inlines it; Numba-level inlining made compiles minutes long)."""
-    return numba.njit(**_OPTIONS)(fn)
+    """A small function inlined into the kernel that calls it: a call per row would cost more than the work."""
+    return numba.njit(inline="always", _nrt=False, **_OPTIONS)(fn)

@@ -16,7 +16,7 @@ import numpy as np
 from ._jit import helper, parallel, prange, serial
 from .arrow import ABSENT, BOOL, F32, F64, I8, I16, I32, I64
 
-BLOCK = 4096
+BLOCK = 2048
 
 # Reject codes: indices into schema.REJECT_REASONS (checked by a test).
 MISSING_PATIENT_ID = 0
@@ -65,31 +65,65 @@ def _bit(bits, offset, i):
     return (bits[j >> 3] >> (j & 7)) & 1
 
 
-@helper
-def _is_valid(col, i):
-    if col[0] == ABSENT:
-        return False
-    if col[9].size == 0:
-        return True
-    return _bit(col[9], col[10], i) == 1
+# Column slots in the per-block decode buffers.
+C_RESP, C_SPO2, C_SCALE, C_OXY, C_SBP, C_PULSE, C_CONS, C_TEMP, C_AGE, C_PREG = range(10)
+N_SLOTS = 10
+ST_NULL, ST_OK, ST_NAN = 0, 1, 2
+
+
+@serial
+def _decode_values(arr, is_float, is_f32, k, valid, voff, start, stop, q, st, c):
+    """Decode one typed column over rows [start, stop) into slot c: rounded value (k > 0) or raw, and status.
+
+    Compiled once per array type; each call covers a whole block, so the type switch costs nothing per row.
+    """
+    for i in range(start, stop):
+        j = i - start
+        if valid.size != 0 and _bit(valid, voff, i) == 0:
+            st[c, j] = ST_NULL
+            continue
+        v = np.float64(arr[i])
+        if not _finite(v):
+            st[c, j] = ST_NAN
+            continue
+        st[c, j] = ST_OK
+        if k <= 0 or not is_float:
+            q[c, j] = v * k if k > 0 else v
+        else:
+            q[c, j] = _quantise(v, is_f32, k)
+
+
+@serial
+def _decode_bits(bits, boff, valid, voff, start, stop, q, st, c):
+    for i in range(start, stop):
+        j = i - start
+        if valid.size != 0 and _bit(valid, voff, i) == 0:
+            st[c, j] = ST_NULL
+        else:
+            st[c, j] = ST_OK
+            q[c, j] = np.float64(_bit(bits, boff, i))
 
 
 @helper
-def _value(col, i):
+def _decode(col, k, start, stop, q, st, c):
     kind = col[0]
     if kind == F64:
-        return col[1][i]
+        _decode_values(col[1], True, False, k, col[9], col[10], start, stop, q, st, c)
     elif kind == F32:
-        return np.float64(col[2][i])
+        _decode_values(col[2], True, True, k, col[9], col[10], start, stop, q, st, c)
     elif kind == I64:
-        return np.float64(col[3][i])
+        _decode_values(col[3], False, False, k, col[9], col[10], start, stop, q, st, c)
     elif kind == I32:
-        return np.float64(col[4][i])
+        _decode_values(col[4], False, False, k, col[9], col[10], start, stop, q, st, c)
     elif kind == I16:
-        return np.float64(col[5][i])
+        _decode_values(col[5], False, False, k, col[9], col[10], start, stop, q, st, c)
     elif kind == I8:
-        return np.float64(col[6][i])
-    return np.float64(_bit(col[7], col[8], i))
+        _decode_values(col[6], False, False, k, col[9], col[10], start, stop, q, st, c)
+    elif kind == BOOL:
+        _decode_bits(col[7], col[8], col[9], col[10], start, stop, q, st, c)
+    else:
+        for j in range(stop - start):
+            st[c, j] = ST_NULL
 
 
 @helper
@@ -98,25 +132,21 @@ def _finite(v):
 
 
 @helper
-def _quantise(v, kind, k):
+def _quantise(v, is_f32, k):
     """Round v to the chart's resolution 1/k, half away from zero, as the sender meant it.
 
     A value counts as a half-way point when it is the nearest number of its own type to that decimal point:
     float32 35.05 is 35.0499992 and must round to 35.1. Integers are exact.
     """
-    if kind != F64 and kind != F32:
-        return v * k
     a = abs(v)
     n = np.floor(a * k)
     half = (n + 0.5) / k
-    if kind == F32:
+    if is_f32:
         half = np.float64(np.float32(half))
-    if a >= half:
-        n += 1.0
+    n += np.float64(a >= half)  # arithmetic, not a branch: this comparison is a coin toss on real data
     return n if v >= 0 else -n
 
 
-@helper
 def _resp_points(q):
     if q <= 8:
         return 3
@@ -129,7 +159,6 @@ def _resp_points(q):
     return 3
 
 
-@helper
 def _spo2_points(q, scale2, oxygen):
     if not scale2:
         if q <= 91:
@@ -155,7 +184,6 @@ def _spo2_points(q, scale2, oxygen):
     return 3
 
 
-@helper
 def _sbp_points(q):
     if q <= 90:
         return 3
@@ -168,7 +196,6 @@ def _sbp_points(q):
     return 3
 
 
-@helper
 def _pulse_points(q):
     if q <= 40:
         return 3
@@ -183,7 +210,6 @@ def _pulse_points(q):
     return 3
 
 
-@helper
 def _temp_points(q):
     # q in tenths of a degree
     if q <= 350:
@@ -195,6 +221,25 @@ def _temp_points(q):
     if q <= 390:
         return 1
     return 2
+
+
+# Points tables, built once from the chart's thresholds above and indexed by the rounded value: a lookup has no
+# branch to mispredict, and real observations scatter across bands enough that branches cost most of the time.
+RESP_POINTS = np.array([_resp_points(q) for q in range(81)], np.int8)  # valid 1-80
+SPO2_POINTS = np.array(
+    [[_spo2_points(q, s2, o2) for q in range(101)] for s2, o2 in ((False, False), (True, False), (True, True))],
+    np.int8,
+)  # rows: scale 1 (air or oxygen alike), scale 2 on air, scale 2 on oxygen
+SBP_POINTS = np.array([_sbp_points(q) for q in range(301)], np.int8)  # valid 1-300
+PULSE_POINTS = np.array([_pulse_points(q) for q in range(301)], np.int8)  # valid 1-300
+TEMP_POINTS = np.array([_temp_points(q) for q in range(451)], np.int8)  # tenths, valid 200-450
+# Band by (red, total): precedence total >= 7 HIGH, >= 5 MEDIUM, a single 3 LOW_MEDIUM, >= 1 LOW, else ZERO.
+BAND = np.array([[4 if t >= 7 else 3 if t >= 5 else 2 if red else 1 if t >= 1 else 0 for t in range(21)]
+                 for red in (0, 1)], np.int8)
+# Chart 4: ZERO 12-hourly, LOW 4-6-hourly, LOW_MEDIUM and MEDIUM 1-hourly, HIGH continuous.
+MONITORING_OF_BAND = np.array([0, 1, 2, 2, 3], np.int8)
+for _t in (RESP_POINTS, SPO2_POINTS, SBP_POINTS, PULSE_POINTS, TEMP_POINTS, BAND, MONITORING_OF_BAND):
+    _t.flags.writeable = False
 
 
 @helper
@@ -212,8 +257,9 @@ def _emit(k, points, i, sub, sub_valid):
 
 
 @helper
-def _score_row(i, pid_bits, pid_off, resp, spo2, scale, oxy, sbp, pulse, cons, cons_codes, temp, age, preg,
-               sub, sub_valid, total, band, missing, monitoring, reject, na_reason, bm):
+def _score_row(i, j, pid_bits, pid_off, cons_codes, q, st, sub, sub_valid, total, band, missing, monitoring,
+               reject, na_reason, bm):
+    """Score row i from its decoded values in column j of the block buffers q (values) and st (status)."""
     rej = -1
     if pid_bits.size != 0 and _bit(pid_bits, pid_off, i) == 0:
         rej = MISSING_PATIENT_ID
@@ -221,52 +267,52 @@ def _score_row(i, pid_bits, pid_off, resp, spo2, scale, oxy, sbp, pulse, cons, c
     p0 = p1 = p2 = p3 = p4 = p5 = p6 = -1
 
     # Respiration rate
-    if _is_valid(resp, i):
-        v = _value(resp, i)
-        if not _finite(v):
+    s = st[C_RESP, j]
+    if s == ST_NAN:
+        if rej < 0:
+            rej = RESP_RATE_NOT_A_NUMBER
+    elif s == ST_OK:
+        v = q[C_RESP, j]
+        if v < 1 or v > 80:
             if rej < 0:
-                rej = RESP_RATE_NOT_A_NUMBER
+                rej = RESP_RATE_OUT_OF_RANGE
         else:
-            q = _quantise(v, resp[0], 1.0)
-            if q < 1 or q > 80:
-                if rej < 0:
-                    rej = RESP_RATE_OUT_OF_RANGE
-            else:
-                p0 = _resp_points(q)
+            p0 = RESP_POINTS[np.int64(v)]
     else:
         miss |= 1
 
     # SpO2 (scored once scale and oxygen are known)
     spo2_q = -1.0
-    if _is_valid(spo2, i):
-        v = _value(spo2, i)
-        if not _finite(v):
+    s = st[C_SPO2, j]
+    if s == ST_NAN:
+        if rej < 0:
+            rej = SPO2_NOT_A_NUMBER
+    elif s == ST_OK:
+        spo2_q = q[C_SPO2, j]
+        if spo2_q < 0 or spo2_q > 100:
+            spo2_q = -1.0
             if rej < 0:
-                rej = SPO2_NOT_A_NUMBER
-        else:
-            spo2_q = _quantise(v, spo2[0], 1.0)
-            if spo2_q < 0 or spo2_q > 100:
-                spo2_q = -1.0
-                if rej < 0:
-                    rej = SPO2_OUT_OF_RANGE
+                rej = SPO2_OUT_OF_RANGE
     else:
         miss |= 2
 
     scale2 = False
-    if _is_valid(scale, i):
-        v = _value(scale, i)
-        if v == 2.0:
+    s = st[C_SCALE, j]
+    if s != ST_NULL:
+        v = q[C_SCALE, j]
+        if s == ST_OK and v == 2.0:
             scale2 = True
-        elif v != 1.0:
+        elif s == ST_NAN or v != 1.0:
             if rej < 0:
                 rej = SPO2_SCALE_INVALID
 
     oxygen = False
-    if _is_valid(oxy, i):
-        v = _value(oxy, i)
-        if v == 1.0:
+    s = st[C_OXY, j]
+    if s != ST_NULL:
+        v = q[C_OXY, j]
+        if s == ST_OK and v == 1.0:
             oxygen = True
-        elif v != 0.0:
+        elif s == ST_NAN or v != 0.0:
             if rej < 0:
                 rej = ON_OXYGEN_INVALID
         p2 = 2 if oxygen else 0
@@ -274,44 +320,42 @@ def _score_row(i, pid_bits, pid_off, resp, spo2, scale, oxy, sbp, pulse, cons, c
         miss |= 4
 
     if spo2_q >= 0:
-        p1 = _spo2_points(spo2_q, scale2, oxygen)
+        p1 = SPO2_POINTS[np.int64(scale2) * (1 + np.int64(oxygen)), np.int64(spo2_q)]
 
     # Systolic blood pressure
-    if _is_valid(sbp, i):
-        v = _value(sbp, i)
-        if not _finite(v):
+    s = st[C_SBP, j]
+    if s == ST_NAN:
+        if rej < 0:
+            rej = SYSTOLIC_BP_NOT_A_NUMBER
+    elif s == ST_OK:
+        v = q[C_SBP, j]
+        if v < 1 or v > 300:
             if rej < 0:
-                rej = SYSTOLIC_BP_NOT_A_NUMBER
+                rej = SYSTOLIC_BP_OUT_OF_RANGE
         else:
-            q = _quantise(v, sbp[0], 1.0)
-            if q < 1 or q > 300:
-                if rej < 0:
-                    rej = SYSTOLIC_BP_OUT_OF_RANGE
-            else:
-                p3 = _sbp_points(q)
+            p3 = SBP_POINTS[np.int64(v)]
     else:
         miss |= 8
 
     # Pulse
-    if _is_valid(pulse, i):
-        v = _value(pulse, i)
-        if not _finite(v):
+    s = st[C_PULSE, j]
+    if s == ST_NAN:
+        if rej < 0:
+            rej = PULSE_NOT_A_NUMBER
+    elif s == ST_OK:
+        v = q[C_PULSE, j]
+        if v < 1 or v > 300:
             if rej < 0:
-                rej = PULSE_NOT_A_NUMBER
+                rej = PULSE_OUT_OF_RANGE
         else:
-            q = _quantise(v, pulse[0], 1.0)
-            if q < 1 or q > 300:
-                if rej < 0:
-                    rej = PULSE_OUT_OF_RANGE
-            else:
-                p4 = _pulse_points(q)
+            p4 = PULSE_POINTS[np.int64(v)]
     else:
         miss |= 16
 
-    # Consciousness (ACVPU)
+    # Consciousness (ACVPU): the decoded value is an index into cons_codes
     c = CONS_NULL
-    if _is_valid(cons, i):
-        c = cons_codes[np.int64(_value(cons, i))]
+    if st[C_CONS, j] == ST_OK:
+        c = cons_codes[np.int64(q[C_CONS, j])]
     if c == CONS_NULL:
         miss |= 32
     elif c == CONS_UNKNOWN:
@@ -321,30 +365,30 @@ def _score_row(i, pid_bits, pid_off, resp, spo2, scale, oxy, sbp, pulse, cons, c
         p5 = 0 if c == CONS_ALERT else 3
 
     # Temperature, in tenths of a degree
-    if _is_valid(temp, i):
-        v = _value(temp, i)
-        if not _finite(v):
+    s = st[C_TEMP, j]
+    if s == ST_NAN:
+        if rej < 0:
+            rej = TEMPERATURE_NOT_A_NUMBER
+    elif s == ST_OK:
+        v = q[C_TEMP, j]
+        if v > 450 or v < 200:
             if rej < 0:
-                rej = TEMPERATURE_NOT_A_NUMBER
+                rej = TEMPERATURE_LIKELY_FAHRENHEIT if 860 <= v <= 1130 else TEMPERATURE_OUT_OF_RANGE
         else:
-            q = _quantise(v, temp[0], 10.0)
-            if q > 450 or q < 200:
-                if rej < 0:
-                    rej = TEMPERATURE_LIKELY_FAHRENHEIT if 860 <= q <= 1130 else TEMPERATURE_OUT_OF_RANGE
-            else:
-                p6 = _temp_points(q)
+            p6 = TEMP_POINTS[np.int64(v)]
     else:
         miss |= 64
 
     na = -1
-    if _is_valid(age, i):
-        v = _value(age, i)
-        if not _finite(v) or v < 0 or v > 130:
+    s = st[C_AGE, j]
+    if s != ST_NULL:
+        v = q[C_AGE, j]
+        if s == ST_NAN or v < 0 or v > 130:
             if rej < 0:
                 rej = AGE_OUT_OF_RANGE
         elif v < 16:
             na = UNDER_16
-    if na < 0 and _is_valid(preg, i) and _value(preg, i) != 0.0:
+    if na < 0 and st[C_PREG, j] == ST_OK and q[C_PREG, j] != 0.0:
         na = PREGNANT
 
     if rej < 0 and miss == ALL_MISSING:
@@ -372,24 +416,13 @@ def _score_row(i, pid_bits, pid_off, resp, spo2, scale, oxy, sbp, pulse, cons, c
     t = _emit(0, p0, i, sub, sub_valid) + _emit(1, p1, i, sub, sub_valid) + _emit(2, p2, i, sub, sub_valid)
     t += _emit(3, p3, i, sub, sub_valid) + _emit(4, p4, i, sub, sub_valid) + _emit(5, p5, i, sub, sub_valid)
     t += _emit(6, p6, i, sub, sub_valid)
-    red = p0 == 3 or p1 == 3 or p3 == 3 or p4 == 3 or p5 == 3 or p6 == 3
-    if t >= 7:
-        b = 4
-    elif t >= 5:
-        b = 3
-    elif red:
-        b = 2
-    elif t >= 1:
-        b = 1
-    else:
-        b = 0
+    red = (p0 == 3) | (p1 == 3) | (p3 == 3) | (p4 == 3) | (p5 == 3) | (p6 == 3)
+    b = BAND[np.int64(red), t]
     total[i] = t
     band[i] = b
-    # Chart 4: ZERO 12-hourly, LOW 4-6-hourly, LOW_MEDIUM and MEDIUM 1-hourly, HIGH continuous.
-    monitoring[i] = b if b < 3 else b - 1
+    monitoring[i] = MONITORING_OF_BAND[b]
     _set(bm, BM_SCORED, i)
-    if red:
-        _set(bm, BM_RED, i)
+    bm[BM_RED, i >> 3] |= np.uint8(np.int64(red) << (i & 7))
     if miss == 0:
         _set(bm, BM_COMPLETE, i)
     else:
@@ -397,23 +430,49 @@ def _score_row(i, pid_bits, pid_off, resp, spo2, scale, oxy, sbp, pulse, cons, c
         _set(bm, BM_MISSING, i)
 
 
+@serial
+def news2_serial(start, stop, pid_bits, pid_off, resp, spo2, scale, oxy, sbp, pulse, cons, cons_codes, temp, age,
+                 preg, sub, sub_valid, total, band, missing, monitoring, reject, na_reason, bm, q, st):
+    """Score rows [start, stop): the whole batch when small, one block of the parallel kernel otherwise.
+
+    Each column is first decoded for the whole range into q/st (a tight loop per Arrow type), then the rows are
+    scored from those buffers, which stay in cache for a block.
+    """
+    _decode(resp, 1.0, start, stop, q, st, C_RESP)
+    _decode(spo2, 1.0, start, stop, q, st, C_SPO2)
+    _decode(scale, 0.0, start, stop, q, st, C_SCALE)
+    _decode(oxy, 0.0, start, stop, q, st, C_OXY)
+    _decode(sbp, 1.0, start, stop, q, st, C_SBP)
+    _decode(pulse, 1.0, start, stop, q, st, C_PULSE)
+    _decode(cons, 0.0, start, stop, q, st, C_CONS)
+    _decode(temp, 10.0, start, stop, q, st, C_TEMP)
+    _decode(age, 0.0, start, stop, q, st, C_AGE)
+    _decode(preg, 0.0, start, stop, q, st, C_PREG)
+    _score_rows(start, stop, pid_bits, pid_off, cons_codes, q, st, sub, sub_valid, total, band, missing,
+                monitoring, reject, na_reason, bm)
+
+
+@serial
+def _score_rows(start, stop, pid_bits, pid_off, cons_codes, q, st, sub, sub_valid, total, band, missing,
+                monitoring, reject, na_reason, bm):
+    # Apart from the decode so that LLVM sees plain arrays here, not the column tuples.
+    for i in range(start, stop):
+        _score_row(i, i - start, pid_bits, pid_off, cons_codes, q, st, sub, sub_valid, total, band, missing,
+                   monitoring, reject, na_reason, bm)
+
+
 @parallel
 def news2_parallel(n, pid_bits, pid_off, resp, spo2, scale, oxy, sbp, pulse, cons, cons_codes, temp, age, preg,
                    sub, sub_valid, total, band, missing, monitoring, reject, na_reason, bm):
     nblocks = (n + BLOCK - 1) // BLOCK
-    # Each block owns rows [b*BLOCK, (b+1)*BLOCK) and, since BLOCK % 8 == 0, the bitmap bytes of those rows.
+    # Each block owns rows [b*BLOCK, (b+1)*BLOCK) and, since BLOCK % 8 == 0, the bitmap bytes of those rows;
+    # its decode buffers are its own too.
     for b in prange(nblocks):
-        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-            _score_row(i, pid_bits, pid_off, resp, spo2, scale, oxy, sbp, pulse, cons, cons_codes, temp, age,
-                       preg, sub, sub_valid, total, band, missing, monitoring, reject, na_reason, bm)
-
-
-@serial
-def news2_serial(n, pid_bits, pid_off, resp, spo2, scale, oxy, sbp, pulse, cons, cons_codes, temp, age, preg,
-                 sub, sub_valid, total, band, missing, monitoring, reject, na_reason, bm):
-    for i in range(n):
-        _score_row(i, pid_bits, pid_off, resp, spo2, scale, oxy, sbp, pulse, cons, cons_codes, temp, age,
-                   preg, sub, sub_valid, total, band, missing, monitoring, reject, na_reason, bm)
+        q = np.empty((N_SLOTS, BLOCK), np.float64)
+        st = np.empty((N_SLOTS, BLOCK), np.int8)
+        news2_serial(b * BLOCK, min(n, (b + 1) * BLOCK), pid_bits, pid_off, resp, spo2, scale, oxy, sbp, pulse,
+                     cons, cons_codes, temp, age, preg, sub, sub_valid, total, band, missing, monitoring, reject,
+                     na_reason, bm, q, st)
 
 
 @helper

@@ -144,8 +144,14 @@ def _score_batch(batch: pa.RecordBatch, force_parallel: bool | None) -> pa.Recor
     sub_valid = np.zeros((7, nbytes), np.uint8)
     total, band, missing, monitoring, reject, na_reason = (np.empty(n, np.int8) for _ in range(6))
     bm = np.zeros((K.N_BITMAPS, nbytes), np.uint8)
-    kernel = K.news2_parallel if run_parallel else K.news2_serial
-    kernel(n, pid_bits, pid_off, *args, sub, sub_valid, total, band, missing, monitoring, reject, na_reason, bm)
+    if run_parallel:
+        K.news2_parallel(n, pid_bits, pid_off, *args, sub, sub_valid, total, band, missing, monitoring, reject,
+                         na_reason, bm)
+    else:
+        q = np.empty((K.N_SLOTS, n), np.float64)
+        st = np.empty((K.N_SLOTS, n), np.int8)
+        K.news2_serial(0, n, pid_bits, pid_off, *args, sub, sub_valid, total, band, missing, monitoring, reject,
+                       na_reason, bm, q, st)
 
     scored = bm[K.BM_SCORED]
     out = [int8_array(sub[k], sub_valid[k]) for k in range(7)]

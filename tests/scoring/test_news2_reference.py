@@ -1,0 +1,301 @@
+"""The kernel equals the slow reference (tests/reference/news2.py) row for row, on random tables.
+
+The reference is also held to the hand-written chart cases of test_news2_boundaries.py, so neither twin can drift
+from docs/news2.md without a test failing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.reference import news2 as reference
+from tests.scoring.test_news2_boundaries import CASES, RESULT_COLUMNS, Case, result_rows
+
+# =================================================================================================================
+# The reference against the chart
+
+
+@pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
+def test_reference_matches_hand_written_case(c: Case):
+    assert reference.score_table(c.table()) == [c.expected]
+
+
+def test_reference_result_columns_match_contract():
+    assert reference.RESULT_COLUMNS == RESULT_COLUMNS
+
+
+@pytest.mark.parametrize(
+    "value,step,expected",
+    [
+        (np.float32(35.05), "0.1", "35.1"),
+        (35.05, "0.1", "35.1"),
+        (float(np.float32(35.05)), "0.1", "35.0"),
+        (0.5, "1", "1"),
+        (1.5, "1", "2"),
+        (2.5, "1", "3"),  # half away from zero, not to even
+        (-0.5, "1", "-1"),
+        (-2.5, "1", "-3"),
+        (np.float32(-0.45), "0.1", "-0.5"),
+        (7, "1", "7"),
+        (2**64 - 1, "1", str(2**64 - 1)),
+        (1e300, "1", "1" + "0" * 300),
+    ],
+)
+def test_reference_quantise(value, step, expected):
+    from decimal import Decimal
+
+    assert reference.quantise(value, Decimal(step)) == Decimal(expected)
+
+
+# =================================================================================================================
+# Random tables: the kernel against the reference
+
+# Points around and across every band boundary and range limit of docs/news2.md.
+RESP = [1, 8, 9, 11, 12, 20, 21, 24, 25, 80]
+SPO2 = [0, 83, 84, 85, 86, 87, 88, 91, 92, 93, 94, 95, 96, 97, 100]
+SBP = [1, 90, 91, 100, 101, 110, 111, 219, 220, 300]
+PULSE = [1, 40, 41, 50, 51, 90, 91, 110, 111, 130, 131, 300]
+TEMP = [20.0, 35.0, 35.1, 36.0, 36.1, 38.0, 38.1, 39.0, 39.1, 45.0, 86.0, 113.0]
+AGE = [0, 15, 16, 130]
+
+CONSCIOUSNESS = [
+    "A", "a", " A", "A ", "\tA\n", "alert", "ALERT", "Alert ", "våken", "VÅKEN", " Våken",
+    "C", "c", "V", "v", "P", "p", "U", "u", " u ", "confused", "confusion", "new confusion", "New Confusion",
+    "voice", "pain", "unresponsive", "UNRESPONSIVE", "ny forvirring", "forvirret", "tiltale", "smerte",
+    "ingen respons", "ikke kontaktbar", "Ikke kontaktbar ",
+    "X", "", " ", "AV", "alertt", "new  confusion", "?", "0",
+]
+
+INT_TYPES = [pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32(), pa.uint64()]
+FLOAT_TYPES = [pa.float32(), pa.float64()]
+
+
+def _int_range(typ: pa.DataType) -> tuple[int, int]:
+    info = np.iinfo(typ.to_pandas_dtype())
+    return int(info.min), int(info.max)
+
+
+def pool(points, step):
+    """Values near the boundaries: on them, one and two steps either side, half a step either side (the rounding
+    ties) and a hair either side of the ties; random decimals across the chart; far out of range; NaN and inf."""
+    rng = np.random.default_rng(sum(points))
+    near = []
+    for p in points:
+        for d in (-2 * step, -step, -step / 2, 0.0, step / 2, step):
+            near.append(round(p + d, 6))
+        near.append(round(p + step / 2 - step / 100, 6))
+        near.append(round(p - step / 2 + step / 100, 6))
+    lo, hi = min(points) - 10 * step, max(points) + 10 * step
+    decimals = [round(float(v), 1 if step >= 1 else 2) for v in rng.uniform(lo, hi, 60)]
+    decimals += [float(v) for v in rng.uniform(lo, hi, 10)]
+    far = [0.0, -0.0, -1.0, -0.5, -0.4, 0.4, 0.5, 1e6, -1e6, 1e30, 5e-324]
+    return sorted(set(near)) + decimals + far + [math.nan, math.inf, -math.inf]
+
+
+def numbers(points, step):
+    return st.sampled_from(pool(points, step))
+
+
+def integers(points, typ):
+    lo, hi = _int_range(typ)
+    near = [p + d for p in points for d in (-2, -1, 0, 1, 2)]
+    near += [0, -1, 1000, 255, 256, -128, 127, -(2**31), 2**31 - 1, 2**53 + 1, 2**63 - 1, -(2**63), 2**64 - 1]
+    near = [v for v in near if lo <= v <= hi]
+    return st.one_of(st.sampled_from(near), st.integers(lo, hi))
+
+
+@st.composite
+def numeric_column(draw, n, points, step, *, float_only=False, null_rate=None):
+    typ = draw(st.sampled_from(FLOAT_TYPES if float_only else FLOAT_TYPES * 2 + INT_TYPES))
+    if null_rate is None:
+        null_rate = draw(st.sampled_from([0.0, 0.05, 0.3, 1.0]))
+    if pa.types.is_floating(typ):
+        values = draw(st.lists(numbers(points, step), min_size=n, max_size=n))
+        if pa.types.is_float32(typ):
+            # Out of float32's range the cast overflows to inf (a NumPy warning, an error under -W error).
+            values = [v if abs(v) < 3e38 or not math.isfinite(v) else math.copysign(math.inf, v) for v in values]
+    else:
+        values = draw(st.lists(integers(points, typ), min_size=n, max_size=n))
+    if null_rate == 1.0:
+        values = [None] * n
+    elif null_rate > 0:
+        nulls = draw(st.lists(st.integers(0, 99), min_size=n, max_size=n))
+        values = [None if k < null_rate * 100 else v for v, k in zip(values, nulls)]
+    nullable = draw(st.booleans()) or any(v is None for v in values)
+    return pa.array(values, type=typ), nullable
+
+
+def string_type():
+    return st.sampled_from([
+        pa.string(), pa.large_string(), pa.string_view(),
+        pa.dictionary(pa.int8(), pa.string()), pa.dictionary(pa.int32(), pa.string()),
+        pa.dictionary(pa.int16(), pa.large_string()),
+    ])
+
+
+@st.composite
+def observation_tables(draw, max_rows=300):
+    n = draw(st.integers(0, max_rows))
+    fields, arrays = [], []
+
+    def add(name, array, nullable=True):
+        fields.append(pa.field(name, array.type, nullable=nullable))
+        arrays.append(array)
+
+    if draw(st.booleans()):
+        add("note", pa.array([f"n{i}" for i in range(n)]))
+
+    id_type = draw(st.one_of(string_type(), st.just(pa.int64())))
+    ids = draw(st.lists(st.one_of(st.none(), st.sampled_from(["p1", "p2", "p3", ""]) if id_type != pa.int64()
+                                  else st.integers(0, 5)), min_size=n, max_size=n))
+    if draw(st.booleans()):
+        ids = [i if i is not None else ("p0" if id_type != pa.int64() else 0) for i in ids]
+    add("patient_id", pa.array(ids, type=id_type), nullable=any(i is None for i in ids) or draw(st.booleans()))
+
+    if draw(st.booleans()):
+        add("observed_at", pa.array(range(n), pa.timestamp(draw(st.sampled_from(["s", "ms", "us", "ns"])))))
+
+    for name, points, step in [("resp_rate", RESP, 1.0), ("spo2", SPO2, 1.0)]:
+        add(name, *draw(numeric_column(n, points, step)))
+
+    oxygen_kind = draw(st.sampled_from(["bool", "bool", "int"]))
+    if oxygen_kind == "bool":
+        values = draw(st.lists(st.one_of(st.none(), st.booleans()), min_size=n, max_size=n))
+        add("on_oxygen", pa.array(values, pa.bool_()))
+    else:
+        typ = draw(st.sampled_from([pa.int8(), pa.uint8(), pa.int64()]))
+        lo, _ = _int_range(typ)
+        values = draw(st.lists(st.one_of(st.none(), st.sampled_from([0, 1, 0, 1, 2, 255 if lo == 0 else -1])),
+                               min_size=n, max_size=n))
+        add("on_oxygen", pa.array(values, typ))
+
+    for name, points, step in [("systolic_bp", SBP, 1.0), ("pulse", PULSE, 1.0)]:
+        add(name, *draw(numeric_column(n, points, step)))
+
+    words = draw(st.lists(st.one_of(st.none(), st.sampled_from(CONSCIOUSNESS)), min_size=n, max_size=n))
+    add("consciousness", pa.array(words, type=draw(string_type())))
+
+    temp_float = draw(st.booleans())
+    if temp_float:
+        add("temperature", *draw(numeric_column(n, TEMP, 0.1, float_only=True)))
+    else:
+        add("temperature", *draw(numeric_column(n, [20, 35, 36, 37, 38, 39, 40, 45, 86, 98, 113], 1.0)))
+
+    if draw(st.booleans()):
+        typ = draw(st.sampled_from([pa.int8(), pa.uint8(), pa.float32(), pa.float64()]))
+        choices = [1, 2, 1, 2, 0, 3] + ([1.5, 2.0000001, math.nan] if pa.types.is_floating(typ) else [])
+        values = draw(st.lists(st.one_of(st.none(), st.sampled_from(choices)), min_size=n, max_size=n))
+        if pa.types.is_float32(typ):
+            values = [v if v != 2.0000001 else 2.0000002 for v in values]  # a float32 neighbour of 2
+        add("spo2_scale", pa.array(values, typ))
+
+    if draw(st.booleans()):
+        ages = draw(numeric_column(n, AGE, 0.1, null_rate=draw(st.sampled_from([0.0, 0.2]))))
+        add("age", *ages)
+
+    if draw(st.booleans()):
+        values = draw(st.lists(st.one_of(st.none(), st.booleans(), st.just(False)), min_size=n, max_size=n))
+        add("pregnant", pa.array(values, pa.bool_()))
+
+    table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+    layout = draw(st.sampled_from(["plain", "plain", "sliced", "chunked", "batch"]))
+    if layout == "sliced" and n > 0:
+        start = draw(st.integers(0, n))
+        table = table.slice(start, draw(st.integers(0, n - start)))
+    elif layout == "chunked" and n > 0:
+        cuts = sorted(draw(st.lists(st.integers(0, n), max_size=4)))
+        bounds = [0, *cuts, n]
+        table = pa.concat_tables([table.slice(a, b - a) for a, b in zip(bounds, bounds[1:])])
+    elif layout == "batch":
+        return table.combine_chunks().to_batches()[0] if n > 0 else pa.RecordBatch.from_pylist(
+            [], schema=table.schema)
+    return table
+
+
+@pytest.fixture(scope="module")
+def scoring():
+    return pytest.importorskip("varde.scoring")
+
+
+def _show(value):
+    return repr(value) if not isinstance(value, np.float32) else f"np.float32({value})"
+
+
+def assert_kernel_matches_reference(scoring, data):
+    result = scoring.score_news2(data)
+    assert type(result) is type(data)
+    assert result.column_names == data.column_names + list(RESULT_COLUMNS)
+    for i in range(data.num_columns):
+        assert result.schema.field(i) == data.schema.field(i)
+    actual = result_rows(result)
+    expected = reference.score_table(data)
+    assert len(actual) == len(expected)
+    if actual != expected:
+        inputs = reference.table_rows(data)
+        for row, a, e in zip(inputs, actual, expected):
+            if a != e:
+                diff = {k: (a[k], e[k]) for k in RESULT_COLUMNS if a[k] != e[k]}
+                shown = {k: _show(v) for k, v in row.items()}
+                types = {f.name: str(f.type) for f in data.schema}
+                pytest.fail(f"kernel != reference\ninput {shown}\ntypes {types}\n(kernel, reference) {diff}")
+
+
+@settings(deadline=None, max_examples=250, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(observation_tables())
+def test_kernel_matches_reference(scoring, data):
+    assert_kernel_matches_reference(scoring, data)
+
+
+@settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(observation_tables(max_rows=8))
+def test_kernel_matches_reference_small(scoring, data):
+    # Small tables shrink to readable counterexamples.
+    assert_kernel_matches_reference(scoring, data)
+
+
+def _large_table(n: int, seed: int) -> pa.Table:
+    """Random observation sets with numpy: clean integer and decimal vitals, boundaries, nulls and bad values."""
+    rng = np.random.default_rng(seed)
+
+    def column(points, step, dtype, spread):
+        base = rng.choice(np.asarray(points, dtype=np.float64), n)
+        values = base + rng.choice([-step, -step / 2, 0, 0, 0, step / 2, step], n)
+        values = np.where(rng.random(n) < 0.3, rng.uniform(min(points) - spread, max(points) + spread, n), values)
+        values = np.round(values, 2)
+        values = np.where(rng.random(n) < 0.003, np.nan, values)
+        mask = rng.random(n) < 0.05
+        return pa.array(values.astype(dtype), mask=mask)
+
+    f32, f64 = np.float32, np.float64
+    words = np.array(CONSCIOUSNESS, dtype=object)[rng.integers(0, len(CONSCIOUSNESS), n)]
+    words = np.where(rng.random(n) < 0.6, "A", words)
+    return pa.table({
+        "patient_id": pa.array([f"p{i % 997}" for i in range(n)], mask=rng.random(n) < 0.002).dictionary_encode(),
+        "resp_rate": pa.array(rng.choice([*RESP, 16, 0, 81], n).astype(np.int16), mask=rng.random(n) < 0.05),
+        "spo2": column(SPO2, 1.0, f64, 5),
+        "on_oxygen": pa.array(rng.random(n) < 0.3, mask=rng.random(n) < 0.05),
+        "systolic_bp": column(SBP, 1.0, f32, 20),
+        "pulse": column(PULSE, 1.0, f64, 20),
+        "consciousness": pa.array(words, mask=rng.random(n) < 0.05),
+        "temperature": column(TEMP, 0.1, f32, 2),
+        "spo2_scale": pa.array(rng.choice([1, 2], n).astype(np.uint8), mask=rng.random(n) < 0.2),
+        "age": pa.array(rng.uniform(10, 100, n).round(1), mask=rng.random(n) < 0.2),
+        "pregnant": pa.array(rng.random(n) < 0.02, mask=rng.random(n) < 0.5),
+    })
+
+
+@pytest.mark.parametrize("n,seed", [(20_000, 1), (20_001, 2)])
+def test_kernel_matches_reference_large(scoring, n, seed):
+    # Large enough to take the kernel's parallel path; an odd size leaves a remainder for the last thread.
+    table = _large_table(n, seed)
+    assert_kernel_matches_reference(scoring, table)
+    # Two chunks, the second starting at an odd offset.
+    chunked = pa.concat_tables([table.slice(0, 7_777), table.slice(7_777)])
+    assert_kernel_matches_reference(scoring, chunked)

@@ -163,7 +163,7 @@ def _decode_foreign_dictionaries(batch: pa.RecordBatch) -> pa.RecordBatch:
         return batch
     arrays = [
         c.dictionary_decode() if pa.types.is_dictionary(c.type) and name not in RESULT_COLUMNS else c
-        for name, c in zip(batch.schema.names, batch.columns)
+        for name, c in zip(batch.schema.names, batch.columns, strict=True)
     ]
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
-
 from varde.scoring.schema import BANDS
 
 __all__ = ["Summary"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import helper, parallel, prange, serial
-from .arrow import ABSENT, BOOL, F32, F64, I8, I16, I32, I64
+from .arrow import BOOL, F32, F64, I8, I16, I32, I64
 
 BLOCK = 2048
 

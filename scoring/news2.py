@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import _news2_kernel as K
-from .arrow import I8, dictionary_array, bool_array, int8_array, numeric_column, readonly, validity
+from .arrow import bool_array, dictionary_array, int8_array, numeric_column, readonly, validity
 from .schema import (
     BANDS,
     MISSING_NAMES,
@@ -21,7 +21,6 @@ from .schema import (
     REJECT_REASONS,
     REQUIRED_COLUMNS,
     RESULT_COLUMNS,
-    SUBSCORE_COLUMNS,
     SchemaError,
     missing_column_error,
     result_schema,
@@ -214,7 +213,3 @@ def warm_up() -> None:
         for run_parallel in (False, True):
             score_news2(table, parallel=run_parallel)
 
-
-def _check_codes() -> None:  # pragma: no cover - guarded by a test
-    assert len(REJECT_REASONS) == K.NO_VITAL_SIGNS + 1
-    assert SUBSCORE_COLUMNS and I8 == 5

@@ -117,8 +117,23 @@ def result_schema() -> pa.Schema:
     return pa.schema(fields)
 
 
+# Names other systems use for the same thing, to suggest the rename in the error message.
+_ALIASES = {
+    "pulse": ("heart_rate", "hr", "pulse_rate", "heartrate"),
+    "resp_rate": ("respiratory_rate", "respiration_rate", "rr", "resp"),
+    "systolic_bp": ("sbp", "systolic", "bp_systolic", "systolic_pressure"),
+    "temperature": ("temp", "body_temperature"),
+    "consciousness": ("avpu", "acvpu", "loc", "level_of_consciousness"),
+    "on_oxygen": ("oxygen", "o2", "supplemental_oxygen", "air_or_oxygen"),
+    "spo2": ("saturation", "oxygen_saturation", "sao2"),
+    "patient_id": ("patient", "patientid", "pid", "person_id"),
+}
+
+
 def missing_column_error(name: str, present: list[str]) -> SchemaError:
-    hint = difflib.get_close_matches(name, present, n=1)
+    lowered = {p.lower(): p for p in present}
+    hint = [lowered[a] for a in _ALIASES.get(name, ()) if a in lowered]
+    hint = hint or difflib.get_close_matches(name, present, n=1)
     msg = f"required column {name!r} is missing"
     if hint:
         msg += f" (found {hint[0]!r}: rename it to {name!r})"

@@ -65,67 +65,6 @@ def _bit(bits, offset, i):
     return (bits[j >> 3] >> (j & 7)) & 1
 
 
-# Column slots in the per-block decode buffers.
-C_RESP, C_SPO2, C_SCALE, C_OXY, C_SBP, C_PULSE, C_CONS, C_TEMP, C_AGE, C_PREG = range(10)
-N_SLOTS = 10
-ST_NULL, ST_OK, ST_NAN = 0, 1, 2
-
-
-@serial
-def _decode_values(arr, is_float, is_f32, k, valid, voff, start, stop, q, st, c):
-    """Decode one typed column over rows [start, stop) into slot c: rounded value (k > 0) or raw, and status.
-
-    Compiled once per array type; each call covers a whole block, so the type switch costs nothing per row.
-    """
-    for i in range(start, stop):
-        j = i - start
-        if valid.size != 0 and _bit(valid, voff, i) == 0:
-            st[c, j] = ST_NULL
-            continue
-        v = np.float64(arr[i])
-        if not _finite(v):
-            st[c, j] = ST_NAN
-            continue
-        st[c, j] = ST_OK
-        if k <= 0 or not is_float:
-            q[c, j] = v * k if k > 0 else v
-        else:
-            q[c, j] = _quantise(v, is_f32, k)
-
-
-@serial
-def _decode_bits(bits, boff, valid, voff, start, stop, q, st, c):
-    for i in range(start, stop):
-        j = i - start
-        if valid.size != 0 and _bit(valid, voff, i) == 0:
-            st[c, j] = ST_NULL
-        else:
-            st[c, j] = ST_OK
-            q[c, j] = np.float64(_bit(bits, boff, i))
-
-
-@helper
-def _decode(col, k, start, stop, q, st, c):
-    kind = col[0]
-    if kind == F64:
-        _decode_values(col[1], True, False, k, col[9], col[10], start, stop, q, st, c)
-    elif kind == F32:
-        _decode_values(col[2], True, True, k, col[9], col[10], start, stop, q, st, c)
-    elif kind == I64:
-        _decode_values(col[3], False, False, k, col[9], col[10], start, stop, q, st, c)
-    elif kind == I32:
-        _decode_values(col[4], False, False, k, col[9], col[10], start, stop, q, st, c)
-    elif kind == I16:
-        _decode_values(col[5], False, False, k, col[9], col[10], start, stop, q, st, c)
-    elif kind == I8:
-        _decode_values(col[6], False, False, k, col[9], col[10], start, stop, q, st, c)
-    elif kind == BOOL:
-        _decode_bits(col[7], col[8], col[9], col[10], start, stop, q, st, c)
-    else:
-        for j in range(stop - start):
-            st[c, j] = ST_NULL
-
-
 @helper
 def _finite(v):
     return v == v and v != np.inf and v != -np.inf
@@ -242,237 +181,278 @@ for _t in (RESP_POINTS, SPO2_POINTS, SBP_POINTS, PULSE_POINTS, TEMP_POINTS, BAND
     _t.flags.writeable = False
 
 
-@helper
-def _set(bm, row, i):
-    bm[row, i >> 3] |= np.uint8(1 << (i & 7))
+NONE = 127  # no reject yet: reject codes are priorities, so a row keeps the smallest it meets
+
+# What a column pass computes. The first five are the measured vital signs and index MEASURE_TABLES.
+W_RESP, W_SPO2, W_SBP, W_PULSE, W_TEMP, W_SCALE, W_OXY, W_CONS, W_AGE, W_PREG = range(10)
+# For each measured sign: its slot in `sub` (chart order), resolution factor, valid range on the rounded value,
+# and reject codes.
+SLOT = np.array([0, 1, 3, 4, 6], np.int64)
+FACTOR = np.array([1.0, 1.0, 1.0, 1.0, 10.0])
+LOW = np.array([1.0, 0.0, 1.0, 1.0, 200.0])
+HIGH = np.array([80.0, 100.0, 300.0, 300.0, 450.0])
+NAN_CODE = np.array([RESP_RATE_NOT_A_NUMBER, SPO2_NOT_A_NUMBER, SYSTOLIC_BP_NOT_A_NUMBER, PULSE_NOT_A_NUMBER,
+                     TEMPERATURE_NOT_A_NUMBER], np.int8)
+RANGE_CODE = np.array([RESP_RATE_OUT_OF_RANGE, SPO2_OUT_OF_RANGE, SYSTOLIC_BP_OUT_OF_RANGE, PULSE_OUT_OF_RANGE,
+                       TEMPERATURE_OUT_OF_RANGE], np.int8)
+# One table per measured sign, padded to one shape; row = SpO2 selector (only SpO2 has more than one row).
+MEASURE_TABLES = np.zeros((5, 3, 451), np.int8)
+MEASURE_TABLES[W_RESP, :, :81] = RESP_POINTS
+MEASURE_TABLES[W_SPO2, :, :101] = SPO2_POINTS
+MEASURE_TABLES[W_SBP, :, :301] = SBP_POINTS
+MEASURE_TABLES[W_PULSE, :, :301] = PULSE_POINTS
+MEASURE_TABLES[W_TEMP, :, :451] = TEMP_POINTS
+for _t in (SLOT, FACTOR, LOW, HIGH, NAN_CODE, RANGE_CODE, MEASURE_TABLES):
+    _t.flags.writeable = False
 
 
 @helper
-def _emit(k, points, i, sub, sub_valid):
-    if points < 0:
-        return 0
-    sub[k, i] = points
-    _set(sub_valid, k, i)
-    return points
+def _valid_at(valid, voff, i):
+    return valid.size == 0 or _bit(valid, voff, i) == 1
 
 
-@helper
-def _score_row(i, j, pid_bits, pid_off, cons_codes, q, st, sub, sub_valid, total, band, missing, monitoring,
-               reject, na_reason, bm):
-    """Score row i from its decoded values in column j of the block buffers q (values) and st (status)."""
-    rej = -1
-    if pid_bits.size != 0 and _bit(pid_bits, pid_off, i) == 0:
-        rej = MISSING_PATIENT_ID
-    miss = 0
-    p0 = p1 = p2 = p3 = p4 = p5 = p6 = -1
+@serial
+def _column_pass(what, arr, is_float, is_f32, bits, boff, valid, voff, start, stop, codes, sub, reject, missing,
+                 sel, na_reason):
+    """Run one column over rows [start, stop); compiled once per Arrow value type.
 
-    # Respiration rate
-    s = st[C_RESP, j]
-    if s == ST_NAN:
-        if rej < 0:
-            rej = RESP_RATE_NOT_A_NUMBER
-    elif s == ST_OK:
-        v = q[C_RESP, j]
-        if v < 1 or v > 80:
-            if rej < 0:
-                rej = RESP_RATE_OUT_OF_RANGE
-        else:
-            p0 = RESP_POINTS[np.int64(v)]
-    else:
-        miss |= 1
-
-    # SpO2 (scored once scale and oxygen are known)
-    spo2_q = -1.0
-    s = st[C_SPO2, j]
-    if s == ST_NAN:
-        if rej < 0:
-            rej = SPO2_NOT_A_NUMBER
-    elif s == ST_OK:
-        spo2_q = q[C_SPO2, j]
-        if spo2_q < 0 or spo2_q > 100:
-            spo2_q = -1.0
-            if rej < 0:
-                rej = SPO2_OUT_OF_RANGE
-    else:
-        miss |= 2
-
-    scale2 = False
-    s = st[C_SCALE, j]
-    if s != ST_NULL:
-        v = q[C_SCALE, j]
-        if s == ST_OK and v == 2.0:
-            scale2 = True
-        elif s == ST_NAN or v != 1.0:
-            if rej < 0:
-                rej = SPO2_SCALE_INVALID
-
-    oxygen = False
-    s = st[C_OXY, j]
-    if s != ST_NULL:
-        v = q[C_OXY, j]
-        if s == ST_OK and v == 1.0:
-            oxygen = True
-        elif s == ST_NAN or v != 0.0:
-            if rej < 0:
-                rej = ON_OXYGEN_INVALID
-        p2 = 2 if oxygen else 0
-    else:
-        miss |= 4
-
-    if spo2_q >= 0:
-        p1 = SPO2_POINTS[np.int64(scale2) * (1 + np.int64(oxygen)), np.int64(spo2_q)]
-
-    # Systolic blood pressure
-    s = st[C_SBP, j]
-    if s == ST_NAN:
-        if rej < 0:
-            rej = SYSTOLIC_BP_NOT_A_NUMBER
-    elif s == ST_OK:
-        v = q[C_SBP, j]
-        if v < 1 or v > 300:
-            if rej < 0:
-                rej = SYSTOLIC_BP_OUT_OF_RANGE
-        else:
-            p3 = SBP_POINTS[np.int64(v)]
-    else:
-        miss |= 8
-
-    # Pulse
-    s = st[C_PULSE, j]
-    if s == ST_NAN:
-        if rej < 0:
-            rej = PULSE_NOT_A_NUMBER
-    elif s == ST_OK:
-        v = q[C_PULSE, j]
-        if v < 1 or v > 300:
-            if rej < 0:
-                rej = PULSE_OUT_OF_RANGE
-        else:
-            p4 = PULSE_POINTS[np.int64(v)]
-    else:
-        miss |= 16
-
-    # Consciousness (ACVPU): the decoded value is an index into cons_codes
-    c = CONS_NULL
-    if st[C_CONS, j] == ST_OK:
-        c = cons_codes[np.int64(q[C_CONS, j])]
-    if c == CONS_NULL:
-        miss |= 32
-    elif c == CONS_UNKNOWN:
-        if rej < 0:
-            rej = UNKNOWN_CONSCIOUSNESS
-    else:
-        p5 = 0 if c == CONS_ALERT else 3
-
-    # Temperature, in tenths of a degree
-    s = st[C_TEMP, j]
-    if s == ST_NAN:
-        if rej < 0:
-            rej = TEMPERATURE_NOT_A_NUMBER
-    elif s == ST_OK:
-        v = q[C_TEMP, j]
-        if v > 450 or v < 200:
-            if rej < 0:
-                rej = TEMPERATURE_LIKELY_FAHRENHEIT if 860 <= v <= 1130 else TEMPERATURE_OUT_OF_RANGE
-        else:
-            p6 = TEMP_POINTS[np.int64(v)]
-    else:
-        miss |= 64
-
-    na = -1
-    s = st[C_AGE, j]
-    if s != ST_NULL:
-        v = q[C_AGE, j]
-        if s == ST_NAN or v < 0 or v > 130:
-            if rej < 0:
-                rej = AGE_OUT_OF_RANGE
-        elif v < 16:
-            na = UNDER_16
-    if na < 0 and st[C_PREG, j] == ST_OK and q[C_PREG, j] != 0.0:
-        na = PREGNANT
-
-    if rej < 0 and miss == ALL_MISSING:
-        rej = NO_VITAL_SIGNS
-
-    for k in range(7):
-        sub[k, i] = 0
-    total[i] = 0
-    band[i] = 0
-    missing[i] = 0
-    monitoring[i] = 0
-    reject[i] = 0
-    na_reason[i] = 0
-    if rej >= 0:
-        reject[i] = rej
-        _set(bm, BM_REJECT, i)
+    `what` is the same for every row of a call, so its branches are predicted and the loop stays tight.
+    sel holds the SpO2 table row (0 scale 1, 1 scale 2 on air, 2 scale 2 on oxygen), filled by the scale and
+    oxygen passes before the SpO2 pass reads it.
+    """
+    is_bits = bits.size != 0
+    if what <= W_TEMP:
+        slot = SLOT[what]
+        k = FACTOR[what]
+        lo = LOW[what]
+        hi = HIGH[what]
+        miss_bit = np.int8(1 << slot)
+        for i in range(start, stop):
+            sub[slot, i] = -1
+            if not _valid_at(valid, voff, i):
+                missing[i] |= miss_bit
+                continue
+            v = np.float64(_bit(bits, boff, i)) if is_bits else np.float64(arr[i])
+            if not _finite(v):
+                reject[i] = min(reject[i], NAN_CODE[what])
+                continue
+            q = _quantise(v, is_f32, k) if is_float else v * k
+            if q < lo or q > hi:
+                code = RANGE_CODE[what]
+                if what == W_TEMP and 860 <= q <= 1130:
+                    code = TEMPERATURE_LIKELY_FAHRENHEIT
+                reject[i] = min(reject[i], code)
+                continue
+            sub[slot, i] = MEASURE_TABLES[what, sel[i] if what == W_SPO2 else 0, np.int64(q)]
         return
-    _set(bm, BM_APPLICABLE_VALID, i)
-    if na >= 0:
-        na_reason[i] = na
-        _set(bm, BM_NA, i)
-        return
-    _set(bm, BM_APPLICABLE, i)
+    for i in range(start, stop):
+        if not _valid_at(valid, voff, i):
+            if what == W_OXY:
+                sub[2, i] = -1
+                missing[i] |= np.int8(4)
+            elif what == W_CONS:
+                sub[5, i] = -1
+                missing[i] |= np.int8(32)
+            continue
+        v = np.float64(_bit(bits, boff, i)) if is_bits else np.float64(arr[i])
+        if what == W_SCALE:
+            if v == 2.0:
+                sel[i] = 1
+            elif v != 1.0:
+                reject[i] = min(reject[i], SPO2_SCALE_INVALID)
+        elif what == W_OXY:
+            if v == 1.0:
+                sub[2, i] = 2
+                if sel[i] == 1:
+                    sel[i] = 2
+            else:
+                sub[2, i] = 0
+                if v != 0.0:
+                    reject[i] = min(reject[i], ON_OXYGEN_INVALID)
+        elif what == W_CONS:
+            c = codes[np.int64(v)]
+            sub[5, i] = -1
+            if c == CONS_NULL:
+                missing[i] |= np.int8(32)
+            elif c == CONS_UNKNOWN:
+                reject[i] = min(reject[i], UNKNOWN_CONSCIOUSNESS)
+            else:
+                sub[5, i] = 0 if c == CONS_ALERT else 3
+        elif what == W_AGE:
+            if not _finite(v) or v < 0 or v > 130:
+                reject[i] = min(reject[i], AGE_OUT_OF_RANGE)
+            elif v < 16:
+                na_reason[i] = UNDER_16
+        elif what == W_PREG:
+            if v != 0.0 and na_reason[i] < 0:
+                na_reason[i] = PREGNANT
 
-    t = _emit(0, p0, i, sub, sub_valid) + _emit(1, p1, i, sub, sub_valid) + _emit(2, p2, i, sub, sub_valid)
-    t += _emit(3, p3, i, sub, sub_valid) + _emit(4, p4, i, sub, sub_valid) + _emit(5, p5, i, sub, sub_valid)
-    t += _emit(6, p6, i, sub, sub_valid)
-    red = (p0 == 3) | (p1 == 3) | (p3 == 3) | (p4 == 3) | (p5 == 3) | (p6 == 3)
-    b = BAND[np.int64(red), t]
-    total[i] = t
-    band[i] = b
-    monitoring[i] = MONITORING_OF_BAND[b]
-    _set(bm, BM_SCORED, i)
-    bm[BM_RED, i >> 3] |= np.uint8(np.int64(red) << (i & 7))
-    if miss == 0:
-        _set(bm, BM_COMPLETE, i)
-    else:
-        missing[i] = miss
-        _set(bm, BM_MISSING, i)
+
+@serial
+def _pass(what, col, start, stop, codes, sub, reject, missing, sel, na_reason):
+    kind = col[0]
+    e = col[7][:0]
+    if kind == F64:
+        _column_pass(what, col[1], True, False, e, 0, col[9], col[10], start, stop, codes, sub, reject, missing,
+                     sel, na_reason)
+    elif kind == F32:
+        _column_pass(what, col[2], True, True, e, 0, col[9], col[10], start, stop, codes, sub, reject, missing,
+                     sel, na_reason)
+    elif kind == I64:
+        _column_pass(what, col[3], False, False, e, 0, col[9], col[10], start, stop, codes, sub, reject, missing,
+                     sel, na_reason)
+    elif kind == I32:
+        _column_pass(what, col[4], False, False, e, 0, col[9], col[10], start, stop, codes, sub, reject, missing,
+                     sel, na_reason)
+    elif kind == I16:
+        _column_pass(what, col[5], False, False, e, 0, col[9], col[10], start, stop, codes, sub, reject, missing,
+                     sel, na_reason)
+    elif kind == I8:
+        _column_pass(what, col[6], False, False, e, 0, col[9], col[10], start, stop, codes, sub, reject, missing,
+                     sel, na_reason)
+    elif kind == BOOL:
+        _column_pass(what, col[6], False, False, col[7], col[8], col[9], col[10], start, stop, codes, sub, reject,
+                     missing, sel, na_reason)
+    elif what <= W_TEMP or what == W_OXY or what == W_CONS:
+        # An absent required item is a missing one.
+        slot = SLOT[what] if what <= W_TEMP else (2 if what == W_OXY else 5)
+        for i in range(start, stop):
+            sub[slot, i] = -1
+            missing[i] |= np.int8(1 << slot)
+
+
+@serial
+def _finish(start, stop, pid_bits, pid_off, sub, sub_valid, total, band, missing, monitoring, reject, na_reason,
+            bm):
+    """Totals, bands and every validity bitmap, eight rows (one bitmap byte) at a time.
+
+    start is a multiple of 8, so the bytes written here belong to these rows alone.
+    """
+    for byte in range(start >> 3, (stop + 7) >> 3):
+        v0 = v1 = v2 = v3 = v4 = v5 = v6 = 0
+        scored = red_bits = complete = miss_valid = app_valid = app = na_bits = rej_bits = 0
+        for t in range(8):
+            i = (byte << 3) + t
+            if i >= stop:
+                break
+            rej = reject[i]
+            if pid_bits.size != 0 and _bit(pid_bits, pid_off, i) == 0:
+                rej = MISSING_PATIENT_ID
+            m = missing[i]
+            if rej == NONE and m == ALL_MISSING:
+                rej = NO_VITAL_SIGNS
+            na = na_reason[i]
+            total[i] = 0
+            band[i] = 0
+            monitoring[i] = 0
+            missing[i] = 0
+            reject[i] = 0
+            na_reason[i] = 0
+            if rej != NONE:
+                for k in range(7):
+                    sub[k, i] = 0
+                reject[i] = rej
+                rej_bits |= 1 << t
+                continue
+            app_valid |= 1 << t
+            if na >= 0:
+                for k in range(7):
+                    sub[k, i] = 0
+                na_reason[i] = na
+                na_bits |= 1 << t
+                continue
+            app |= 1 << t
+            p0 = sub[0, i]
+            p1 = sub[1, i]
+            p2 = sub[2, i]
+            p3 = sub[3, i]
+            p4 = sub[4, i]
+            p5 = sub[5, i]
+            p6 = sub[6, i]
+            v0 |= (p0 >= 0) << t
+            v1 |= (p1 >= 0) << t
+            v2 |= (p2 >= 0) << t
+            v3 |= (p3 >= 0) << t
+            v4 |= (p4 >= 0) << t
+            v5 |= (p5 >= 0) << t
+            v6 |= (p6 >= 0) << t
+            p0 = max(p0, 0)
+            p1 = max(p1, 0)
+            p2 = max(p2, 0)
+            p3 = max(p3, 0)
+            p4 = max(p4, 0)
+            p5 = max(p5, 0)
+            p6 = max(p6, 0)
+            sub[0, i] = p0
+            sub[1, i] = p1
+            sub[2, i] = p2
+            sub[3, i] = p3
+            sub[4, i] = p4
+            sub[5, i] = p5
+            sub[6, i] = p6
+            tot = np.int64(p0) + p1 + p2 + p3 + p4 + p5 + p6
+            red = (p0 == 3) | (p1 == 3) | (p3 == 3) | (p4 == 3) | (p5 == 3) | (p6 == 3)
+            b = BAND[np.int64(red), tot]
+            total[i] = tot
+            band[i] = b
+            monitoring[i] = MONITORING_OF_BAND[b]
+            missing[i] = m
+            scored |= 1 << t
+            red_bits |= np.int64(red) << t
+            complete |= (m == 0) << t
+            miss_valid |= (m != 0) << t
+        sub_valid[0, byte] = v0
+        sub_valid[1, byte] = v1
+        sub_valid[2, byte] = v2
+        sub_valid[3, byte] = v3
+        sub_valid[4, byte] = v4
+        sub_valid[5, byte] = v5
+        sub_valid[6, byte] = v6
+        bm[BM_SCORED, byte] = scored
+        bm[BM_RED, byte] = red_bits
+        bm[BM_COMPLETE, byte] = complete
+        bm[BM_MISSING, byte] = miss_valid
+        bm[BM_APPLICABLE_VALID, byte] = app_valid
+        bm[BM_APPLICABLE, byte] = app
+        bm[BM_NA, byte] = na_bits
+        bm[BM_REJECT, byte] = rej_bits
 
 
 @serial
 def news2_serial(start, stop, pid_bits, pid_off, resp, spo2, scale, oxy, sbp, pulse, cons, cons_codes, temp, age,
-                 preg, sub, sub_valid, total, band, missing, monitoring, reject, na_reason, bm, q, st):
+                 preg, sub, sub_valid, total, band, missing, monitoring, reject, na_reason, bm):
     """Score rows [start, stop): the whole batch when small, one block of the parallel kernel otherwise.
 
-    Each column is first decoded for the whole range into q/st (a tight loop per Arrow type), then the rows are
-    scored from those buffers, which stay in cache for a block.
+    Column by column (a tight loop per Arrow type), then row by row for totals and bitmaps. Output arrays
+    double as scratch until the last pass: `band` holds the SpO2 table selector, `reject` the best code so far.
     """
-    _decode(resp, 1.0, start, stop, q, st, C_RESP)
-    _decode(spo2, 1.0, start, stop, q, st, C_SPO2)
-    _decode(scale, 0.0, start, stop, q, st, C_SCALE)
-    _decode(oxy, 0.0, start, stop, q, st, C_OXY)
-    _decode(sbp, 1.0, start, stop, q, st, C_SBP)
-    _decode(pulse, 1.0, start, stop, q, st, C_PULSE)
-    _decode(cons, 0.0, start, stop, q, st, C_CONS)
-    _decode(temp, 10.0, start, stop, q, st, C_TEMP)
-    _decode(age, 0.0, start, stop, q, st, C_AGE)
-    _decode(preg, 0.0, start, stop, q, st, C_PREG)
-    _score_rows(start, stop, pid_bits, pid_off, cons_codes, q, st, sub, sub_valid, total, band, missing,
-                monitoring, reject, na_reason, bm)
-
-
-@serial
-def _score_rows(start, stop, pid_bits, pid_off, cons_codes, q, st, sub, sub_valid, total, band, missing,
-                monitoring, reject, na_reason, bm):
-    # Apart from the decode so that LLVM sees plain arrays here, not the column tuples.
     for i in range(start, stop):
-        _score_row(i, i - start, pid_bits, pid_off, cons_codes, q, st, sub, sub_valid, total, band, missing,
-                   monitoring, reject, na_reason, bm)
+        reject[i] = NONE
+        missing[i] = 0
+        band[i] = 0
+        na_reason[i] = -1
+    _pass(W_SCALE, scale, start, stop, cons_codes, sub, reject, missing, band, na_reason)
+    _pass(W_OXY, oxy, start, stop, cons_codes, sub, reject, missing, band, na_reason)
+    _pass(W_RESP, resp, start, stop, cons_codes, sub, reject, missing, band, na_reason)
+    _pass(W_SPO2, spo2, start, stop, cons_codes, sub, reject, missing, band, na_reason)
+    _pass(W_SBP, sbp, start, stop, cons_codes, sub, reject, missing, band, na_reason)
+    _pass(W_PULSE, pulse, start, stop, cons_codes, sub, reject, missing, band, na_reason)
+    _pass(W_CONS, cons, start, stop, cons_codes, sub, reject, missing, band, na_reason)
+    _pass(W_TEMP, temp, start, stop, cons_codes, sub, reject, missing, band, na_reason)
+    _pass(W_AGE, age, start, stop, cons_codes, sub, reject, missing, band, na_reason)
+    _pass(W_PREG, preg, start, stop, cons_codes, sub, reject, missing, band, na_reason)
+    _finish(start, stop, pid_bits, pid_off, sub, sub_valid, total, band, missing, monitoring, reject, na_reason, bm)
 
 
 @parallel
 def news2_parallel(n, pid_bits, pid_off, resp, spo2, scale, oxy, sbp, pulse, cons, cons_codes, temp, age, preg,
                    sub, sub_valid, total, band, missing, monitoring, reject, na_reason, bm):
     nblocks = (n + BLOCK - 1) // BLOCK
-    # Each block owns rows [b*BLOCK, (b+1)*BLOCK) and, since BLOCK % 8 == 0, the bitmap bytes of those rows;
-    # its decode buffers are its own too.
+    # Each block owns rows [b*BLOCK, (b+1)*BLOCK) and, since BLOCK % 8 == 0, the bitmap bytes of those rows.
     for b in prange(nblocks):
-        q = np.empty((N_SLOTS, BLOCK), np.float64)
-        st = np.empty((N_SLOTS, BLOCK), np.int8)
         news2_serial(b * BLOCK, min(n, (b + 1) * BLOCK), pid_bits, pid_off, resp, spo2, scale, oxy, sbp, pulse,
                      cons, cons_codes, temp, age, preg, sub, sub_valid, total, band, missing, monitoring, reject,
-                     na_reason, bm, q, st)
+                     na_reason, bm)
 
 
 @helper

@@ -44,7 +44,7 @@ _WIDEN = {
     pa.uint8(): pa.int16(),
     pa.uint16(): pa.int32(),
     pa.uint32(): pa.int64(),
-    pa.uint64(): pa.float64(),
+    pa.uint64(): pa.float64(),  # cast unchecked: a value past 2**53 is out of every range anyway
     pa.float16(): pa.float32(),
 }
 
@@ -83,7 +83,7 @@ def numeric_column(arr: pa.Array | None, name: str) -> tuple:
         arr = pa.array([None] * len(arr), pa.float64()) if len(arr) < 1024 else arr.cast(pa.float64())
         t = arr.type
     if t in _WIDEN:
-        arr = arr.cast(_WIDEN[t])
+        arr = arr.cast(_WIDEN[t], safe=False)
         t = arr.type
     elif pa.types.is_decimal(t):
         arr = arr.cast(pa.float64())

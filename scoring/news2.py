@@ -55,7 +55,7 @@ _UNKNOWN = 1
 def _word_code(value: str | None) -> int:
     if value is None:
         return 0
-    key = " ".join(unicodedata.normalize("NFC", value).upper().split())
+    key = unicodedata.normalize("NFC", value).strip().upper()
     return _WORDS.get(key, _UNKNOWN)
 
 
@@ -140,17 +140,15 @@ def _score_batch(batch: pa.RecordBatch, force_parallel: bool | None) -> pa.Recor
     )
     nbytes = (n + 7) // 8
     sub = np.empty((7, n), np.int8)
-    sub_valid = np.zeros((7, nbytes), np.uint8)
+    sub_valid = np.empty((7, nbytes), np.uint8)
     total, band, missing, monitoring, reject, na_reason = (np.empty(n, np.int8) for _ in range(6))
-    bm = np.zeros((K.N_BITMAPS, nbytes), np.uint8)
+    bm = np.empty((K.N_BITMAPS, nbytes), np.uint8)
     if run_parallel:
         K.news2_parallel(n, pid_bits, pid_off, *args, sub, sub_valid, total, band, missing, monitoring, reject,
                          na_reason, bm)
     else:
-        q = np.empty((K.N_SLOTS, n), np.float64)
-        st = np.empty((K.N_SLOTS, n), np.int8)
         K.news2_serial(0, n, pid_bits, pid_off, *args, sub, sub_valid, total, band, missing, monitoring, reject,
-                       na_reason, bm, q, st)
+                       na_reason, bm)
 
     scored = bm[K.BM_SCORED]
     out = [int8_array(sub[k], sub_valid[k]) for k in range(7)]

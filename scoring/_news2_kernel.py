@@ -291,27 +291,30 @@ def _column_pass(what, arr, is_float, is_f32, bits, boff, valid, voff, start, st
 @serial
 def _pass(what, col, start, stop, codes, sub, reject, missing, sel, na_reason):
     kind = col[0]
-    e = col[7][:0]
+    data = col[1]
+    e = data[:0]
+    valid = col[3]
+    voff = col[4]
     if kind == F64:
-        _column_pass(what, col[1], True, False, e, 0, col[9], col[10], start, stop, codes, sub, reject, missing,
-                     sel, na_reason)
+        _column_pass(what, data.view(np.float64), True, False, e, 0, valid, voff, start, stop, codes, sub, reject,
+                     missing, sel, na_reason)
     elif kind == F32:
-        _column_pass(what, col[2], True, True, e, 0, col[9], col[10], start, stop, codes, sub, reject, missing,
-                     sel, na_reason)
+        _column_pass(what, data.view(np.float32), True, True, e, 0, valid, voff, start, stop, codes, sub, reject,
+                     missing, sel, na_reason)
     elif kind == I64:
-        _column_pass(what, col[3], False, False, e, 0, col[9], col[10], start, stop, codes, sub, reject, missing,
-                     sel, na_reason)
+        _column_pass(what, data.view(np.int64), False, False, e, 0, valid, voff, start, stop, codes, sub, reject,
+                     missing, sel, na_reason)
     elif kind == I32:
-        _column_pass(what, col[4], False, False, e, 0, col[9], col[10], start, stop, codes, sub, reject, missing,
-                     sel, na_reason)
+        _column_pass(what, data.view(np.int32), False, False, e, 0, valid, voff, start, stop, codes, sub, reject,
+                     missing, sel, na_reason)
     elif kind == I16:
-        _column_pass(what, col[5], False, False, e, 0, col[9], col[10], start, stop, codes, sub, reject, missing,
-                     sel, na_reason)
+        _column_pass(what, data.view(np.int16), False, False, e, 0, valid, voff, start, stop, codes, sub, reject,
+                     missing, sel, na_reason)
     elif kind == I8:
-        _column_pass(what, col[6], False, False, e, 0, col[9], col[10], start, stop, codes, sub, reject, missing,
-                     sel, na_reason)
+        _column_pass(what, data.view(np.int8), False, False, e, 0, valid, voff, start, stop, codes, sub, reject,
+                     missing, sel, na_reason)
     elif kind == BOOL:
-        _column_pass(what, col[6], False, False, col[7], col[8], col[9], col[10], start, stop, codes, sub, reject,
+        _column_pass(what, e.view(np.int8), False, False, data, col[2], valid, voff, start, stop, codes, sub, reject,
                      missing, sel, na_reason)
     elif what <= W_TEMP or what == W_OXY or what == W_CONS:
         # An absent required item is a missing one.
@@ -418,41 +421,39 @@ def _finish(start, stop, pid_bits, pid_off, sub, sub_valid, total, band, missing
         bm[BM_REJECT, byte] = rej_bits
 
 
+# The order the column passes run in: scale and oxygen first, since the SpO2 pass needs both.
+PASS_ORDER = np.array([W_SCALE, W_OXY, W_RESP, W_SPO2, W_SBP, W_PULSE, W_CONS, W_TEMP, W_AGE, W_PREG], np.int64)
+PASS_ORDER.flags.writeable = False
+
+
 @serial
-def news2_serial(start, stop, pid_bits, pid_off, resp, spo2, scale, oxy, sbp, pulse, cons, cons_codes, temp, age,
-                 preg, sub, sub_valid, total, band, missing, monitoring, reject, na_reason, bm):
+def news2_serial(start, stop, pid_bits, pid_off, cols, cons_codes, sub, sub_valid, total, band, missing, monitoring,
+                 reject, na_reason, bm):
     """Score rows [start, stop): the whole batch when small, one block of the parallel kernel otherwise.
 
-    Column by column (a tight loop per Arrow type), then row by row for totals and bitmaps. Output arrays
-    double as scratch until the last pass: `band` holds the SpO2 table selector, `reject` the best code so far.
+    `cols` holds the ten column tuples in PASS_ORDER. Column by column (a tight loop per Arrow type), then row
+    by row for totals and bitmaps. Output arrays double as scratch until the last pass: `band` holds the SpO2
+    table selector, `reject` the best code so far. One call site for all passes keeps the compile short.
     """
     for i in range(start, stop):
         reject[i] = NONE
         missing[i] = 0
         band[i] = 0
         na_reason[i] = -1
-    _pass(W_SCALE, scale, start, stop, cons_codes, sub, reject, missing, band, na_reason)
-    _pass(W_OXY, oxy, start, stop, cons_codes, sub, reject, missing, band, na_reason)
-    _pass(W_RESP, resp, start, stop, cons_codes, sub, reject, missing, band, na_reason)
-    _pass(W_SPO2, spo2, start, stop, cons_codes, sub, reject, missing, band, na_reason)
-    _pass(W_SBP, sbp, start, stop, cons_codes, sub, reject, missing, band, na_reason)
-    _pass(W_PULSE, pulse, start, stop, cons_codes, sub, reject, missing, band, na_reason)
-    _pass(W_CONS, cons, start, stop, cons_codes, sub, reject, missing, band, na_reason)
-    _pass(W_TEMP, temp, start, stop, cons_codes, sub, reject, missing, band, na_reason)
-    _pass(W_AGE, age, start, stop, cons_codes, sub, reject, missing, band, na_reason)
-    _pass(W_PREG, preg, start, stop, cons_codes, sub, reject, missing, band, na_reason)
+    for w in range(PASS_ORDER.size):
+        _pass(PASS_ORDER[w], cols[w], start, stop, cons_codes, sub, reject, missing, band, na_reason)
     _finish(start, stop, pid_bits, pid_off, sub, sub_valid, total, band, missing, monitoring, reject, na_reason, bm)
 
 
 @parallel
-def news2_parallel(n, pid_bits, pid_off, resp, spo2, scale, oxy, sbp, pulse, cons, cons_codes, temp, age, preg,
-                   sub, sub_valid, total, band, missing, monitoring, reject, na_reason, bm):
+def news2_parallel(n, pid_bits, pid_off, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, cons_codes, sub, sub_valid, total,
+                   band, missing, monitoring, reject, na_reason, bm):
+    """news2_serial over blocks in parallel; the columns come one by one (a parfor cannot take nested tuples)."""
     nblocks = (n + BLOCK - 1) // BLOCK
     # Each block owns rows [b*BLOCK, (b+1)*BLOCK) and, since BLOCK % 8 == 0, the bitmap bytes of those rows.
     for b in prange(nblocks):
-        news2_serial(b * BLOCK, min(n, (b + 1) * BLOCK), pid_bits, pid_off, resp, spo2, scale, oxy, sbp, pulse,
-                     cons, cons_codes, temp, age, preg, sub, sub_valid, total, band, missing, monitoring, reject,
-                     na_reason, bm)
+        news2_serial(b * BLOCK, min(n, (b + 1) * BLOCK), pid_bits, pid_off, (c0, c1, c2, c3, c4, c5, c6, c7, c8, c9),
+                     cons_codes, sub, sub_valid, total, band, missing, monitoring, reject, na_reason, bm)
 
 
 @helper

@@ -1,11 +1,11 @@
 """Zero-copy views of Arrow columns for the kernels, and Arrow arrays from the kernels' outputs.
 
-A numeric column reaches a kernel as one fixed-shape tuple, whatever its Arrow type:
-(kind, f64, f32, i64, i32, i16, i8, bits, bits_offset, validity, validity_offset). Only the view named by `kind`
-is real; the others are empty. This gives every kernel a single compiled signature, so no client's choice of
-integer width or float precision ever costs a compile at request time, and the common types are read in place.
-All arrays are read-only: Arrow buffers are immutable, and Numba types read-only arrays separately, so mixing
-them would compile a second signature.
+A column reaches a kernel as one fixed-shape tuple, whatever its Arrow type: (kind, data, bit_offset, validity,
+validity_offset), where `data` is the column's value bytes (uint8) and `kind` says how to read them; the
+kernel reinterprets them in place (`data.view(...)`). This gives every kernel a single compiled signature, so no
+client's choice of integer width or float precision costs a compile at request time, and a small one, which
+keeps compile times short. All arrays are read-only: Arrow buffers are immutable, and Numba types read-only
+arrays separately, so mixing them would compile a second signature.
 """
 
 from __future__ import annotations
@@ -54,7 +54,6 @@ def readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
-_EMPTY = {dt: readonly(np.empty(0, dt)) for dt in (np.float64, np.float32, np.int64, np.int32, np.int16, np.int8)}
 _EMPTY_U8 = readonly(np.empty(0, np.uint8))
 
 
@@ -66,9 +65,9 @@ def validity(arr: pa.Array) -> tuple[np.ndarray, int]:
     return readonly(np.frombuffer(buf, np.uint8)), arr.offset
 
 
-def _view(buf: pa.Buffer, dtype, offset: int, length: int) -> np.ndarray:
+def _bytes(buf: pa.Buffer, itemsize: int, offset: int, length: int) -> np.ndarray:
     # Buffers pyarrow allocated itself are mutable, so numpy's view would be writable: mark every view read-only.
-    return readonly(np.frombuffer(buf, dtype, count=length, offset=offset * np.dtype(dtype).itemsize))
+    return readonly(np.frombuffer(buf, np.uint8, count=length * itemsize, offset=offset * itemsize))
 
 
 def numeric_column(arr: pa.Array | None, name: str) -> tuple:
@@ -89,22 +88,18 @@ def numeric_column(arr: pa.Array | None, name: str) -> tuple:
         arr = arr.cast(pa.float64())
         t = arr.type
     valid, voff = validity(arr)
-    views = [_EMPTY[np.float64], _EMPTY[np.float32], _EMPTY[np.int64], _EMPTY[np.int32], _EMPTY[np.int16],
-             _EMPTY[np.int8]]
     if pa.types.is_boolean(t):
-        return (BOOL, *views, readonly(np.frombuffer(arr.buffers()[1], np.uint8)), arr.offset, valid, voff)
+        return (BOOL, readonly(np.frombuffer(arr.buffers()[1], np.uint8)), arr.offset, valid, voff)
     if t not in _DIRECT:
         raise SchemaError(
             f"column {name!r} has type {t}; it must hold numbers (any integer or float type)", column=name
         )
     kind, dtype = _DIRECT[t]
-    views[kind] = _view(arr.buffers()[1], dtype, arr.offset, len(arr))
-    return (kind, *views, _EMPTY_U8, 0, valid, voff)
+    return (kind, _bytes(arr.buffers()[1], np.dtype(dtype).itemsize, arr.offset, len(arr)), 0, valid, voff)
 
 
 def _absent() -> tuple:
-    return (ABSENT, _EMPTY[np.float64], _EMPTY[np.float32], _EMPTY[np.int64], _EMPTY[np.int32],
-            _EMPTY[np.int16], _EMPTY[np.int8], _EMPTY_U8, 0, _EMPTY_U8, 0)
+    return (ABSENT, _EMPTY_U8, 0, _EMPTY_U8, 0)
 
 
 def int8_array(values: np.ndarray, valid: np.ndarray | None) -> pa.Array:

@@ -125,15 +125,15 @@ def _score_batch(batch: pa.RecordBatch, force_parallel: bool | None) -> pa.Recor
 
     pid_bits, pid_off = validity(col("patient_id"))
     cons, cons_codes = _consciousness(col("consciousness"), run_parallel)
-    args = (
-        numeric_column(col("resp_rate"), "resp_rate"),
-        numeric_column(col("spo2"), "spo2"),
+    # In the kernel's PASS_ORDER: scale, oxygen, resp, spo2, sbp, pulse, consciousness, temperature, age, pregnant
+    cols = (
         numeric_column(opt("spo2_scale"), "spo2_scale"),
         numeric_column(col("on_oxygen"), "on_oxygen"),
+        numeric_column(col("resp_rate"), "resp_rate"),
+        numeric_column(col("spo2"), "spo2"),
         numeric_column(col("systolic_bp"), "systolic_bp"),
         numeric_column(col("pulse"), "pulse"),
         cons,
-        cons_codes,
         numeric_column(col("temperature"), "temperature"),
         numeric_column(opt("age"), "age"),
         numeric_column(opt("pregnant"), "pregnant"),
@@ -143,12 +143,11 @@ def _score_batch(batch: pa.RecordBatch, force_parallel: bool | None) -> pa.Recor
     sub_valid = np.empty((7, nbytes), np.uint8)
     total, band, missing, monitoring, reject, na_reason = (np.empty(n, np.int8) for _ in range(6))
     bm = np.empty((K.N_BITMAPS, nbytes), np.uint8)
+    outputs = (sub, sub_valid, total, band, missing, monitoring, reject, na_reason, bm)
     if run_parallel:
-        K.news2_parallel(n, pid_bits, pid_off, *args, sub, sub_valid, total, band, missing, monitoring, reject,
-                         na_reason, bm)
+        K.news2_parallel(n, pid_bits, pid_off, *cols, cons_codes, *outputs)
     else:
-        K.news2_serial(0, n, pid_bits, pid_off, *args, sub, sub_valid, total, band, missing, monitoring, reject,
-                       na_reason, bm)
+        K.news2_serial(0, n, pid_bits, pid_off, cols, cons_codes, *outputs)
 
     scored = bm[K.BM_SCORED]
     out = [int8_array(sub[k], sub_valid[k]) for k in range(7)]

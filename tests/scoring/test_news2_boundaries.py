@@ -8,6 +8,7 @@ each held to the chart.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -459,7 +460,7 @@ def check_layout(scoring, data, result):
     for i, name in enumerate(data.column_names):
         assert result.schema.field(i) == data.schema.field(i)
         after, before = result.column(i).to_pylist(), data.column(i).to_pylist()
-        assert len(after) == len(before) and all(same(a, b) for a, b in zip(after, before)), name
+        assert len(after) == len(before) and all(same(a, b) for a, b in zip(after, before, strict=True)), name
 
 
 def same(actual, expected) -> bool:
@@ -657,7 +658,7 @@ def test_multi_chunk_table(scoring):
     table, expected = _all_cases_table()
     n = table.num_rows
     cuts = [0, 1, 1, 9, 40, 41, 100, n]  # includes an empty chunk
-    chunks = [table.slice(a, b - a) for a, b in zip(cuts, cuts[1:])]
+    chunks = [table.slice(a, b - a) for a, b in itertools.pairwise(cuts)]
     multi = pa.concat_tables(chunks)
     assert multi.column("resp_rate").num_chunks == len(chunks)
     result = scoring.score_news2(multi)
@@ -757,4 +758,4 @@ def test_input_not_modified(scoring):
     before = table.to_pylist()
     scoring.score_news2(table)
     after = table.to_pylist()
-    assert all(same(a[k], b[k]) for a, b in zip(after, before) for k in a)
+    assert all(same(a[k], b[k]) for a, b in zip(after, before, strict=True) for k in a)

@@ -61,7 +61,7 @@ ALL_MISSING = 127
 
 @helper
 def _bit(bits, offset, i):
-    j = offset + i
+    j = np.uint64(offset) + np.uint64(i)
     return (bits[j >> 3] >> (j & 7)) & 1
 
 
@@ -222,12 +222,12 @@ def _column_pass(what, arr, is_float, is_f32, bits, boff, valid, voff, start, st
     """
     is_bits = bits.size != 0
     if what <= W_TEMP:
-        slot = SLOT[what]
+        slot = np.uint64(SLOT[what])
         k = FACTOR[what]
         lo = LOW[what]
         hi = HIGH[what]
-        miss_bit = np.int8(1 << slot)
-        for i in range(start, stop):
+        miss_bit = np.int8(1 << SLOT[what])
+        for i in range(np.uint64(start), np.uint64(stop)):
             sub[slot, i] = -1
             if not _valid_at(valid, voff, i):
                 missing[i] |= miss_bit
@@ -243,9 +243,10 @@ def _column_pass(what, arr, is_float, is_f32, bits, boff, valid, voff, start, st
                     code = TEMPERATURE_LIKELY_FAHRENHEIT
                 reject[i] = min(reject[i], code)
                 continue
-            sub[slot, i] = MEASURE_TABLES[what, sel[i] if what == W_SPO2 else 0, np.int64(q)]
+            row = np.uint64(sel[i]) if what == W_SPO2 else np.uint64(0)
+            sub[slot, i] = MEASURE_TABLES[np.uint64(what), row, np.uint64(q)]
         return
-    for i in range(start, stop):
+    for i in range(np.uint64(start), np.uint64(stop)):
         if not _valid_at(valid, voff, i):
             if what == W_OXY:
                 sub[2, i] = -1
@@ -270,7 +271,7 @@ def _column_pass(what, arr, is_float, is_f32, bits, boff, valid, voff, start, st
                 if v != 0.0:
                     reject[i] = min(reject[i], ON_OXYGEN_INVALID)
         elif what == W_CONS:
-            c = codes[np.int64(v)]
+            c = codes[np.uint64(v)]
             sub[5, i] = -1
             if c == CONS_NULL:
                 missing[i] |= np.int8(32)
@@ -319,9 +320,11 @@ def _pass(what, col, start, stop, codes, sub, reject, missing, sel, na_reason):
     elif what <= W_TEMP or what == W_OXY or what == W_CONS:
         # An absent required item is a missing one.
         slot = SLOT[what] if what <= W_TEMP else (2 if what == W_OXY else 5)
-        for i in range(start, stop):
-            sub[slot, i] = -1
-            missing[i] |= np.int8(1 << slot)
+        bit = np.int8(1 << slot)
+        uslot = np.uint64(slot)
+        for i in range(np.uint64(start), np.uint64(stop)):
+            sub[uslot, i] = -1
+            missing[i] |= bit
 
 
 @serial
@@ -331,12 +334,14 @@ def _finish(start, stop, pid_bits, pid_off, sub, sub_valid, total, band, missing
 
     start is a multiple of 8, so the bytes written here belong to these rows alone.
     """
-    for byte in range(start >> 3, (stop + 7) >> 3):
+    # Unsigned indices throughout: Numba then skips negative-index wrap-around, which blocks vectorisation.
+    ustop = np.uint64(stop)
+    for byte in range(np.uint64(start >> 3), np.uint64((stop + 7) >> 3)):
         v0 = v1 = v2 = v3 = v4 = v5 = v6 = 0
         scored = red_bits = complete = miss_valid = app_valid = app = na_bits = rej_bits = 0
         for t in range(8):
-            i = (byte << 3) + t
-            if i >= stop:
+            i = (byte << np.uint64(3)) + np.uint64(t)
+            if i >= ustop:
                 break
             rej = reject[i]
             if pid_bits.size != 0 and _bit(pid_bits, pid_off, i) == 0:
@@ -395,10 +400,10 @@ def _finish(start, stop, pid_bits, pid_off, sub, sub_valid, total, band, missing
             sub[6, i] = p6
             tot = np.int64(p0) + p1 + p2 + p3 + p4 + p5 + p6
             red = (p0 == 3) | (p1 == 3) | (p3 == 3) | (p4 == 3) | (p5 == 3) | (p6 == 3)
-            b = BAND[np.int64(red), tot]
+            b = BAND[np.uint64(red), np.uint64(tot)]
             total[i] = tot
             band[i] = b
-            monitoring[i] = MONITORING_OF_BAND[b]
+            monitoring[i] = MONITORING_OF_BAND[np.uint64(b)]
             missing[i] = m
             scored |= 1 << t
             red_bits |= np.int64(red) << t
@@ -435,7 +440,7 @@ def news2_serial(start, stop, pid_bits, pid_off, cols, cons_codes, sub, sub_vali
     by row for totals and bitmaps. Output arrays double as scratch until the last pass: `band` holds the SpO2
     table selector, `reject` the best code so far. One call site for all passes keeps the compile short.
     """
-    for i in range(start, stop):
+    for i in range(np.uint64(start), np.uint64(stop)):
         reject[i] = NONE
         missing[i] = 0
         band[i] = 0

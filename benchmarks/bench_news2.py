@@ -12,11 +12,12 @@ What is inside each timing (input conversion is done once, outside, for every pe
 - floor: a Numba parallel sum over every input buffer the kernel reads (values, validity bitmaps, the
   on_oxygen bitmap, the consciousness indices): the memory-bandwidth floor for "the same bytes".
 - numpy: np.select/np.where over numpy views of the columns, validity as bool masks prepared beforehand.
-- polars: expression evaluation + materialisation on a DataFrame made once with pl.from_arrow.
+- polars: a lazy select (expressions) + collect, on a DataFrame made once with pl.from_arrow.
 - duckdb: a CASE WHEN query over the registered Arrow table, materialised as an Arrow table.
 - python: a per-row loop over column lists (made beforehand) on a 200k-row subset, extrapolated per row.
 
 Targets (/work/shared/targets.md): varde <= 1.5x the floor; >= 15x faster than Polars and DuckDB.
+On 2 cores any other busy process skews the ratios: the run ends by saying how many cores others used.
 """
 
 from __future__ import annotations
@@ -146,18 +147,14 @@ def _values_and_mask(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray | Non
     if pa.types.is_dictionary(arr.type):
         arr = arr.indices
     valid = None if arr.null_count == 0 else arr.is_valid().to_numpy(zero_copy_only=False)
-    return pc.fill_null(arr, False if pa.types.is_boolean(arr.type) else 0).to_numpy(
-        zero_copy_only=False
-    ), valid
+    return pc.fill_null(arr, False if pa.types.is_boolean(arr.type) else 0).to_numpy(zero_copy_only=False), valid
 
 
 def prepare_numpy(table: pa.Table) -> dict:
     cols = {name: _values_and_mask(table.column(name)) for name in (*ITEM_COLUMNS, "spo2_scale")}
     dictionary = table.column("consciousness").combine_chunks().dictionary.to_pylist()
     # A dictionary of strings -> points: 0 for alert, 3 for anything else (the data holds only ACVPU).
-    cols["consciousness_points"] = np.array(
-        [0 if s.strip().upper() == "A" else 3 for s in dictionary], np.int8
-    )
+    cols["consciousness_points"] = np.array([0 if s.strip().upper() == "A" else 3 for s in dictionary], np.int8)
     cols["n"] = table.num_rows
     return cols
 
@@ -206,9 +203,7 @@ def news2_numpy(a: dict) -> np.ndarray:
 
     p, p_ok = a["pulse"]
     add(
-        np.select(
-            [p <= 40, p <= 50, p <= 90, p <= 110, p <= 130], [i8(3), i8(1), i8(0), i8(1), i8(2)], i8(3)
-        ),
+        np.select([p <= 40, p <= 50, p <= 90, p <= 110, p <= 130], [i8(3), i8(1), i8(0), i8(1), i8(2)], i8(3)),
         p_ok,
     )
 
@@ -224,9 +219,7 @@ def news2_numpy(a: dict) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------- polars
 
 
-def _pl_item(
-    col: str, bands: list[tuple[object, int]], otherwise: int, value: pl.Expr | None = None
-) -> pl.Expr:
+def _pl_item(col: str, bands: list[tuple[object, int]], otherwise: int, value: pl.Expr | None = None) -> pl.Expr:
     """Points from ascending upper bounds; a null value scores 0.
 
     The null test comes first: a null condition in when/then counts as false and would fall to `otherwise`.
@@ -247,13 +240,7 @@ def polars_total_expr() -> pl.Expr:
         .when((s <= 92) | ~on_o2).then(0)
         .when(s <= 94).then(1).when(s <= 96).then(2).otherwise(3)
     )  # fmt: skip
-    spo2 = (
-        pl.when(s.is_null())
-        .then(0)
-        .when(pl.col("spo2_scale").fill_null(1) == 2)
-        .then(scale2)
-        .otherwise(scale1)
-    )
+    spo2 = pl.when(s.is_null()).then(0).when(pl.col("spo2_scale").fill_null(1) == 2).then(scale2).otherwise(scale1)
 
     t = pl.col("temperature")
     x = t.cast(pl.Float64) * 10
@@ -349,9 +336,7 @@ def news2_python(cols: dict[str, list]) -> list[int]:
         if bp is not None:
             total += 3 if bp <= 90 else 2 if bp <= 100 else 1 if bp <= 110 else 0 if bp <= 219 else 3
         if p is not None:
-            total += (
-                3 if p <= 40 else 1 if p <= 50 else 0 if p <= 90 else 1 if p <= 110 else 2 if p <= 130 else 3
-            )
+            total += 3 if p <= 40 else 1 if p <= 50 else 0 if p <= 90 else 1 if p <= 110 else 2 if p <= 130 else 3
         if c is not None and c.strip().upper() != "A":
             total += 3
         if t is not None:
@@ -442,9 +427,7 @@ def peer_varde(table: pa.Table) -> Peer | None:
         return pc.fill_null(total, 0).to_numpy(zero_copy_only=False)
 
     score_news2(table.slice(0, 1000))  # compiles unless cached; the full call in totals() warms the rest
-    return Peer(
-        lambda: score_news2(table), totals, "score_news2(table): Arrow in, table + all result columns out"
-    )
+    return Peer(lambda: score_news2(table), totals, "score_news2(table): Arrow in, table + all result columns out")
 
 
 def peer_floor(table: pa.Table) -> tuple[Peer, int]:
@@ -460,10 +443,16 @@ def peer_numpy(table: pa.Table) -> Peer:
 
 
 def peer_polars(table: pa.Table) -> Peer:
-    df = pl.from_arrow(table)
+    # Lazy, not eager df.select: only the lazy engine eliminates the common subexpressions (the temperature
+    # in tenths is used four times); eager select was 4-6x slower here.
+    lf = pl.from_arrow(table).lazy()
     expr = polars_total_expr()
-    note = f"expressions + materialisation, {pl.thread_pool_size()} threads; pl.from_arrow outside"
-    return Peer(lambda: df.select(expr), lambda: df.select(expr).to_series().to_numpy(), note)
+
+    def run() -> pl.DataFrame:
+        return lf.select(expr).collect()
+
+    note = f"lazy select + collect, {pl.thread_pool_size()} threads; pl.from_arrow outside"
+    return Peer(run, lambda: run().to_series().to_numpy(), note)
 
 
 def peer_duckdb(table: pa.Table) -> Peer:
@@ -481,6 +470,17 @@ def peer_python(table: pa.Table) -> Peer:
     return Peer(lambda: news2_python(cols), lambda: np.array(news2_python(cols)), note, table.num_rows / m)
 
 
+def _cpu_seconds() -> tuple[float, float]:
+    """(busy CPU seconds of the whole machine, CPU seconds of this process): to tell a busy machine apart."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        busy = (sum(fields[:3]) + fields[5] + fields[6]) / os.sysconf("SC_CLK_TCK")  # user nice system irq softirq
+    except (OSError, ValueError, IndexError):
+        busy = float("nan")
+    t = os.times()
+    return busy, t.user + t.system
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
@@ -493,6 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     n = args.rows
 
     t0 = time.perf_counter()
+    busy0, own0 = _cpu_seconds()
     table = generate(n, args.seed)
     print(f"generated {n:,} rows in {time.perf_counter() - t0:.1f} s ({table.nbytes / 1e6:.0f} MB in Arrow)")
     if args.out:
@@ -539,6 +540,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"totals checked against {ref}: {mismatches} mismatching rows")
 
     report(times, notes, n, args, floor_bytes)
+    busy1, own1 = _cpu_seconds()
+    others = (busy1 - busy0) - (own1 - own0)
+    wall = time.perf_counter() - t0
+    if others / wall > 0.1:
+        print(f"WARNING: other processes used {others / wall:.2f} cores on average during this {wall:.0f} s run; "
+              "timings are inflated, rerun on a quiet machine")  # fmt: skip
+    else:
+        print(f"machine quiet: other processes used {max(others, 0) / wall:.2f} cores on average during the run")
     if mismatches:
         print(f"FAIL: {mismatches} rows where a peer's total differs from {ref}")
         return 1
@@ -555,16 +564,15 @@ def report(times: dict[str, list[float]], notes: dict[str, str], n: int, args, f
     for name in times:
         r = best[name] / base if base else None
         ratio = "-" if r is None else f"{r:.0f}x" if r >= 10 else f"{r:.2f}x"
-        rate = f"{n / best[name] / 1e6:.3g}M"
+        mrows = n / best[name] / 1e6
+        rate = f"{mrows:,.0f}M" if mrows >= 100 else f"{mrows:.3g}M"
         rows.append((name, f"{best[name] * 1e3:.1f}", f"{median[name] * 1e3:.1f}", rate, ratio, notes[name]))
 
     header = ("peer", "best ms", "median ms", "rows/s", "peer/varde", "what is timed")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
     print(f"\nNEWS2 total, {n:,} rows, best and median of {args.repeat}:")
     for r in [header, *rows]:
-        cells = [
-            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r[:5], widths, strict=True))
-        ]
+        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r[:5], widths, strict=True))]
         print("  " + "  ".join(cells) + "  " + r[5])
 
     floor_gbs = floor_bytes / best["floor"] / 1e9

@@ -112,14 +112,15 @@ def _csv_batches(reader, path: str) -> Iterator[pa.RecordBatch]:
 
 
 def _open_ipc(path: str) -> Source:
+    source = pa.memory_map(path)  # mapped: counting rows and reading batches touch only what they need
     try:
-        reader = ipc.open_file(path)
+        reader = ipc.open_file(source)
         n = reader.num_record_batches
-        rows = sum(reader.get_batch(i).num_rows for i in range(n)) if n < 10_000 else 0
+        rows = sum(reader.get_batch(i).num_rows for i in range(n))
         return Source((reader.get_batch(i) for i in range(n)), rows, "rows", None)
     except pa.ArrowInvalid:
-        stream = ipc.open_stream(path)
-        return Source(iter(stream), 0, "rows", None)
+        source.seek(0)
+        return Source(iter(ipc.open_stream(source)), 0, "rows", None)
 
 
 class _Sink:

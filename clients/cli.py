@@ -55,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _score(args) -> int:
+    import pyarrow as pa
     from varde.scoring import SchemaError, score_news2
 
     from ._files import InputError, atomic_output, open_source
@@ -87,6 +88,10 @@ def _score(args) -> int:
     except SchemaError as e:
         progress.finish(0, summary.rows)
         raise InputError(f"{args.input}: {e}") from e
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as e:
+        # A file that breaks part-way (truncated, corrupt) fails whole: the output file is not kept.
+        progress.finish(0, summary.rows)
+        raise InputError(f"cannot read {args.input!r} past row {summary.rows:,}: {e}") from e
     progress.finish(source.total if source.total else summary.rows, summary.rows)
     if not args.quiet:
         elapsed = time.perf_counter() - started

@@ -125,3 +125,35 @@ def test_progress_bar_when_asked(tmp_path, capsys):
     pq.write_table(_table(), src)
     assert main(["score", str(src), "--progress", "-q"]) == 0
     assert "100.0%" in capsys.readouterr().err
+
+
+def test_arrow_stream_input(tmp_path):
+    table = _table()
+    src = tmp_path / "in.arrows"
+    with ipc.new_stream(src, table.schema) as w:
+        for b in table.to_batches(max_chunksize=16):
+            w.write(b)
+    dst = tmp_path / "out.parquet"
+    assert main(["score", str(src), "-o", str(dst), "-q"]) == 0
+    assert pq.read_table(dst).column("news2_total").to_pylist() == score_news2(table).column("news2_total").to_pylist()
+
+
+def test_truncated_arrow_stream_fails_whole(tmp_path, capsys):
+    table = _table(5000)
+    src = tmp_path / "in.arrows"
+    with ipc.new_stream(src, table.schema) as w:
+        for b in table.to_batches(max_chunksize=1000):
+            w.write(b)
+    data = src.read_bytes()
+    src.write_bytes(data[: int(len(data) * 0.7)])
+    assert main(["score", str(src), "-o", str(tmp_path / "out.parquet")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == ["in.arrows"]
+
+
+def test_wrong_type_column_names_it(tmp_path, capsys):
+    table = _table().set_column(3, "on_oxygen", pa.array([[1]] * 50))
+    src = tmp_path / "in.parquet"
+    pq.write_table(table, src)
+    assert main(["score", str(src)]) == 2
+    assert "'on_oxygen'" in capsys.readouterr().err

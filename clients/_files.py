@@ -84,7 +84,8 @@ def open_source(path: str, batch_size: int) -> Source:
         raise InputError(f"input file {path!r} does not exist")
     try:
         if fmt == "parquet":
-            f = pq.ParquetFile(path)
+            # No pre-buffering: with it, pyarrow's reader kept growing with the file (692 vs 420 MiB at 30M rows).
+            f = pq.ParquetFile(path, pre_buffer=False)
             return Source(f.iter_batches(batch_size=batch_size), f.metadata.num_rows, "rows", None)
         if fmt == "arrow":
             return _open_ipc(path)

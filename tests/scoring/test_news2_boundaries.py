@@ -16,25 +16,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-RESULT_COLUMNS = (
-    "news2_resp_rate",
-    "news2_spo2",
-    "news2_air_oxygen",
-    "news2_systolic_bp",
-    "news2_pulse",
-    "news2_consciousness",
-    "news2_temperature",
-    "news2_total",
-    "news2_band",
-    "news2_red",
-    "news2_complete",
-    "news2_missing",
-    "news2_applicable",
-    "news2_not_applicable_reason",
-    "news2_monitoring",
-    "reject_reason",
-)
-ITEMS = ("resp_rate", "spo2", "air_oxygen", "systolic_bp", "pulse", "consciousness", "temperature")
+from tests.reference.news2 import PARAMETERS as ITEMS
+from tests.reference.news2 import RESULT_COLUMNS
+
 MONITORING = {"ZERO": "12-hourly", "LOW": "4-6-hourly", "LOW_MEDIUM": "1-hourly", "MEDIUM": "1-hourly",
               "HIGH": "continuous"}
 NAN = float("nan")

@@ -70,9 +70,8 @@ def _string_codes(arr: pa.Array, run_parallel: bool) -> np.ndarray:
     offsets = readonly(
         np.frombuffer(bufs[1], offsets_type, count=len(arr) + 1, offset=arr.offset * np.dtype(offsets_type).itemsize)
     )
-    data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.zeros(1, np.uint8)
-    if data.size == 0:
-        data = np.zeros(1, np.uint8)
+    # An all-empty column has no data bytes; one zero byte keeps the kernel's reads in bounds.
+    data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None and bufs[2].size else np.zeros(1, np.uint8)
     valid, voff = validity(arr)
     out = np.empty(len(arr), np.int8)
     (K.letters_parallel if run_parallel else K.letters_serial)(offsets, readonly(data), valid, voff, out)
@@ -190,7 +189,7 @@ def score_news2(data: pa.Table | pa.RecordBatch, *, parallel: bool | None = None
 
 def warm_up() -> None:
     """Compile (or load from the on-disk cache) every kernel, so that no request pays for it."""
-    for n, cons_type in ((3, pa.string()), (3, pa.large_string()), (3, pa.dictionary(pa.int8(), pa.string()))):
+    for cons_type in (pa.string(), pa.large_string(), pa.dictionary(pa.int8(), pa.string())):
         table = pa.table(
             {
                 "patient_id": pa.array(["a", None, "c"]),
@@ -206,7 +205,6 @@ def warm_up() -> None:
                 "pregnant": pa.array([False, None, True]),
             }
         )
-        assert table.num_rows == n
         for run_parallel in (False, True):
             score_news2(table, parallel=run_parallel)
 

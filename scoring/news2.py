@@ -6,6 +6,7 @@ rounding rule and the reject codes are written out in docs/news2.md.
 
 from __future__ import annotations
 
+import threading
 import unicodedata
 
 import numpy as np
@@ -30,6 +31,10 @@ __all__ = ["SERIAL_BELOW", "score_news2", "warm_up"]
 
 # Below this many rows the serial twin runs: handing work to the thread pool costs more than it saves.
 SERIAL_BELOW = 10_000
+
+# One parallel kernel at a time: it already uses every core, and Numba's thread pools are not meant to be entered
+# from several threads at once. Serial kernels (small batches, single observations) run concurrently, without it.
+_PARALLEL = threading.Lock()
 
 _RESULT_SCHEMA = result_schema()
 _DICTIONARIES = {
@@ -114,8 +119,15 @@ def _check_columns(schema: pa.Schema) -> None:
 
 
 def _score_batch(batch: pa.RecordBatch, force_parallel: bool | None) -> pa.RecordBatch:
+    run_parallel = batch.num_rows >= SERIAL_BELOW if force_parallel is None else force_parallel
+    if run_parallel:
+        with _PARALLEL:
+            return _score(batch, True)
+    return _score(batch, False)
+
+
+def _score(batch: pa.RecordBatch, run_parallel: bool) -> pa.RecordBatch:
     n = batch.num_rows
-    run_parallel = n >= SERIAL_BELOW if force_parallel is None else force_parallel
     col = batch.column
     names = batch.schema.names
 

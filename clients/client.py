@@ -1,0 +1,249 @@
+"""VardeClient: the Python way to talk to a Varde server.
+
+    with VardeClient("127.0.0.1:50051") as varde:
+        scored = varde.score(pyarrow.parquet.read_table("observations.parquet"))
+        assessment = varde.push({"patient_id": "p1", "resp_rate": 22, "spo2": 95, ...})
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import itertools
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+
+import grpc
+import pyarrow as pa
+from varde.scoring.schema import RESULT_COLUMNS
+
+from varde._proto.varde.v1 import observations_pb2 as obs_pb2
+from varde._proto.varde.v1 import observations_pb2_grpc, scoring_pb2, scoring_pb2_grpc
+
+__all__ = ["Assessment", "Observation", "VardeClient", "VardeError", "observation"]
+
+Observation = obs_pb2.Observation
+Assessment = obs_pb2.Assessment
+
+MiB = 1 << 20
+# Requests are cut to about this size: large enough to amortise per-message costs, well under any server limit.
+DEFAULT_CHUNK_BYTES = 4 * MiB
+
+_OBS_FIELDS = {f.name for f in Observation.DESCRIPTOR.fields}
+
+
+class VardeError(Exception):
+    """The server refused a request; `code` is the gRPC status code and the message says why."""
+
+    def __init__(self, code: grpc.StatusCode, message: str):
+        super().__init__(f"{code.name}: {message}")
+        self.code = code
+        self.details = message
+
+
+def _error(e: grpc.RpcError) -> VardeError:
+    return VardeError(e.code(), e.details() or "")
+
+
+def observation(values: Mapping | Observation) -> Observation:
+    """An Observation message from a dict with the column names of the contract (None = not measured)."""
+    if isinstance(values, Observation):
+        return values
+    unknown = set(values) - _OBS_FIELDS
+    if unknown:
+        raise ValueError(f"unknown observation field(s) {sorted(unknown)}; known: {sorted(_OBS_FIELDS)}")
+    msg = Observation()
+    for name, value in values.items():
+        if value is None:
+            continue
+        if name == "observed_at":
+            if isinstance(value, str):
+                value = dt.datetime.fromisoformat(value)
+            if value.tzinfo is None:
+                raise ValueError("observed_at needs a time zone (UTC or an offset); a naive time is ambiguous")
+            msg.observed_at.FromDatetime(value.astimezone(dt.timezone.utc))
+        else:
+            setattr(msg, name, value)
+    return msg
+
+
+def _chunks(batch: pa.RecordBatch, max_bytes: int) -> Iterator[pa.RecordBatch]:
+    """Slices of `batch` whose Arrow buffers add up to about max_bytes at most (zero-copy)."""
+    n = batch.num_rows
+    if n == 0:
+        yield batch
+        return
+    per_row = max(1.0, batch.nbytes / n)
+    rows = max(1, int(max_bytes / per_row))
+    for start in range(0, n, rows):
+        yield batch.slice(start, rows)
+
+
+def _ipc(batch: pa.RecordBatch) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, batch.schema) as writer:
+        writer.write_batch(batch)
+    return sink.getvalue().to_pybytes()
+
+
+def _one_batch(table: pa.Table) -> pa.RecordBatch:
+    if table.num_rows == 0:
+        return pa.RecordBatch.from_pylist([], schema=table.schema)
+    return table.combine_chunks().to_batches()[0]
+
+
+def _batches(data) -> Iterator[pa.RecordBatch]:
+    if isinstance(data, pa.RecordBatch):
+        yield data
+    elif isinstance(data, pa.Table):
+        yield from data.to_batches()
+    elif isinstance(data, pa.RecordBatchReader):
+        yield from data
+    else:
+        for item in data:
+            yield from _batches(item)
+
+
+class VardeClient:
+    """A connection to one Varde server. Thread-safe; use one per process and close it (or use `with`).
+
+    `timeout` is the deadline of each call in seconds (None: no deadline). Calls that fail with UNAVAILABLE
+    (server restarting, not reachable yet) are retried `retries` times with backoff; nothing else is retried.
+    """
+
+    def __init__(self, address: str, *, timeout: float | None = 60.0, retries: int = 3,
+                 chunk_bytes: int = DEFAULT_CHUNK_BYTES, credentials: grpc.ChannelCredentials | None = None,
+                 options: list | None = None):
+        opts = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1), *(options or [])]
+        self._channel = (grpc.secure_channel(address, credentials, opts) if credentials
+                         else grpc.insecure_channel(address, opts))
+        self.address = address
+        self.timeout = timeout
+        self.retries = retries
+        self.chunk_bytes = chunk_bytes
+        self._scoring = scoring_pb2_grpc.ScoringStub(self._channel)
+        self._observations = observations_pb2_grpc.ObservationsStub(self._channel)
+        self._info: scoring_pb2.ServerInfo | None = None
+
+    def __enter__(self) -> VardeClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def _retry(self, call):
+        for attempt in itertools.count():
+            try:
+                return call()
+            except grpc.RpcError as e:
+                if e.code() != grpc.StatusCode.UNAVAILABLE or attempt >= self.retries:
+                    raise _error(e) from None
+                time.sleep(min(2.0, 0.1 * 2**attempt))
+
+    def server_info(self) -> scoring_pb2.ServerInfo:
+        """The server's version and limits (asked once per client)."""
+        if self._info is None:
+            self._info = self._retry(
+                lambda: self._scoring.GetServerInfo(scoring_pb2.ServerInfoRequest(), timeout=self.timeout))
+        return self._info
+
+    # -- batches ---------------------------------------------------------------------------------------------
+
+    def score(self, data, *, batch_id: str | None = None) -> pa.Table:
+        """Score a Table, RecordBatch, reader or iterable of them; the rows in order with their result columns."""
+        out = [batch for batch, _ in self.score_batches(data, batch_id=batch_id)]
+        if not out:
+            raise ValueError("nothing to score: the data held no record batch")
+        return pa.Table.from_batches(out)
+
+    def score_batches(self, data, *, batch_id: str | None = None
+                      ) -> Iterator[tuple[pa.RecordBatch, scoring_pb2.BatchSummary]]:
+        """Stream record batches to the server; yield each scored batch with its summary, in order.
+
+        Batches are cut into requests of about `chunk_bytes`; each gets the id `<batch_id>/<n>` (batch_id
+        defaults to a fresh UUID), which the server uses to raise each flag once however often it is sent.
+        A stream is not retried: part of it may have been scored. Resend it with the same batch_id instead.
+        """
+        prefix = batch_id or uuid.uuid4().hex
+        # Half the server's limit leaves room for IPC framing and string columns longer than the average.
+        chunk_bytes = min(self.chunk_bytes, self.server_info().max_message_bytes // 2)
+        sent: collections.deque = collections.deque()
+        it = iter(_batches(data))
+        first = next(it, None)
+        if first is None:
+            return
+
+        failed: list[BaseException] = []
+
+        def requests():
+            # Runs on gRPC's sending thread: an error reading the caller's data is kept and raised to the caller
+            # (gRPC would only report "exception iterating requests").
+            n = 0
+            try:
+                for batch in itertools.chain([first], it):
+                    for chunk in _chunks(batch, chunk_bytes):
+                        sent.append(chunk)
+                        yield scoring_pb2.ArrowBatch(batch_id=f"{prefix}/{n}", arrow_ipc=_ipc(chunk),
+                                                     results_only=True)
+                        n += 1
+            except Exception as e:
+                failed.append(e)
+
+        try:
+            for reply in self._scoring.ScoreBatches(requests(), timeout=self.timeout):
+                chunk = sent.popleft()
+                with pa.ipc.open_stream(reply.arrow_ipc) as reader:
+                    results = _one_batch(reader.read_all())
+                keep = [i for i, name in enumerate(chunk.schema.names) if name not in RESULT_COLUMNS]
+                merged = pa.RecordBatch.from_arrays(
+                    [chunk.column(i) for i in keep] + results.columns,
+                    schema=pa.schema([chunk.schema.field(i) for i in keep] + list(results.schema),
+                                     metadata=chunk.schema.metadata),
+                )
+                yield merged, reply.summary
+        except grpc.RpcError as e:
+            if failed:
+                raise failed[0] from None
+            raise _error(e) from None
+        if failed:
+            raise failed[0]
+
+    # -- single observations ---------------------------------------------------------------------------------
+
+    def push(self, values: Mapping | Observation) -> Assessment:
+        """Score one observation set (a dict of contract columns or an Observation)."""
+        msg = observation(values)
+        return self._retry(lambda: self._observations.PushObservation(msg, timeout=self.timeout))
+
+    def stream(self, observations: Iterable[Mapping | Observation]) -> Iterator[Assessment]:
+        """Score a stream of observation sets over one call; one Assessment per observation, in order."""
+        try:
+            yield from self._observations.StreamObservations((observation(o) for o in observations),
+                                                             timeout=self.timeout)
+        except grpc.RpcError as e:
+            raise _error(e) from None
+
+    def health(self, service: str = "") -> str:
+        """SERVING, NOT_SERVING, ... as the standard gRPC health service reports it."""
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        stub = health_pb2_grpc.HealthStub(self._channel)
+        reply = self._retry(lambda: stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=self.timeout))
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+
+    def wait_until_serving(self, timeout: float = 120.0) -> None:
+        """Block until the server reports SERVING (kernels compiled), or raise TimeoutError."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self.health() == "SERVING":
+                    return
+            except VardeError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.address} did not report SERVING within {timeout:.0f} s")
+            time.sleep(0.1)

@@ -1,0 +1,60 @@
+"""Counts over scored batches: what a batch job prints at the end, and what the server reports per batch."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["Counts", "count"]
+
+
+@dataclass
+class Counts:
+    rows: int = 0
+    scored: int = 0
+    not_applicable: int = 0
+    rejected: int = 0
+    red: int = 0
+    complete: int = 0
+    rejected_by_reason: Counter = field(default_factory=Counter)
+    bands: Counter = field(default_factory=Counter)
+
+    def __iadd__(self, other: Counts) -> Counts:
+        for name in ("rows", "scored", "not_applicable", "rejected", "red", "complete"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.rejected_by_reason.update(other.rejected_by_reason)
+        self.bands.update(other.bands)
+        return self
+
+
+def count(batch: pa.RecordBatch | pa.Table) -> Counts:
+    """Counts of a batch that score_news2 returned (it reads the result columns only)."""
+    by_reason = _value_counts(batch.column("reject_reason"))
+    return Counts(
+        rows=batch.num_rows,
+        scored=batch.num_rows - batch.column("news2_total").null_count,
+        not_applicable=batch.num_rows - batch.column("news2_not_applicable_reason").null_count,
+        rejected=sum(by_reason.values()),
+        red=_true(batch.column("news2_red")),
+        complete=_true(batch.column("news2_complete")),
+        rejected_by_reason=by_reason,
+        bands=_value_counts(batch.column("news2_band")),
+    )
+
+
+def _true(arr) -> int:
+    return int(pc.sum(arr).as_py() or 0)
+
+
+def _value_counts(arr) -> Counter:
+    out = Counter()
+    if arr.null_count == len(arr):
+        return out
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    for item in pc.value_counts(arr.drop_null()).to_pylist():
+        out[item["values"]] += item["counts"]
+    return out

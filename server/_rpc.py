@@ -1,0 +1,86 @@
+"""Wrappers that every handler goes through: status mapping (via errors.py), latency, in-flight and code metrics."""
+
+from __future__ import annotations
+
+import functools
+import time
+
+import grpc
+
+from .errors import abort_with, to_status
+from .metrics import Metrics
+
+__all__ = ["unary", "streaming"]
+
+
+class _Where:
+    """What the handler is working on, for error messages (a batch id, never a patient)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self):
+        self.text = ""
+
+
+def _finish(metrics: Metrics, method: str, started: float, code: grpc.StatusCode) -> None:
+    metrics.rpcs.labels(method, code.name).inc()
+    metrics.rpc_seconds.labels(method).observe(time.perf_counter() - started)
+
+
+def unary(method: str):
+    """For a handler `fn(self, request, context, where) -> response`."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def handler(self, request, context):
+            metrics: Metrics = self.metrics
+            started = time.perf_counter()
+            gauge = metrics.in_flight.labels(method)
+            gauge.inc()
+            where = _Where()
+            try:
+                response = fn(self, request, context, where)
+            except Exception as exc:
+                code, message, field = to_status(exc, where.text)
+                _finish(metrics, method, started, code)
+                gauge.dec()
+                abort_with(context, code, message, field)
+            _finish(metrics, method, started, grpc.StatusCode.OK)
+            gauge.dec()
+            return response
+
+        return handler
+
+    return wrap
+
+
+def streaming(method: str):
+    """For a response-streaming handler `fn(self, request_or_iterator, context, where)` that yields responses."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def handler(self, request, context):
+            metrics: Metrics = self.metrics
+            started = time.perf_counter()
+            gauge = metrics.in_flight.labels(method)
+            gauge.inc()
+            where = _Where()
+            code = grpc.StatusCode.OK
+            try:
+                yield from fn(self, request, context, where)
+            except GeneratorExit:
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except Exception as exc:
+                if not context.is_active():  # the client went away: nobody to tell
+                    code = grpc.StatusCode.CANCELLED
+                    return
+                code, message, field = to_status(exc, where.text)
+                abort_with(context, code, message, field)
+            finally:
+                _finish(metrics, method, started, code)
+                gauge.dec()
+
+        return handler
+
+    return wrap

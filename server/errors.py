@@ -1,0 +1,58 @@
+"""The one place where a failure becomes a gRPC status.
+
+Handlers raise; nothing else in the server calls `context.abort`. A bad row is never an error (it is scored with a
+reject_reason); a bad request is, and never comes back success-shaped.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+import pyarrow as pa
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+from varde.scoring import SchemaError
+
+__all__ = ["RequestError", "abort_with", "to_status"]
+
+log = logging.getLogger("varde.server")
+
+
+class RequestError(Exception):
+    """A request the server will not serve, with the status code and a message that says what to do."""
+
+    def __init__(self, code: grpc.StatusCode, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.field = field
+
+
+def to_status(exc: BaseException, where: str = "") -> tuple[grpc.StatusCode, str, str | None]:
+    """(code, message, field) for an exception raised while serving a request. `where` names the batch."""
+    prefix = f"{where}: " if where else ""
+    if isinstance(exc, RequestError):
+        return exc.code, prefix + str(exc), exc.field
+    if isinstance(exc, SchemaError):
+        return grpc.StatusCode.INVALID_ARGUMENT, prefix + str(exc), exc.column
+    if isinstance(exc, (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, EOFError)):
+        return (grpc.StatusCode.INVALID_ARGUMENT,
+                f"{prefix}arrow_ipc is not a readable Arrow IPC stream ({exc}); send one schema message and its "
+                "record batches, as pyarrow.ipc.new_stream writes them", "arrow_ipc")
+    if isinstance(exc, MemoryError):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED, f"{prefix}out of memory; send smaller batches", None
+    log.exception("internal error")  # no request content: the traceback names code, not patients
+    message = f"{prefix}internal error ({type(exc).__name__}); the server log has the trace"
+    return grpc.StatusCode.INTERNAL, message, None
+
+
+def abort_with(context: grpc.ServicerContext, code: grpc.StatusCode, message: str, field: str | None):
+    """End the RPC with a google.rpc.Status carrying BadRequest details when a field is at fault."""
+    status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message)
+    if field is not None:
+        detail = any_pb2.Any()
+        detail.Pack(error_details_pb2.BadRequest(
+            field_violations=[error_details_pb2.BadRequest.FieldViolation(field=field, description=message)]))
+        status.details.append(detail)
+    context.abort_with_status(rpc_status.to_status(status))

@@ -1,0 +1,48 @@
+"""Prometheus metrics. Labels name methods, codes, bands and reject reasons only: never a patient or a value."""
+
+from __future__ import annotations
+
+import threading
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+__all__ = ["Metrics"]
+
+_LATENCY = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_ROWS = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
+
+
+class Metrics:
+    """One registry per server, so that several servers in one process (tests) keep their own counts."""
+
+    def __init__(self, registry: CollectorRegistry | None = None):
+        self.registry = r = registry or CollectorRegistry()
+        self.rpcs = Counter("varde_rpcs", "Finished RPCs by method and status code", ["method", "code"], registry=r)
+        self.rpc_seconds = Histogram("varde_rpc_seconds", "RPC latency, start to last response",
+                                     ["method"], buckets=_LATENCY, registry=r)
+        self.in_flight = Gauge("varde_rpcs_in_flight", "RPCs (streams included) being served now", ["method"],
+                               registry=r)
+        self.rows_scored = Counter("varde_rows_scored", "Rows through a scoring kernel", ["kernel"], registry=r)
+        self.rows_rejected = Counter("varde_rows_rejected", "Rows rejected, by reject code", ["reason"], registry=r)
+        self.band_rows = Counter("varde_band_rows", "Scored rows by NEWS2 band", ["band"], registry=r)
+        self.kernel_seconds = Histogram("varde_kernel_seconds", "Time in the scoring kernel per call",
+                                        ["kernel"], buckets=_LATENCY, registry=r)
+        self.batch_rows = Histogram("varde_batch_rows", "Rows per scored batch", ["kernel"], buckets=_ROWS,
+                                    registry=r)
+        self.ready = Gauge("varde_ready", "1 once the kernels are compiled and the server is serving", registry=r)
+        self._http = None
+        self._lock = threading.Lock()
+
+    def serve_http(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Serve /metrics on host:port in a daemon thread; return the bound port."""
+        with self._lock:
+            if self._http is None:
+                self._http = start_http_server(port, addr=host, registry=self.registry)
+            return self._http[0].server_port
+
+    def close(self) -> None:
+        with self._lock:
+            if self._http is not None:
+                self._http[0].shutdown()
+                self._http[0].server_close()
+                self._http = None

@@ -1,0 +1,88 @@
+"""ScoreBatches: Arrow IPC in, Arrow IPC out, one scored batch per request, in order."""
+
+from __future__ import annotations
+
+import time
+
+import grpc
+import pyarrow as pa
+from varde.scoring import RESULT_COLUMNS, score_news2
+from varde.scoring.news2 import SERIAL_BELOW
+from varde.scoring.summary import Counts, count
+
+from varde import __version__
+from varde._proto.varde.v1 import scoring_pb2, scoring_pb2_grpc
+
+from .._rpc import streaming, unary
+from ..errors import RequestError
+from ..metrics import Metrics
+
+__all__ = ["ScoringService", "read_ipc", "write_ipc"]
+
+
+def read_ipc(data: bytes) -> pa.Table:
+    """The record batches of one Arrow IPC stream, without copying their buffers."""
+    if not data:
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "arrow_ipc is empty; it must hold one Arrow IPC stream",
+                           field="arrow_ipc")
+    with pa.ipc.open_stream(pa.py_buffer(data)) as reader:
+        return reader.read_all()
+
+
+def write_ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def fill_summary(msg: scoring_pb2.BatchSummary, c: Counts) -> None:
+    msg.rows, msg.scored, msg.not_applicable = c.rows, c.scored, c.not_applicable
+    msg.rejected, msg.red, msg.complete = c.rejected, c.red, c.complete
+    msg.rejected_by_reason.update(c.rejected_by_reason)
+    msg.bands.update(c.bands)
+
+
+class ScoringService(scoring_pb2_grpc.ScoringServicer):
+    def __init__(self, metrics: Metrics, ready, max_message_bytes: int):
+        self.metrics = metrics
+        self._ready = ready
+        self._info = scoring_pb2.ServerInfo(version=__version__, max_message_bytes=max_message_bytes,
+                                            serial_below=SERIAL_BELOW)
+
+    @unary("GetServerInfo")
+    def GetServerInfo(self, request, context, where):
+        return self._info
+
+    def score_table(self, table: pa.Table) -> tuple[pa.Table, Counts]:
+        self._ready.wait()
+        kernel = "news2_parallel" if table.num_rows >= SERIAL_BELOW else "news2_serial"
+        started = time.perf_counter()
+        scored = score_news2(table)
+        self.metrics.kernel_seconds.labels(kernel).observe(time.perf_counter() - started)
+        c = count(scored)
+        m = self.metrics
+        m.batch_rows.labels(kernel).observe(c.rows)
+        m.rows_scored.labels(kernel).inc(c.rows)
+        for reason, n in c.rejected_by_reason.items():
+            m.rows_rejected.labels(reason).inc(n)
+        for band, n in c.bands.items():
+            m.band_rows.labels(band).inc(n)
+        return scored, c
+
+    @streaming("ScoreBatches")
+    def ScoreBatches(self, request_iterator, context, where):
+        seen = 0
+        for request in request_iterator:
+            seen += 1
+            where.text = f"batch {request.batch_id!r}" if request.batch_id else f"batch #{seen} (no batch_id)"
+            table = read_ipc(request.arrow_ipc)
+            scored, c = self.score_table(table)
+            if request.results_only:
+                scored = scored.select(list(RESULT_COLUMNS))
+            reply = scoring_pb2.ScoredBatch(batch_id=request.batch_id, arrow_ipc=write_ipc(scored))
+            fill_summary(reply.summary, c)
+            yield reply
+        if seen == 0:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               "the stream ended before its first ArrowBatch; send at least one batch")

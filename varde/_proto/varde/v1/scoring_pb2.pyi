@@ -1,0 +1,75 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ServerInfoRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ServerInfo(_message.Message):
+    __slots__ = ("version", "max_message_bytes", "serial_below")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SERIAL_BELOW_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    max_message_bytes: int
+    serial_below: int
+    def __init__(self, version: _Optional[str] = ..., max_message_bytes: _Optional[int] = ..., serial_below: _Optional[int] = ...) -> None: ...
+
+class ArrowBatch(_message.Message):
+    __slots__ = ("batch_id", "arrow_ipc", "results_only")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    ARROW_IPC_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_ONLY_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    arrow_ipc: bytes
+    results_only: bool
+    def __init__(self, batch_id: _Optional[str] = ..., arrow_ipc: _Optional[bytes] = ..., results_only: _Optional[bool] = ...) -> None: ...
+
+class ScoredBatch(_message.Message):
+    __slots__ = ("batch_id", "arrow_ipc", "summary")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    ARROW_IPC_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    arrow_ipc: bytes
+    summary: BatchSummary
+    def __init__(self, batch_id: _Optional[str] = ..., arrow_ipc: _Optional[bytes] = ..., summary: _Optional[_Union[BatchSummary, _Mapping]] = ...) -> None: ...
+
+class BatchSummary(_message.Message):
+    __slots__ = ("rows", "scored", "not_applicable", "rejected", "rejected_by_reason", "bands", "red", "complete")
+    class RejectedByReasonEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class BandsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    SCORED_FIELD_NUMBER: _ClassVar[int]
+    NOT_APPLICABLE_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_BY_REASON_FIELD_NUMBER: _ClassVar[int]
+    BANDS_FIELD_NUMBER: _ClassVar[int]
+    RED_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    rows: int
+    scored: int
+    not_applicable: int
+    rejected: int
+    rejected_by_reason: _containers.ScalarMap[str, int]
+    bands: _containers.ScalarMap[str, int]
+    red: int
+    complete: int
+    def __init__(self, rows: _Optional[int] = ..., scored: _Optional[int] = ..., not_applicable: _Optional[int] = ..., rejected: _Optional[int] = ..., rejected_by_reason: _Optional[_Mapping[str, int]] = ..., bands: _Optional[_Mapping[str, int]] = ..., red: _Optional[int] = ..., complete: _Optional[int] = ...) -> None: ...

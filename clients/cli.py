@@ -120,6 +120,7 @@ def _port_or_off(text: str):
 
 def _score(args) -> int:
     import pyarrow as pa
+
     from varde.scoring import SchemaError, score_news2
     from varde.scoring.summary import Counts, count
 

@@ -15,11 +15,12 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 
 import grpc
+import numpy as np
 import pyarrow as pa
-from varde.scoring.schema import RESULT_COLUMNS
 
 from varde._proto.varde.v1 import observations_pb2 as obs_pb2
 from varde._proto.varde.v1 import observations_pb2_grpc, scoring_pb2, scoring_pb2_grpc
+from varde.scoring.schema import RESULT_COLUMNS
 
 __all__ = ["Assessment", "Observation", "VardeClient", "VardeError", "observation"]
 
@@ -63,6 +64,9 @@ def observation(values: Mapping | Observation) -> Observation:
             if value.tzinfo is None:
                 raise ValueError("observed_at needs a time zone (UTC or an offset); a naive time is ambiguous")
             msg.observed_at.FromDatetime(value.astimezone(dt.timezone.utc))
+        elif isinstance(value, np.float32):
+            # The decimal a float32 stands for (36.05, not 36.0499992), as the kernel reads a float32 column.
+            setattr(msg, name, float(str(value)))
         else:
             setattr(msg, name, value)
     return msg

@@ -10,9 +10,9 @@ from concurrent import futures
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from varde.scoring import warm_up
 
 from varde._proto.varde.v1 import observations_pb2, observations_pb2_grpc, scoring_pb2, scoring_pb2_grpc
+from varde.scoring import warm_up
 
 from .config import Settings
 from .metrics import Metrics

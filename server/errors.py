@@ -13,6 +13,7 @@ import pyarrow as pa
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
+
 from varde.scoring import SchemaError
 
 __all__ = ["RequestError", "abort_with", "to_status"]
@@ -36,10 +37,8 @@ def to_status(exc: BaseException, where: str = "") -> tuple[grpc.StatusCode, str
         return exc.code, prefix + str(exc), exc.field
     if isinstance(exc, SchemaError):
         return grpc.StatusCode.INVALID_ARGUMENT, prefix + str(exc), exc.column
-    if isinstance(exc, (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, EOFError)):
-        return (grpc.StatusCode.INVALID_ARGUMENT,
-                f"{prefix}arrow_ipc is not a readable Arrow IPC stream ({exc}); send one schema message and its "
-                "record batches, as pyarrow.ipc.new_stream writes them", "arrow_ipc")
+    if isinstance(exc, (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)):
+        return grpc.StatusCode.INVALID_ARGUMENT, f"{prefix}the batch cannot be scored as sent: {exc}", None
     if isinstance(exc, MemoryError):
         return grpc.StatusCode.RESOURCE_EXHAUSTED, f"{prefix}out of memory; send smaller batches", None
     log.exception("internal error")  # no request content: the traceback names code, not patients

@@ -10,10 +10,10 @@ import queue
 import threading
 
 import pyarrow as pa
-from varde.scoring.schema import PARAMETERS, SUBSCORE_COLUMNS
 
 from varde._proto.varde.v1 import observations_pb2 as pb
 from varde._proto.varde.v1 import observations_pb2_grpc
+from varde.scoring.schema import PARAMETERS, SUBSCORE_COLUMNS
 
 from .._rpc import streaming, unary
 from ..metrics import Metrics

@@ -6,12 +6,12 @@ import time
 
 import grpc
 import pyarrow as pa
-from varde.scoring import RESULT_COLUMNS, score_news2
-from varde.scoring.news2 import SERIAL_BELOW
-from varde.scoring.summary import Counts, count
 
 from varde import __version__
 from varde._proto.varde.v1 import scoring_pb2, scoring_pb2_grpc
+from varde.scoring import RESULT_COLUMNS, score_news2
+from varde.scoring.news2 import SERIAL_BELOW
+from varde.scoring.summary import Counts, count
 
 from .._rpc import streaming, unary
 from ..errors import RequestError
@@ -25,8 +25,14 @@ def read_ipc(data: bytes) -> pa.Table:
     if not data:
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "arrow_ipc is empty; it must hold one Arrow IPC stream",
                            field="arrow_ipc")
-    with pa.ipc.open_stream(pa.py_buffer(data)) as reader:
-        return reader.read_all()
+    try:
+        with pa.ipc.open_stream(pa.py_buffer(data)) as reader:
+            return reader.read_all()
+    except (pa.ArrowException, OSError, EOFError) as e:  # pyarrow reports a short read as OSError
+        raise RequestError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"arrow_ipc is not a readable Arrow IPC stream ({e}); send one schema message and its record batches, "
+            "as pyarrow.ipc.new_stream writes them", field="arrow_ipc") from None
 
 
 def write_ipc(table: pa.Table) -> bytes:

@@ -9,6 +9,7 @@ import pyarrow.csv as pcsv
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 import pytest
+
 from varde.clients.cli import main
 from varde.scoring import score_news2
 

@@ -1,0 +1,178 @@
+"""What operators rely on: health, reflection, metrics over HTTP, concurrency, configuration, graceful shutdown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+
+from tests.support import observations
+from varde._proto.varde.v1 import scoring_pb2, scoring_pb2_grpc
+from varde.clients.client import VardeClient
+from varde.server.app import SERVICE_NAMES
+from varde.server.config import ConfigError, Settings
+
+FEVERISH = {"patient_id": "p1", "resp_rate": 22, "spo2": 95, "on_oxygen": False, "systolic_bp": 118, "pulse": 96,
+            "consciousness": "A", "temperature": 38.4}
+
+
+def scrape(port: int) -> dict[str, float]:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out
+
+
+def test_health_serving_for_every_service(server):
+    with grpc.insecure_channel(server.address) as ch:
+        stub = health_pb2_grpc.HealthStub(ch)
+        for name in ("", *SERVICE_NAMES):
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=name), timeout=5)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING, name
+
+
+def test_reflection_lists_and_describes_the_services(server):
+    with grpc.insecure_channel(server.address) as ch:
+        db = ProtoReflectionDescriptorDatabase(ch)
+        services = set(db.get_services())
+        assert {"varde.v1.Scoring", "varde.v1.Observations", "grpc.health.v1.Health"} <= services
+        desc = db.FindFileContainingSymbol("varde.v1.Observations")
+        assert "varde/v1/observations.proto" in desc.name
+
+
+def test_server_info_reports_limits(server):
+    with server.client() as c:
+        info = c.server_info()
+    assert info.max_message_bytes == 64 << 20 and info.serial_below == 10_000 and info.version
+
+
+def test_metrics_count_rows_rejects_bands_and_codes(server):
+    before = scrape(server.metrics_port)
+    table = observations(20_000, seed=21)
+    with server.client() as c:
+        scored = c.score(table)
+        c.push(FEVERISH)
+    with grpc.insecure_channel(server.address) as ch, pytest.raises(grpc.RpcError):
+        list(scoring_pb2_grpc.ScoringStub(ch).ScoreBatches(iter([scoring_pb2.ArrowBatch(arrow_ipc=b"x")])))
+    after = scrape(server.metrics_port)
+
+    def delta(key):
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    assert delta('varde_rows_scored_total{kernel="news2_parallel"}') == 20_000
+    assert delta('varde_rows_scored_total{kernel="news2_serial"}') == 1
+    reasons = scored.column("reject_reason").drop_null().to_pylist()
+    for reason in set(reasons):
+        assert delta(f'varde_rows_rejected_total{{reason="{reason}"}}') == reasons.count(reason)
+    high = scored.column("news2_band").to_pylist().count("HIGH")
+    assert delta('varde_band_rows_total{band="HIGH"}') == high
+    assert delta('varde_band_rows_total{band="MEDIUM"}') >= 1  # the push
+    assert delta('varde_rpcs_total{code="OK",method="PushObservation"}') == 1
+    assert delta('varde_rpcs_total{code="OK",method="ScoreBatches"}') == 1
+    assert delta('varde_rpcs_total{code="INVALID_ARGUMENT",method="ScoreBatches"}') == 1
+    assert delta('varde_rpc_seconds_count{method="PushObservation"}') == 1
+    assert delta('varde_kernel_seconds_count{kernel="news2_parallel"}') >= 1
+    assert after["varde_ready"] == 1
+    assert after['varde_rpcs_in_flight{method="ScoreBatches"}'] == 0
+
+
+def test_metric_labels_hold_no_patient_data(server):
+    with server.client() as c:
+        c.push({**FEVERISH, "patient_id": "12345678901-secret"})
+    text = urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=10).read().decode()
+    assert "12345678901" not in text and "secret" not in text
+
+
+def test_a_big_batch_does_not_block_pushes(server):
+    """Pushes complete while a large batch is being scored (the kernels release the GIL, pushes run serially)."""
+    table = observations(400_000, seed=22)
+    done = threading.Event()
+    with server.client() as c:
+        def big():
+            for _ in range(3):
+                c.score(table)
+            done.set()
+
+        t = threading.Thread(target=big)
+        t.start()
+        time.sleep(0.2)
+        pushed = 0
+        while not done.is_set() and pushed < 20:
+            assert c.push(FEVERISH).total == 5
+            pushed += 1
+        finished_first = not done.is_set()
+        t.join()
+    assert pushed == 20 and finished_first
+
+
+def test_settings_from_environment_and_flags():
+    s = Settings.from_env({"VARDE_ADDRESS": "0.0.0.0:6000", "VARDE_METRICS_PORT": "off", "VARDE_WORKERS": "8"},
+                          workers=16)
+    assert (s.address, s.metrics_port, s.workers) == ("0.0.0.0:6000", None, 16)
+
+
+@pytest.mark.parametrize(("env", "needle"), [
+    ({"VARDE_ADDRESS": "localhost"}, "must be host:port"),
+    ({"VARDE_WORKERS": "many"}, "VARDE_WORKERS='many' is not a valid int"),
+    ({"VARDE_MAX_MESSAGE_BYTES": "10"}, "max_message_bytes is 10"),
+    ({"VARDE_METRICS_PORT": "70000"}, "metrics port 70000"),
+])
+def test_bad_settings_fail_fast_with_the_name(env, needle):
+    with pytest.raises(ConfigError, match=needle):
+        Settings.from_env(env)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sigterm_lets_an_in_flight_stream_finish_then_exits_cleanly(tmp_path):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "varde", "serve", "--address", f"127.0.0.1:{port}", "--metrics-port", "off",
+         "--grace-seconds", "30"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        with VardeClient(f"127.0.0.1:{port}", retries=10) as c:
+            c.wait_until_serving(timeout=180)
+            table = observations(50_000, seed=23)
+            released = threading.Event()
+
+            def batches():
+                yield table
+                released.wait(30)  # SIGTERM arrives while the stream is open
+                yield table
+
+            results = []
+            t = threading.Thread(target=lambda: results.extend(c.score_batches(batches(), batch_id="drain")))
+            t.start()
+            time.sleep(1.0)
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            released.set()
+            t.join(60)
+        assert sum(b.num_rows for b, _ in results) == 100_000
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0, out
+        assert "SIGTERM: draining" in out and "stopped" in out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -74,7 +74,7 @@ class SubScores(_message.Message):
     def __init__(self, resp_rate: _Optional[int] = ..., spo2: _Optional[int] = ..., air_oxygen: _Optional[int] = ..., systolic_bp: _Optional[int] = ..., pulse: _Optional[int] = ..., consciousness: _Optional[int] = ..., temperature: _Optional[int] = ...) -> None: ...
 
 class Assessment(_message.Message):
-    __slots__ = ("patient_id", "observed_at", "sub_scores", "total", "band", "red", "complete", "missing", "monitoring", "applicable", "not_applicable_reason", "reject_reason")
+    __slots__ = ("patient_id", "observed_at", "sub_scores", "total", "band", "red", "complete", "missing", "monitoring", "applicable", "not_applicable_reason", "reject_reason", "flag_ids", "rising")
     PATIENT_ID_FIELD_NUMBER: _ClassVar[int]
     OBSERVED_AT_FIELD_NUMBER: _ClassVar[int]
     SUB_SCORES_FIELD_NUMBER: _ClassVar[int]
@@ -87,6 +87,8 @@ class Assessment(_message.Message):
     APPLICABLE_FIELD_NUMBER: _ClassVar[int]
     NOT_APPLICABLE_REASON_FIELD_NUMBER: _ClassVar[int]
     REJECT_REASON_FIELD_NUMBER: _ClassVar[int]
+    FLAG_IDS_FIELD_NUMBER: _ClassVar[int]
+    RISING_FIELD_NUMBER: _ClassVar[int]
     patient_id: str
     observed_at: _timestamp_pb2.Timestamp
     sub_scores: SubScores
@@ -99,4 +101,6 @@ class Assessment(_message.Message):
     applicable: bool
     not_applicable_reason: str
     reject_reason: str
-    def __init__(self, patient_id: _Optional[str] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sub_scores: _Optional[_Union[SubScores, _Mapping]] = ..., total: _Optional[int] = ..., band: _Optional[_Union[Band, str]] = ..., red: _Optional[bool] = ..., complete: _Optional[bool] = ..., missing: _Optional[_Iterable[str]] = ..., monitoring: _Optional[str] = ..., applicable: _Optional[bool] = ..., not_applicable_reason: _Optional[str] = ..., reject_reason: _Optional[str] = ...) -> None: ...
+    flag_ids: _containers.RepeatedScalarFieldContainer[int]
+    rising: bool
+    def __init__(self, patient_id: _Optional[str] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sub_scores: _Optional[_Union[SubScores, _Mapping]] = ..., total: _Optional[int] = ..., band: _Optional[_Union[Band, str]] = ..., red: _Optional[bool] = ..., complete: _Optional[bool] = ..., missing: _Optional[_Iterable[str]] = ..., monitoring: _Optional[str] = ..., applicable: _Optional[bool] = ..., not_applicable_reason: _Optional[str] = ..., reject_reason: _Optional[str] = ..., flag_ids: _Optional[_Iterable[int]] = ..., rising: _Optional[bool] = ...) -> None: ...

@@ -31,14 +31,20 @@ class ArrowBatch(_message.Message):
     def __init__(self, batch_id: _Optional[str] = ..., arrow_ipc: _Optional[bytes] = ..., results_only: _Optional[bool] = ...) -> None: ...
 
 class ScoredBatch(_message.Message):
-    __slots__ = ("batch_id", "arrow_ipc", "summary")
+    __slots__ = ("batch_id", "arrow_ipc", "summary", "flags_raised", "flags_updated", "flags_replayed")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     ARROW_IPC_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    FLAGS_RAISED_FIELD_NUMBER: _ClassVar[int]
+    FLAGS_UPDATED_FIELD_NUMBER: _ClassVar[int]
+    FLAGS_REPLAYED_FIELD_NUMBER: _ClassVar[int]
     batch_id: str
     arrow_ipc: bytes
     summary: BatchSummary
-    def __init__(self, batch_id: _Optional[str] = ..., arrow_ipc: _Optional[bytes] = ..., summary: _Optional[_Union[BatchSummary, _Mapping]] = ...) -> None: ...
+    flags_raised: int
+    flags_updated: int
+    flags_replayed: bool
+    def __init__(self, batch_id: _Optional[str] = ..., arrow_ipc: _Optional[bytes] = ..., summary: _Optional[_Union[BatchSummary, _Mapping]] = ..., flags_raised: _Optional[int] = ..., flags_updated: _Optional[int] = ..., flags_replayed: _Optional[bool] = ...) -> None: ...
 
 class BatchSummary(_message.Message):
     __slots__ = ("rows", "scored", "not_applicable", "rejected", "rejected_by_reason", "bands", "red", "complete")

@@ -41,6 +41,7 @@ import json
 import multiprocessing as mp
 import os
 import platform
+import shutil
 import signal
 import socket
 import statistics
@@ -64,7 +65,11 @@ HOST = "127.0.0.1"
 ECHO_METHOD = "/bench.Echo/Echo"
 PUSH_LEVELS = (1, 8, 64)
 FASTAPI_LEVELS = (1, 8)
+# Floors for PushObservation: the same RPC answering a fixed Assessment (no scoring), sync and asyncio grpcio.
+NOOP_LEVELS = {"grpc-noop": (1, 8), "grpc-aio-noop": (8,)}
+NOOP_NAMES = {"grpc-noop": "grpc sync no-op", "grpc-aio-noop": "grpc.aio no-op"}
 PAYLOAD_ROWS = 4096  # distinct observations the load generators cycle through
+FLIGHT, VARDE_STREAM = "flight do_exchange", "varde ScoreBatches"
 
 
 # ---------------------------------------------------------------------------------------------- child processes
@@ -77,17 +82,19 @@ def _die_with_parent() -> None:
 
 
 class Children:
-    """Server processes started by this run; all are stopped at exit, on Ctrl-C and on SIGTERM."""
+    """Server processes started by this run, in a scratch directory of their own (their working directory: nothing
+    lands in the repository); all are stopped and the directory removed at exit, on Ctrl-C and on SIGTERM."""
 
     def __init__(self):
         self.procs: list[tuple[str, subprocess.Popen, Path]] = []
+        self.dir = Path(tempfile.mkdtemp(prefix="bench-service-"))
         atexit.register(self.stop_all)
 
-    def start(self, name: str, argv: list[str]) -> subprocess.Popen:
-        log = Path(tempfile.mkstemp(prefix=f"bench-service-{name}-", suffix=".log")[1])
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+        log = self.dir / f"{name}.log"
         with open(log, "wb") as f:
-            proc = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    preexec_fn=_die_with_parent)
+            proc = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.dir,
+                                    env={**os.environ, **(env or {})}, preexec_fn=_die_with_parent)
         self.procs.append((name, proc, log))
         return proc
 
@@ -97,18 +104,19 @@ class Children:
                 return log.read_text(errors="replace")[-3000:]
         return ""
 
-    def stop_all(self) -> None:
+    def stop_all(self, remove: bool = True) -> None:
         for _, proc, _ in self.procs:
             if proc.poll() is None:
                 proc.terminate()
-        for _, proc, log in self.procs:
+        for _, proc, _ in self.procs:
             try:
                 proc.wait(5)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-            log.unlink(missing_ok=True)
         self.procs.clear()
+        if remove:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def free_port() -> int:
@@ -160,21 +168,89 @@ def own_cpu_seconds() -> float:
 
 
 def serve_flight(port: int) -> None:
+    """do_exchange with command b"echo": every batch back as it came; b"score": score_news2's result columns."""
     import pyarrow.flight as flight
 
-    class Echo(flight.FlightServerBase):
+    from varde.scoring import RESULT_COLUMNS, score_news2, warm_up
+
+    results = list(RESULT_COLUMNS)
+
+    class Peer(flight.FlightServerBase):
         def do_exchange(self, context, descriptor, reader, writer):
-            writer.begin(reader.schema)
+            score = descriptor.command == b"score"
+            started = False
             while True:
                 try:
-                    chunk = reader.read_chunk()
+                    batch = reader.read_chunk().data
                 except StopIteration:
                     break
-                writer.write_batch(chunk.data)
+                if score:
+                    batch = score_news2(batch).select(results)
+                if not started:
+                    writer.begin(batch.schema)
+                    started = True
+                writer.write_batch(batch)
 
-    server = Echo(f"grpc://{HOST}:{port}")
+    warm_up()
+    server = Peer(f"grpc://{HOST}:{port}")
     print("READY", flush=True)
     server.serve()
+
+
+def _noop_assessment():
+    from varde._proto.varde.v1 import observations_pb2 as pb
+
+    a = pb.Assessment(patient_id="p000001", band=pb.BAND_LOW, complete=True, monitoring="4-6-hourly", applicable=True)
+    a.total = 1
+    a.sub_scores.resp_rate = 1
+    return a
+
+
+def serve_grpc_noop(port: int) -> None:
+    """PushObservation answering a fixed Assessment on a sync grpcio server set up as Varde's (64 workers)."""
+    from concurrent import futures
+
+    import grpc
+
+    from varde._proto.varde.v1 import observations_pb2_grpc
+
+    answer = _noop_assessment()
+
+    class Noop(observations_pb2_grpc.ObservationsServicer):
+        def PushObservation(self, request, context):
+            return answer
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=64), maximum_concurrent_rpcs=1000)
+    observations_pb2_grpc.add_ObservationsServicer_to_server(Noop(), server)
+    server.add_insecure_port(f"{HOST}:{port}")
+    server.start()
+    print("READY", flush=True)
+    server.wait_for_termination()
+
+
+def serve_grpc_aio_noop(port: int) -> None:
+    """The same fixed answer on grpc.aio (one asyncio loop, no worker threads)."""
+    import asyncio
+
+    import grpc
+
+    from varde._proto.varde.v1 import observations_pb2_grpc
+
+    answer = _noop_assessment()
+
+    class Noop(observations_pb2_grpc.ObservationsServicer):
+        async def PushObservation(self, request, context):
+            return answer
+
+    async def main() -> None:
+        server = grpc.aio.server()
+        observations_pb2_grpc.add_ObservationsServicer_to_server(Noop(), server)
+        server.add_insecure_port(f"{HOST}:{port}")
+        await server.start()
+        print("READY", flush=True)
+        await server.wait_for_termination()
+
+    asyncio.run(main())
 
 
 def serve_grpc_echo(port: int) -> None:
@@ -248,7 +324,8 @@ def serve_fastapi(port: int) -> None:
     uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False)
 
 
-SERVE_ROLES = {"flight": serve_flight, "grpc-echo": serve_grpc_echo, "fastapi": serve_fastapi}
+SERVE_ROLES = {"flight": serve_flight, "grpc-echo": serve_grpc_echo, "fastapi": serve_fastapi,
+               "grpc-noop": serve_grpc_noop, "grpc-aio-noop": serve_grpc_aio_noop}
 
 
 def start_peer(children: Children, role: str) -> tuple[subprocess.Popen, int]:
@@ -311,17 +388,20 @@ def bench_varde_stream(address: str, table: pa.Table, repeat: int, pid: int, chu
     client.close()
     wire = sum(len(_ipc(c)) for c in chunks_of(table, chunk_bytes)) / 1e6
     note = f"VardeClient.score(table): {len(chunks_of(table, chunk_bytes))} requests of ~{chunk_bytes / MiB:.0f} MiB"
-    return Timed("varde ScoreBatches", times, note + ", scored, results re-attached", wire, cpu)
+    return Timed(VARDE_STREAM, times, note + ", scored, results re-attached", wire, cpu)
 
 
-def bench_flight(port: int, table: pa.Table, repeat: int, pid: int, chunk_bytes: int) -> Timed:
+def bench_flight(port: int, table: pa.Table, repeat: int, pid: int, chunk_bytes: int, command: bytes) -> Timed:
     import pyarrow.flight as flight
+
+    from varde.scoring import RESULT_COLUMNS
 
     chunks = chunks_of(table, chunk_bytes)
     schema = chunks[0].schema
     client = flight.FlightClient(f"grpc://{HOST}:{port}")
     client.wait_for_available(30)
-    descriptor = flight.FlightDescriptor.for_command(b"echo")
+    descriptor = flight.FlightDescriptor.for_command(command)
+    scoring = command == b"score"
 
     def run() -> pa.Table:
         writer, reader = client.do_exchange(descriptor)
@@ -348,11 +428,17 @@ def bench_flight(port: int, table: pa.Table, repeat: int, pid: int, chunk_bytes:
         writer.close()
         if failed:
             raise failed[0]
-        return pa.Table.from_batches(out, schema=schema)
+        if not scoring:
+            return pa.Table.from_batches(out, schema=schema)
+        # As VardeClient does: the input columns beside the result columns.
+        keep = [name for name in schema.names if name not in RESULT_COLUMNS]
+        merged = [pa.RecordBatch.from_arrays([c.column(n) for n in keep] + r.columns,
+                                             names=keep + r.schema.names) for c, r in zip(chunks, out, strict=True)]
+        return pa.Table.from_batches(merged)
 
     back = run()
     if back.num_rows != table.num_rows:
-        raise RuntimeError(f"Flight echoed {back.num_rows} rows of {table.num_rows}")
+        raise RuntimeError(f"Flight returned {back.num_rows} rows of {table.num_rows}")
     times, cpu = time_runs(run, repeat, pid)
     client.close()
     sink = pa.BufferOutputStream()
@@ -360,7 +446,10 @@ def bench_flight(port: int, table: pa.Table, repeat: int, pid: int, chunk_bytes:
         for c in chunks:
             w.write_batch(c)
     wire = sink.getvalue().size / 1e6
-    return Timed("flight do_exchange", times, f"same {len(chunks)} batches on one exchange, echoed back", wire, cpu)
+    if scoring:
+        return Timed("flight + score_news2", times, "the same exchange, the server scoring each batch and "
+                     "returning the result columns (not Varde's API: what Varde's work costs on Flight)", wire, cpu)
+    return Timed(FLIGHT, times, f"same {len(chunks)} batches on one exchange, echoed back", wire, cpu)
 
 
 def bench_grpc_echo(port: int, table: pa.Table, repeat: int, pid: int, chunk_bytes: int) -> Timed:
@@ -656,7 +745,7 @@ def fmt_table(header: tuple[str, ...], rows: list[tuple[str, ...]], markdown: bo
 
 
 def stream_rows(peers: list[Timed], n: int, mb: float) -> list[tuple[str, ...]]:
-    flight = next((p for p in peers if p.name.startswith("flight")), None)
+    flight = next((p for p in peers if p.name == FLIGHT), None)
     rows = []
     for p in peers:
         pct = f"{flight.best / p.best * 100:.0f} %" if flight else "-"
@@ -694,6 +783,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="observations sent over one StreamObservations call (default: %(default)s)")
     ap.add_argument("--skip", action="append", default=[], choices=["batches", "push", "stream", "fastapi"],
                     help="leave a part out (repeatable)")
+    ap.add_argument("--flags", action="store_true",
+                    help="run Varde with its flag queue (SQLite in a scratch directory); default: queue off")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--markdown", action="store_true", help="also print Markdown tables and a machine line")
     ap.add_argument("--serve", choices=sorted(SERVE_ROLES), help=argparse.SUPPRESS)
@@ -733,10 +824,15 @@ def run(args, children: Children) -> int:
     # Servers first: Varde loads (or compiles) its kernels while the data is generated.
     vport = free_port()
     vaddr = f"{HOST}:{vport}"
+    # The flag queue (when this version of Varde has one) is off unless --flags: ScoreBatches against Flight
+    # measures scoring and transport; --flags adds a SQLite queue in the scratch directory.
+    queue = str(children.dir / "queue.sqlite3") if args.flags else "off"
     varde_proc = children.start("varde", [sys.executable, "-m", "varde", "serve", "--address", vaddr,
-                                          "--metrics-port", "off", "--grace-seconds", "0", "--log-level", "WARNING"])
+                                          "--metrics-port", "off", "--grace-seconds", "0", "--log-level", "WARNING"],
+                                env={"VARDE_QUEUE": queue})
     peers = {}
-    roles = (["flight", "grpc-echo"] if "batches" not in args.skip else []) + (["fastapi"] if want_fastapi else [])
+    roles = ((["flight", "grpc-echo"] if "batches" not in args.skip else [])
+             + (list(NOOP_LEVELS) if "push" not in args.skip else []) + (["fastapi"] if want_fastapi else []))
     for role in roles:
         peers[role] = start_peer(children, role)
 
@@ -767,9 +863,10 @@ def run(args, children: Children) -> int:
     if "batches" not in args.skip:
         streamed.append(bench_varde_stream(vaddr, table, args.repeat, varde_proc.pid, chunk_bytes))
         fproc, fport = peers["flight"]
-        streamed.append(bench_flight(fport, table, args.repeat, fproc.pid, chunk_bytes))
+        streamed.append(bench_flight(fport, table, args.repeat, fproc.pid, chunk_bytes, b"echo"))
         gproc, gport = peers["grpc-echo"]
         streamed.append(bench_grpc_echo(gport, table, args.repeat, gproc.pid, chunk_bytes))
+        streamed.append(bench_flight(fport, table, args.repeat, fproc.pid, chunk_bytes, b"score"))
         breakdown = varde_breakdown(table, chunk_bytes, args.repeat)
         print(f"\nScoreBatches streaming, {n:,} rows ({mb:.0f} MB Arrow), ~{args.chunk_mib:g} MiB requests, "
               f"best and median of {args.repeat}:")
@@ -786,6 +883,12 @@ def run(args, children: Children) -> int:
             loads.append(run_load("varde PushObservation", "grpc", vport, varde_proc.pid, c, args.client_procs,
                                   gpay, args.seconds, args.warmup))
             print(f"push, {c} clients: {loads[-1].rate:,.0f} req/s, p99 {loads[-1].pct(99):.2f} ms")
+        for role, levels in NOOP_LEVELS.items():
+            nproc, nport = peers[role]
+            for c in levels:
+                loads.append(run_load(NOOP_NAMES[role], "grpc", nport, nproc.pid, c, args.client_procs, gpay,
+                                      args.seconds, args.warmup))
+                print(f"{role}, {c} clients: {loads[-1].rate:,.0f} req/s, p99 {loads[-1].pct(99):.2f} ms")
     if want_fastapi:
         fproc, fport = peers["fastapi"]
         jpay = json_payloads(rows)
@@ -799,14 +902,15 @@ def run(args, children: Children) -> int:
     if "stream" not in args.skip:
         stream_times, stream_cpu = bench_stream(vaddr, gpay, args.stream_obs, 3, varde_proc.pid)
 
-    children.stop_all()  # reaps the servers, so that their CPU counts as ours below
+    children.stop_all(remove=False)  # reaps the servers, so that their CPU counts as ours below
     busy1, own1 = machine_busy_seconds(), own_cpu_seconds()
     wall = time.perf_counter() - t_start
 
     # Report -------------------------------------------------------------------------------------------------
     verdicts = []
     if streamed:
-        pct = streamed[1].best / streamed[0].best * 100
+        by_name = {p.name: p for p in streamed}
+        pct = by_name[FLIGHT].best / by_name[VARDE_STREAM].best * 100
         verdicts.append(f"ScoreBatches at {pct:.0f} % of Flight's throughput (target >= 80 %: "
                         f"{'met' if pct >= 80 else 'NOT met'})")
     if loads:

@@ -66,10 +66,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     v.add_argument("--address", metavar="HOST:PORT", help="gRPC address (default: 127.0.0.1:50051)")
     v.add_argument("--metrics-host", metavar="HOST", help="Prometheus address (default: 127.0.0.1)")
-    v.add_argument("--metrics-port", metavar="PORT", type=_port_or_off,
+    v.add_argument("--metrics-port", metavar="PORT",
                    help="Prometheus port, or 'off' (default: 9464)")
     v.add_argument("--max-message-bytes", type=int, metavar="BYTES",
                    help="largest request accepted (default: 64 MiB); clients split batches under it")
+    v.add_argument("--queue", metavar="URL",
+                   help="flag queue: a SQLite file (default: ./varde-queue.sqlite3, created if missing), "
+                        "postgresql://user@host/db, or 'off' for no flags")
     v.add_argument("--workers", type=int, metavar="N", help="gRPC worker threads (default: 64)")
     v.add_argument("--grace-seconds", type=float, metavar="S",
                    help="on SIGTERM, time for in-flight calls to finish (default: 10)")
@@ -94,7 +97,161 @@ def _parser() -> argparse.ArgumentParser:
     u.add_argument("--server", metavar="HOST:PORT", default="127.0.0.1:50051",
                    help="server address (default: %(default)s)")
     u.set_defaults(func=_push)
+    _flags_parser(sub)
     return p
+
+
+_FLAGS_EXAMPLES = """\
+examples:
+  varde flags list                                  # open and claimed flags, most severe first
+  varde flags list --state RESOLVED --kind NEWS2_RISING --json
+  varde flags watch                                 # the open flags, then every change as it happens
+  varde flags claim --next --as kari                # take the most severe, oldest open flag
+  varde flags claim 42 --as kari
+  varde flags resolve 42 --as kari --note "GP visited, antibiotics started"
+  varde flags release 42 --as kari                  # give it back to the queue
+
+Who you are (--as, or VARDE_USER) is written to the audit log with every read and change.
+"""
+
+
+def _flags_parser(sub) -> None:
+    import os
+
+    f = sub.add_parser("flags", help="the coordinating unit's flag queue: list, watch, claim, resolve, release",
+                       description="Work the coordinating unit's (koordinerende enhet) flag queue on a server.",
+                       epilog=_FLAGS_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    fsub = f.add_subparsers(dest="flags_command", metavar="ACTION")
+    fsub.required = True
+
+    def common(p):
+        p.add_argument("--server", metavar="HOST:PORT", default=os.environ.get("VARDE_SERVER", "127.0.0.1:50051"),
+                       help="server address (default: %(default)s; VARDE_SERVER)")
+        p.add_argument("--as", dest="user", metavar="NAME", default=os.environ.get("VARDE_USER", ""),
+                       help="your name for claims and the audit log (VARDE_USER)")
+        p.add_argument("--json", action="store_true", help="one JSON object per flag or event")
+
+    def filters(p):
+        p.add_argument("--kind", action="append", default=[], metavar="KIND",
+                       help="NEWS2_HIGH, NEWS2_MEDIUM, NEWS2_RED, NEWS2_RISING (repeatable)")
+        p.add_argument("--patient", default="", metavar="ID", help="one patient's flags")
+        p.add_argument("--min-severity", default="SEVERITY_UNSPECIFIED", choices=["LOW", "MEDIUM", "HIGH"],
+                       metavar="LEVEL", help="LOW, MEDIUM or HIGH")
+
+    lst = fsub.add_parser("list", help="list flags (default: open and claimed)")
+    common(lst)
+    filters(lst)
+    lst.add_argument("--state", action="append", default=[], choices=["OPEN", "CLAIMED", "RESOLVED"],
+                     help="repeatable; default OPEN and CLAIMED")
+    lst.add_argument("--limit", type=int, default=0, help="at most this many (default 1000)")
+    lst.set_defaults(func=_flags_list)
+
+    w = fsub.add_parser("watch", help="print the open flags, then every change until Ctrl-C")
+    common(w)
+    filters(w)
+    w.add_argument("--after", type=int, default=0, metavar="CURSOR", help="resume after this cursor")
+    w.set_defaults(func=_flags_watch)
+
+    c = fsub.add_parser("claim", help="take a flag")
+    common(c)
+    c.add_argument("flag_id", nargs="?", type=int, metavar="ID")
+    c.add_argument("--next", action="store_true", help="take the most severe, oldest open flag")
+    c.set_defaults(func=_flags_claim)
+
+    r = fsub.add_parser("resolve", help="close a flag with a note")
+    common(r)
+    r.add_argument("flag_id", type=int, metavar="ID")
+    r.add_argument("--note", required=True, help="what was done (kept with the flag, not in the audit log)")
+    r.set_defaults(func=_flags_resolve)
+
+    rel = fsub.add_parser("release", help="give a claimed flag back to the queue")
+    common(rel)
+    rel.add_argument("flag_id", type=int, metavar="ID")
+    rel.set_defaults(func=_flags_release)
+
+
+def _flag_line(f) -> str:
+    from varde._proto.varde.v1 import flags_pb2
+
+    sev = flags_pb2.Severity.Name(f.severity)
+    state = flags_pb2.FlagState.Name(f.state)
+    when = f.created_at.ToDatetime().strftime("%Y-%m-%d %H:%M") if f.HasField("created_at") else ""
+    who = f" by {f.claimed_by}" if f.claimed_by else ""
+    return f"{f.id:>6}  {sev:<6} {f.kind:<13} {f.patient_id:<16} {state}{who:<14} x{f.occurrences:<4} {when} UTC"
+
+
+def _print_flag(f, as_json: bool) -> None:
+    import json
+
+    from google.protobuf import json_format
+
+    if as_json:
+        print(json.dumps(json_format.MessageToDict(f), ensure_ascii=False), flush=True)
+    else:
+        print(_flag_line(f), flush=True)
+
+
+def _flags_call(args, fn):
+    from ._files import InputError
+    from .client import VardeClient, VardeError
+
+    with VardeClient(args.server, user=args.user or None) as client:
+        try:
+            return fn(client)
+        except VardeError as e:
+            raise InputError(f"{args.server}: {e.details}" if e.details else f"{args.server}: {e}") from None
+
+
+def _flags_list(args) -> int:
+    flags = _flags_call(args, lambda c: c.list_flags(states=args.state, kinds=args.kind, patient_id=args.patient,
+                                                     min_severity=args.min_severity, limit=args.limit))
+    for f in flags:
+        _print_flag(f, args.json)
+    if not args.json:
+        print(f"{len(flags)} flag(s)", file=sys.stderr)
+    return 0
+
+
+def _flags_watch(args) -> int:
+    import json
+
+    from google.protobuf import json_format
+
+    from varde._proto.varde.v1 import flags_pb2
+
+    def run(client):
+        for event in client.watch_flags(kinds=args.kind, patient_id=args.patient, min_severity=args.min_severity,
+                                        after_cursor=args.after):
+            kind = flags_pb2.FlagEvent.Type.Name(event.type)
+            if args.json:
+                print(json.dumps(json_format.MessageToDict(event), ensure_ascii=False), flush=True)
+            elif event.type == flags_pb2.FlagEvent.CAUGHT_UP:
+                print(f"-- watching for changes (cursor {event.cursor}; Ctrl-C to stop)", file=sys.stderr,
+                      flush=True)
+            else:
+                print(f"{kind:<9} {_flag_line(event.flag)}", flush=True)
+
+    _flags_call(args, run)
+    return 0
+
+
+def _flags_claim(args) -> int:
+    from ._files import InputError
+
+    if (args.flag_id is None) == (not args.next):
+        raise InputError("give a flag ID or --next (not both)")
+    _print_flag(_flags_call(args, lambda c: c.claim(args.flag_id, args.user)), args.json)
+    return 0
+
+
+def _flags_resolve(args) -> int:
+    _print_flag(_flags_call(args, lambda c: c.resolve(args.flag_id, args.note, args.user)), args.json)
+    return 0
+
+
+def _flags_release(args) -> int:
+    _print_flag(_flags_call(args, lambda c: c.release(args.flag_id, args.user)), args.json)
+    return 0
 
 
 _SERVE_EXAMPLES = """\
@@ -106,16 +263,6 @@ examples:
 Limits: requests up to --max-message-bytes (64 MiB); VardeClient and `varde score --server` cut batches into
 4 MiB requests, so no client of ours meets the limit. Replies are not limited.
 """
-
-
-def _port_or_off(text: str):
-    if text.lower() == "off":
-        return "off"
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number or 'off'") from None
-    return port
 
 
 def _score(args) -> int:
@@ -191,19 +338,21 @@ def _serve(args) -> int:
     from ._files import InputError
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    metrics_port = args.metrics_port
     try:
         settings = Settings.from_env(
-            address=args.address, metrics_host=args.metrics_host, max_message_bytes=args.max_message_bytes,
-            workers=args.workers, grace_seconds=args.grace_seconds,
-            **({} if metrics_port is None else {"metrics_port": None if metrics_port == "off" else metrics_port}),
+            address=args.address, metrics_host=args.metrics_host, metrics_port=args.metrics_port,
+            max_message_bytes=args.max_message_bytes, workers=args.workers, grace_seconds=args.grace_seconds,
+            queue=args.queue,
         )
     except ConfigError as e:
         raise InputError(str(e)) from None
     from varde.server.app import serve
+    from varde.server.store import StoreError
 
     try:
         return serve(settings)
+    except StoreError as e:
+        raise InputError(f"cannot open the flag queue: {e}") from None
     except (OSError, RuntimeError) as e:
         raise InputError(f"cannot start the server on {settings.address}: {e}") from None
 

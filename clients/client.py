@@ -18,8 +18,8 @@ import grpc
 import numpy as np
 import pyarrow as pa
 
+from varde._proto.varde.v1 import flags_pb2, flags_pb2_grpc, observations_pb2_grpc, scoring_pb2, scoring_pb2_grpc
 from varde._proto.varde.v1 import observations_pb2 as obs_pb2
-from varde._proto.varde.v1 import observations_pb2_grpc, scoring_pb2, scoring_pb2_grpc
 from varde.scoring.schema import RESULT_COLUMNS
 
 __all__ = ["Assessment", "Observation", "VardeClient", "VardeError", "observation"]
@@ -91,6 +91,13 @@ def _ipc(batch: pa.RecordBatch) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+def _filter(states, kinds, patient_id, min_severity, limit) -> flags_pb2.FlagFilter:
+    if isinstance(min_severity, str):
+        min_severity = flags_pb2.Severity.Value(min_severity.upper())
+    return flags_pb2.FlagFilter(states=[flags_pb2.FlagState.Value(s) for s in states], kinds=list(kinds),
+                                patient_id=patient_id, min_severity=min_severity, limit=limit)
+
+
 def _one_batch(table: pa.Table) -> pa.RecordBatch:
     if table.num_rows == 0:
         return pa.RecordBatch.from_pylist([], schema=table.schema)
@@ -114,11 +121,12 @@ class VardeClient:
 
     `timeout` is the deadline of each call in seconds (None: no deadline). Calls that fail with UNAVAILABLE
     (server restarting, not reachable yet) are retried `retries` times with backoff; nothing else is retried.
+    `user` names the coordinator in the audit log (until the server takes identities from certificates or tokens).
     """
 
     def __init__(self, address: str, *, timeout: float | None = 60.0, retries: int = 3,
                  chunk_bytes: int = DEFAULT_CHUNK_BYTES, credentials: grpc.ChannelCredentials | None = None,
-                 options: list | None = None):
+                 options: list | None = None, user: str | None = None):
         opts = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1), *(options or [])]
         self._channel = (grpc.secure_channel(address, credentials, opts) if credentials
                          else grpc.insecure_channel(address, opts))
@@ -128,7 +136,9 @@ class VardeClient:
         self.chunk_bytes = chunk_bytes
         self._scoring = scoring_pb2_grpc.ScoringStub(self._channel)
         self._observations = observations_pb2_grpc.ObservationsStub(self._channel)
+        self._flags = flags_pb2_grpc.FlagsStub(self._channel)
         self._info: scoring_pb2.ServerInfo | None = None
+        self._metadata = (("varde-user", user),) if user else ()
 
     def __enter__(self) -> VardeClient:
         return self
@@ -230,6 +240,49 @@ class VardeClient:
                                                              timeout=self.timeout)
         except grpc.RpcError as e:
             raise _error(e) from None
+
+    # -- the coordinators' queue -----------------------------------------------------------------------------
+
+    def list_flags(self, *, states=(), kinds=(), patient_id: str = "", min_severity: str | int = 0,
+                   limit: int = 0) -> list[flags_pb2.Flag]:
+        """Flags, most severe and oldest first. states: "OPEN", "CLAIMED", "RESOLVED" (default: not resolved)."""
+        request = _filter(states, kinds, patient_id, min_severity, limit)
+        reply = self._retry(lambda: self._flags.ListFlags(request, timeout=self.timeout, metadata=self._metadata))
+        return list(reply.flags)
+
+    def watch_flags(self, *, kinds=(), patient_id: str = "", min_severity: str | int = 0, after_cursor: int = 0,
+                    reconnect: bool = True) -> Iterator[flags_pb2.FlagEvent]:
+        """The open flags, then every change, for as long as you iterate. If the server goes away (a restart),
+        reconnect and resume after the last cursor seen, so that no change is missed or repeated."""
+        request = flags_pb2.WatchRequest(filter=_filter((), kinds, patient_id, min_severity, 0),
+                                         after_cursor=after_cursor)
+        failures = 0
+        while True:
+            try:
+                for event in self._flags.WatchFlags(request, metadata=self._metadata):
+                    failures = 0
+                    if event.cursor:
+                        request.after_cursor = event.cursor
+                    yield event
+                return
+            except grpc.RpcError as e:
+                if not reconnect or e.code() != grpc.StatusCode.UNAVAILABLE or failures >= 60:
+                    raise _error(e) from None
+                failures += 1
+                time.sleep(min(2.0, 0.1 * 2 ** min(failures, 5)))
+
+    def claim(self, flag_id: int | None = None, coordinator: str = "") -> flags_pb2.Flag:
+        """Take a flag (or, with no id, the most severe and oldest open one)."""
+        request = flags_pb2.ClaimRequest(flag_id=flag_id or 0, coordinator=coordinator)
+        return self._retry(lambda: self._flags.ClaimFlag(request, timeout=self.timeout, metadata=self._metadata))
+
+    def release(self, flag_id: int, coordinator: str = "") -> flags_pb2.Flag:
+        request = flags_pb2.ReleaseRequest(flag_id=flag_id, coordinator=coordinator)
+        return self._retry(lambda: self._flags.ReleaseFlag(request, timeout=self.timeout, metadata=self._metadata))
+
+    def resolve(self, flag_id: int, note: str, coordinator: str = "") -> flags_pb2.Flag:
+        request = flags_pb2.ResolveRequest(flag_id=flag_id, coordinator=coordinator, note=note)
+        return self._retry(lambda: self._flags.ResolveFlag(request, timeout=self.timeout, metadata=self._metadata))
 
     def health(self, service: str = "") -> str:
         """SERVING, NOT_SERVING, ... as the standard gRPC health service reports it."""

@@ -34,6 +34,8 @@ class Settings:
     """Beyond this the server answers RESOURCE_EXHAUSTED instead of queueing without bound."""
     grace_seconds: float = 10.0
     """On SIGTERM, in-flight RPCs get this long to finish; new ones are refused."""
+    queue: str | None = "varde-queue.sqlite3"
+    """The flag queue: a SQLite file path (created if missing), postgresql://..., or None for no flags."""
     stream_batch_max: int = 512
     """StreamObservations scores up to this many queued observations in one kernel call."""
 
@@ -52,14 +54,21 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
-        """Defaults, then VARDE_* variables, then `overrides` (flags given on the command line; None = not given)."""
+        """Defaults, then VARDE_* variables, then `overrides` (flags given on the command line; None = not given).
+
+        An override may be text as typed ("off" turns an optional setting off), parsed like the environment.
+        """
         environ = os.environ if environ is None else environ
+        fields = {f.name: f for f in dataclasses.fields(cls)}
         values = {}
-        for field in dataclasses.fields(cls):
-            var = f"VARDE_{field.name.upper()}"
+        for name, field in fields.items():
+            var = f"VARDE_{name.upper()}"
             if var in environ:
-                values[field.name] = _parse(field, environ[var], var)
-        values.update({k: v for k, v in overrides.items() if v is not None})
+                values[name] = _parse(field, environ[var], var)
+        for name, value in overrides.items():
+            if value is not None:
+                flag = "--" + name.replace("_", "-")
+                values[name] = _parse(fields[name], value, flag) if isinstance(value, str) else value
         return cls(**values)
 
 
@@ -69,6 +78,8 @@ def _parse(field: dataclasses.Field, text: str, var: str):
     try:
         if kind == "str":
             return text
+        if kind == "str | None":
+            return None if text.lower() in ("", "off", "none") else text
         if kind == "int | None":
             return None if text.lower() in ("", "off", "none") else int(text)
         if kind == "int":

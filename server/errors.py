@@ -16,6 +16,8 @@ from grpc_status import rpc_status
 
 from varde.scoring import SchemaError
 
+from .store.base import ClaimConflict, FlagNotFound, StoreError
+
 __all__ = ["RequestError", "abort_with", "to_status"]
 
 log = logging.getLogger("varde.server")
@@ -39,6 +41,15 @@ def to_status(exc: BaseException, where: str = "") -> tuple[grpc.StatusCode, str
         return grpc.StatusCode.INVALID_ARGUMENT, prefix + str(exc), exc.column
     if isinstance(exc, (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)):
         return grpc.StatusCode.INVALID_ARGUMENT, f"{prefix}the batch cannot be scored as sent: {exc}", None
+    if isinstance(exc, FlagNotFound):
+        return grpc.StatusCode.NOT_FOUND, prefix + str(exc), "flag_id"
+    if isinstance(exc, ClaimConflict):
+        return grpc.StatusCode.FAILED_PRECONDITION, prefix + str(exc), "flag_id"
+    if isinstance(exc, StoreError) or type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg"):
+        log.error("flag store: %s", exc)
+        return (grpc.StatusCode.UNAVAILABLE,
+                f"{prefix}the flag store is unavailable ({exc}); nothing from this request was kept, send it again",
+                None)
     if isinstance(exc, MemoryError):
         return grpc.StatusCode.RESOURCE_EXHAUSTED, f"{prefix}out of memory; send smaller batches", None
     log.exception("internal error")  # no request content: the traceback names code, not patients

@@ -29,9 +29,24 @@ class Metrics:
                                         ["kernel"], buckets=_LATENCY, registry=r)
         self.batch_rows = Histogram("varde_batch_rows", "Rows per scored batch", ["kernel"], buckets=_ROWS,
                                     registry=r)
+        self.findings = Counter("varde_findings", "Rows that found something worth a flag, by flag kind", ["kind"],
+                                registry=r)
+        self.flags_raised = Counter("varde_flags_raised", "New flags in the queue", registry=r)
+        self.flags_updated = Counter("varde_flags_updated", "Findings folded into an open flag", registry=r)
+        self.flags_claimed = Counter("varde_flags_claimed", "Flags claimed by a coordinator", registry=r)
+        self.flags_resolved = Counter("varde_flags_resolved", "Flags resolved", registry=r)
+        self.raise_to_claim = Histogram("varde_flag_raise_to_claim_seconds", "Time from a flag's raise to its claim",
+                                        buckets=(10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400),
+                                        registry=r)
+        self.queue_seconds = Histogram("varde_queue_commit_seconds", "Trend, findings and commit per batch",
+                                       buckets=_LATENCY, registry=r)
         self.ready = Gauge("varde_ready", "1 once the kernels are compiled and the server is serving", registry=r)
         self._http = None
         self._lock = threading.Lock()
+
+    def watch_store(self, store) -> None:
+        """Report open flags by kind and severity, read from the store at scrape time (shared by all servers)."""
+        self.registry.register(_OpenFlags(store))
 
     def serve_http(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Serve /metrics on host:port in a daemon thread; return the bound port."""
@@ -46,3 +61,27 @@ class Metrics:
                 self._http[0].shutdown()
                 self._http[0].server_close()
                 self._http = None
+
+
+class _OpenFlags:
+    """A collector that counts open (and claimed) flags in the store when Prometheus scrapes."""
+
+    def __init__(self, store):
+        self._store = store
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        names = {1: "LOW", 2: "MEDIUM", 3: "HIGH"}
+        family = GaugeMetricFamily("varde_flags_open", "Flags not yet resolved, by kind and severity",
+                                   labels=["kind", "severity"])
+        try:
+            counts = self._store.open_counts()
+        except Exception:  # a scrape must not fail because the store is briefly away
+            counts = []
+        for kind, severity, n in counts:
+            family.add_metric([kind, names.get(severity, str(severity))], n)
+        yield family

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import numpy as np
 import pyarrow as pa
 
@@ -13,9 +16,14 @@ from varde.server.metrics import Metrics
 
 
 class Running:
-    def __init__(self, settings: Settings | None = None):
+    """A server with its flag queue in a fresh SQLite file (or `queue`, e.g. a postgresql:// URL)."""
+
+    def __init__(self, settings: Settings | None = None, queue: str | None = None):
         self.metrics = Metrics()
-        settings = settings or Settings(address="127.0.0.1:0")
+        if settings is None:
+            queue = queue or os.path.join(tempfile.mkdtemp(prefix="varde-test-"), "queue.sqlite3")
+            settings = Settings(address="127.0.0.1:0", queue=queue)
+        self.settings = settings
         self.server, self.port = create_server(settings.address, settings, self.metrics)
         self.server.start()
         self.address = f"127.0.0.1:{self.port}"
@@ -27,7 +35,7 @@ class Running:
         return VardeClient(self.address, **kw)
 
     def stop(self):
-        self.server.stop(0).wait()
+        self.server.varde.shutdown(self.server, 0)
         self.metrics.close()
 
 

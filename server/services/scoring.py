@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 import grpc
 import pyarrow as pa
@@ -15,6 +16,7 @@ from varde.scoring.summary import Counts, count
 
 from .._rpc import streaming, unary
 from ..errors import RequestError
+from ..flags.queue import FlagQueue
 from ..metrics import Metrics
 
 __all__ = ["ScoringService", "read_ipc", "write_ipc"]
@@ -50,9 +52,10 @@ def fill_summary(msg: scoring_pb2.BatchSummary, c: Counts) -> None:
 
 
 class ScoringService(scoring_pb2_grpc.ScoringServicer):
-    def __init__(self, metrics: Metrics, ready, max_message_bytes: int):
+    def __init__(self, metrics: Metrics, ready, max_message_bytes: int, queue: FlagQueue | None):
         self.metrics = metrics
         self._ready = ready
+        self.queue = queue
         self._info = scoring_pb2.ServerInfo(version=__version__, max_message_bytes=max_message_bytes,
                                             serial_below=SERIAL_BELOW)
 
@@ -84,9 +87,16 @@ class ScoringService(scoring_pb2_grpc.ScoringServicer):
             where.text = f"batch {request.batch_id!r}" if request.batch_id else f"batch #{seen} (no batch_id)"
             table = read_ipc(request.arrow_ipc)
             scored, c = self.score_table(table)
+            reply = scoring_pb2.ScoredBatch(batch_id=request.batch_id)
+            if self.queue is not None:
+                # Committed before the reply goes out: a client told of a flag can count on it.
+                recorded = self.queue.record(scored, request.batch_id or f"anonymous:{uuid.uuid4().hex}",
+                                             request.batch_id or "unnamed batch")
+                reply.flags_raised, reply.flags_updated = recorded.raised, recorded.updated
+                reply.flags_replayed = recorded.replayed
             if request.results_only:
                 scored = scored.select(list(RESULT_COLUMNS))
-            reply = scoring_pb2.ScoredBatch(batch_id=request.batch_id, arrow_ipc=write_ipc(scored))
+            reply.arrow_ipc = write_ipc(scored)
             fill_summary(reply.summary, c)
             yield reply
         if seen == 0:

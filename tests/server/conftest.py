@@ -17,6 +17,6 @@ def server():
 
 @pytest.fixture(scope="session")
 def small_limit_server():
-    running = Running(Settings(address="127.0.0.1:0", max_message_bytes=256 * 1024))
+    running = Running(Settings(address="127.0.0.1:0", max_message_bytes=256 * 1024, queue=None))
     yield running
     running.stop()

@@ -146,12 +146,16 @@ def test_sigterm_lets_an_in_flight_stream_finish_then_exits_cleanly(tmp_path):
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "varde", "serve", "--address", f"127.0.0.1:{port}", "--metrics-port", "off",
-         "--grace-seconds", "30"],
+         "--grace-seconds", "30", "--queue", str(tmp_path / "q.sqlite3")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
         with VardeClient(f"127.0.0.1:{port}", retries=10) as c:
-            c.wait_until_serving(timeout=180)
+            deadline = time.monotonic() + 180
+            while c.health() != "SERVING":
+                assert proc.poll() is None, proc.communicate()[0]
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
             table = observations(50_000, seed=23)
             released = threading.Event()
 

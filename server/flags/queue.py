@@ -1,0 +1,60 @@
+"""Scored rows in, committed flags out: the step between the kernels and the coordinators' queue."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from ..store.base import Store, now_us
+from . import rules
+
+__all__ = ["FlagQueue", "Recorded"]
+
+
+@dataclass
+class Recorded:
+    raised: int = 0
+    updated: int = 0
+    replayed: bool = False
+    rising: np.ndarray | None = None  # per scored row (None when replayed)
+    flag_ids: dict = field(default_factory=dict)  # patient_id -> [flag ids]
+
+
+class FlagQueue:
+    def __init__(self, store: Store, metrics=None, window_us: int = rules.DAY_US):
+        self.store = store
+        self.metrics = metrics
+        self.window_us = window_us
+
+    def record(self, scored: pa.Table, batch_id: str, source: str) -> Recorded:
+        """Trend, findings and flags for one scored batch, committed in one transaction before returning.
+
+        The same batch_id twice records nothing the second time (replayed=True).
+        """
+        started = time.perf_counter()
+        prepared = rules.prepare(scored, now_us())
+        with self.store.batch(batch_id, prepared.patients) as opened:
+            if opened is None:
+                return Recorded(replayed=True)
+            stored, cur = opened
+            up, states = rules.trend(prepared, stored, self.window_us)
+            found = rules.findings(scored, prepared, up)
+            outcome = self.store.commit_batch(cur, batch_id, source, states, found)
+        rising = np.zeros(scored.num_rows, np.bool_)
+        rising[prepared.rows] = up
+        ids: dict = {}
+        for (patient, _kind), flag_id in outcome.flag_ids.items():
+            ids.setdefault(patient, []).append(flag_id)
+        if self.metrics is not None:
+            m = self.metrics
+            m.queue_seconds.observe(time.perf_counter() - started)
+            for f in found:
+                m.findings.labels(f.kind).inc(f.occurrences)
+            if outcome.raised:
+                m.flags_raised.inc(outcome.raised)
+            if outcome.updated:
+                m.flags_updated.inc(outcome.updated)
+        return Recorded(outcome.raised, outcome.updated, False, rising, ids)

@@ -1,0 +1,134 @@
+"""The coordinators' API: list, watch, claim, release and resolve flags. Every read and change is audited."""
+
+from __future__ import annotations
+
+import grpc
+
+from varde._proto.varde.v1 import flags_pb2 as pb
+from varde._proto.varde.v1 import flags_pb2_grpc
+
+from .._rpc import streaming, unary
+from ..errors import RequestError
+from ..metrics import Metrics
+from ..store.base import FlagRow, Store, now_us
+
+__all__ = ["FlagsService", "flag_message"]
+
+LOCAL_OPERATOR = "local-operator"
+_STATE_NAMES = {pb.OPEN: "OPEN", pb.CLAIMED: "CLAIMED", pb.RESOLVED: "RESOLVED"}
+_STATES = {v: k for k, v in _STATE_NAMES.items()}
+
+
+def _ts(msg, us: int | None) -> None:
+    if us:
+        msg.FromMicroseconds(us)
+
+
+def flag_message(f: FlagRow) -> pb.Flag:
+    msg = pb.Flag(id=f.id, patient_id=f.patient_id, kind=f.kind, severity=f.severity, state=_STATES[f.state],
+                  assessment_json=f.assessment, source=f.source, occurrences=f.occurrences,
+                  claimed_by=f.claimed_by or "", resolution_note=f.resolution_note or "")
+    _ts(msg.created_at, f.created_at)
+    _ts(msg.updated_at, f.updated_at)
+    _ts(msg.claimed_at, f.claimed_at)
+    _ts(msg.resolved_at, f.resolved_at)
+    return msg
+
+
+def actor(context: grpc.ServicerContext, named: str = "") -> str:
+    """Who is asking. Until identities come from tokens or certificates, the caller's own claim, else local."""
+    for key, value in context.invocation_metadata():
+        if key == "varde-user" and value:
+            return value
+    return named or LOCAL_OPERATOR
+
+
+def _coordinator(context, name: str) -> str:
+    who = name.strip() or actor(context)
+    if len(who) > 200:
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "coordinator name is longer than 200 characters",
+                           field="coordinator")
+    return who
+
+
+def _filter_args(f: pb.FlagFilter) -> dict:
+    for s in f.states:
+        if s not in _STATE_NAMES:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"unknown flag state {s}", field="states")
+    if f.limit < 0:
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "limit must be 0 (default 1000) or more",
+                           field="limit")
+    return {
+        "states": [_STATE_NAMES[s] for s in f.states] or ["OPEN", "CLAIMED"],
+        "kinds": list(f.kinds),
+        "patient_id": f.patient_id,
+        "min_severity": int(f.min_severity),
+        "limit": min(f.limit or 1000, 10_000),
+    }
+
+
+def _matches(f: FlagRow, args: dict) -> bool:
+    """For live events: kind, patient and severity filter them; state does not (a watcher of open flags must
+    see the flag leave when it is resolved)."""
+    return ((not args["kinds"] or f.kind in args["kinds"])
+            and (not args["patient_id"] or f.patient_id == args["patient_id"])
+            and f.severity >= args["min_severity"])
+
+
+class FlagsService(flags_pb2_grpc.FlagsServicer):
+    def __init__(self, metrics: Metrics, store: Store, stopping, poll_seconds: float = 0.2):
+        self.metrics = metrics
+        self._store = store
+        self._stopping = stopping
+        self._poll = poll_seconds
+
+    @unary("ListFlags")
+    def ListFlags(self, request, context, where):
+        flags = self._store.list_flags(actor(context), **_filter_args(request))
+        return pb.FlagList(flags=[flag_message(f) for f in flags])
+
+    @streaming("WatchFlags")
+    def WatchFlags(self, request, context, where):
+        args = _filter_args(request.filter)
+        who = actor(context)
+        cursor = request.after_cursor
+        if cursor < 0:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "after_cursor must be 0 or a cursor from an event",
+                               field="after_cursor")
+        if cursor == 0:
+            # The cursor is read before the snapshot: a change racing it is sent again, never lost.
+            cursor = self._store.cursor()
+            for f in self._store.list_flags(who, **args):
+                yield pb.FlagEvent(type=pb.FlagEvent.EXISTING, flag=flag_message(f), cursor=cursor)
+            yield pb.FlagEvent(type=pb.FlagEvent.CAUGHT_UP, cursor=cursor)
+        while context.is_active() and not self._stopping.is_set():
+            events = self._store.events_after(cursor, who)
+            for seq, kind, f in events:
+                cursor = seq
+                if _matches(f, args):
+                    yield pb.FlagEvent(type=pb.FlagEvent.Type.Value(kind), flag=flag_message(f), cursor=seq)
+            if not events:
+                self._stopping.wait(self._poll)
+        if self._stopping.is_set():
+            raise RequestError(grpc.StatusCode.UNAVAILABLE,
+                               f"the server is shutting down; reconnect with after_cursor={cursor} to resume")
+
+    @unary("ClaimFlag")
+    def ClaimFlag(self, request, context, where):
+        f = self._store.claim(request.flag_id or None, _coordinator(context, request.coordinator))
+        self.metrics.flags_claimed.inc()
+        self.metrics.raise_to_claim.observe(max(0.0, (now_us() - f.created_at) / 1e6))
+        return flag_message(f)
+
+    @unary("ReleaseFlag")
+    def ReleaseFlag(self, request, context, where):
+        return flag_message(self._store.release(request.flag_id, _coordinator(context, request.coordinator)))
+
+    @unary("ResolveFlag")
+    def ResolveFlag(self, request, context, where):
+        if len(request.note) > 10_000:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "note is longer than 10,000 characters",
+                               field="note")
+        f = self._store.resolve(request.flag_id, _coordinator(context, request.coordinator), request.note)
+        self.metrics.flags_resolved.inc()
+        return flag_message(f)

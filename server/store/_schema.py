@@ -1,0 +1,30 @@
+"""The schema, as numbered migrations: append a new entry to change it, never edit an applied one."""
+
+from __future__ import annotations
+
+__all__ = ["migrations"]
+
+_V1 = """
+CREATE TABLE flags (
+    id {serial} PRIMARY KEY, patient_id TEXT NOT NULL, kind TEXT NOT NULL, severity {int} NOT NULL,
+    state TEXT NOT NULL, assessment TEXT NOT NULL, worst_total {int} NOT NULL, source TEXT NOT NULL,
+    batch_id TEXT, occurrences {int} NOT NULL, created_at {int} NOT NULL, updated_at {int} NOT NULL,
+    claimed_by TEXT, claimed_at {int}, resolved_at {int}, resolution_note TEXT);
+CREATE UNIQUE INDEX flags_one_open ON flags (patient_id, kind) WHERE state <> 'RESOLVED';
+CREATE INDEX flags_queue ON flags (state, severity, created_at);
+CREATE TABLE flag_events (seq {serial} PRIMARY KEY, flag_id {int} NOT NULL, type TEXT NOT NULL, at {int} NOT NULL);
+CREATE TABLE trend_state (patient_id TEXT PRIMARY KEY, state {blob} NOT NULL, updated_at {int} NOT NULL);
+CREATE TABLE batches (batch_id TEXT PRIMARY KEY, source TEXT NOT NULL, committed_at {int} NOT NULL,
+    raised {int} NOT NULL, updated {int} NOT NULL);
+CREATE TABLE audit (seq {serial} PRIMARY KEY, at {int} NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+    flag_id {int}, detail TEXT NOT NULL);
+CREATE INDEX audit_flag ON audit (flag_id)
+"""
+
+
+def migrations(dialect: str) -> tuple[str, ...]:
+    types = {
+        "sqlite": {"serial": "INTEGER", "int": "INTEGER", "blob": "BLOB"},
+        "postgresql": {"serial": "BIGSERIAL", "int": "BIGINT", "blob": "BYTEA"},
+    }[dialect]
+    return (_V1.format(**types),)

@@ -1,0 +1,322 @@
+"""The flag store: what every implementation does, written once in SQL both SQLite and PostgreSQL run.
+
+Every change happens in one transaction that also records its events (for watchers) and audit rows; a caller is
+told of a flag only after that transaction committed. Times are microseconds since the epoch, UTC.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+__all__ = ["ClaimConflict", "Finding", "FlagNotFound", "FlagRow", "Store", "StoreError", "now_us"]
+
+SEVERITIES = {"LOW": 1, "MEDIUM": 2, "HIGH": 3}
+STATES = ("OPEN", "CLAIMED", "RESOLVED")
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked; the message says why."""
+
+
+class FlagNotFound(StoreError):
+    pass
+
+
+class ClaimConflict(StoreError):
+    """The flag is held by someone else, or resolved."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One (patient, kind) out of a batch: its worst assessment and how many rows found it."""
+
+    patient_id: str
+    kind: str
+    severity: int
+    worst_total: int
+    assessment: dict
+    occurrences: int
+
+
+@dataclass(frozen=True)
+class FlagRow:
+    id: int
+    patient_id: str
+    kind: str
+    severity: int
+    state: str
+    assessment: str
+    source: str
+    occurrences: int
+    created_at: int
+    updated_at: int
+    claimed_by: str | None
+    claimed_at: int | None
+    resolved_at: int | None
+    resolution_note: str | None
+
+
+_FLAG_COLUMNS = ("id, patient_id, kind, severity, state, assessment, source, occurrences, created_at, updated_at, "
+                 "claimed_by, claimed_at, resolved_at, resolution_note")
+
+
+def _flag(row) -> FlagRow:
+    return FlagRow(*row)
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    raised: int
+    updated: int
+    replayed: bool
+    flag_ids: dict  # (patient_id, kind) -> flag id
+
+
+class Store:
+    """Shared logic; subclasses provide connections, the dialect's few differences, and locking."""
+
+    # Dialect: subclasses set these.
+    placeholder = "?"
+    greatest = "max"
+    migrations: Sequence[str] = ()
+
+    # -- connection handling (subclass) ------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _sql(self, text: str) -> str:
+        return text.replace("?", self.placeholder).replace("GREATEST(", f"{self.greatest}(")
+
+    def _execute(self, cur, text: str, params=()):
+        cur.execute(self._sql(text), params)
+        return cur
+
+    def _lock_patients(self, cur, patients: list[str]) -> list[tuple[str, bytes]]:
+        raise NotImplementedError
+
+    def _lock_events(self, cur) -> None:
+        """Serialise event writers so that cursors are committed in order (PostgreSQL); SQLite already is."""
+
+    def _claim_next_id(self, cur) -> int | None:
+        raise NotImplementedError
+
+    # -- schema -------------------------------------------------------------------------------------------------
+
+    def migrate(self) -> int:
+        """Bring the schema up to date; return its version. Safe to run from several servers at once."""
+        with self.transaction() as cur:
+            self._lock_migrations(cur)
+            self._execute(cur, "CREATE TABLE IF NOT EXISTS varde_schema (version INTEGER NOT NULL)")
+            row = self._execute(cur, "SELECT max(version) FROM varde_schema").fetchone()
+            current = row[0] or 0
+            for version, ddl in enumerate(self.migrations, start=1):
+                if version > current:
+                    for statement in ddl.split(";"):
+                        if statement.strip():
+                            self._execute(cur, statement)
+                    self._execute(cur, "INSERT INTO varde_schema (version) VALUES (?)", (version,))
+            return len(self.migrations)
+
+    def _lock_migrations(self, cur) -> None:
+        pass
+
+    # -- findings -----------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def batch(self, batch_id: str, patients: list[str]):
+        """A transaction for one scored batch. Yields (states, cur): states maps patient -> stored trend bytes.
+
+        Yields None instead when this batch_id was committed before: a resubmitted batch raises nothing twice.
+        """
+        with self.transaction() as cur:
+            seen = self._execute(cur, "SELECT 1 FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
+            if seen:
+                yield None
+                return
+            yield dict(self._lock_patients(cur, patients)) if patients else {}, cur
+
+    def commit_batch(self, cur, batch_id: str, source: str, states: dict[str, bytes],
+                     findings: list[Finding]) -> BatchOutcome:
+        """Inside `batch`: save trend states, fold findings into flags, record the batch, in one transaction."""
+        now = now_us()
+        if states:
+            cur.executemany(
+                self._sql("INSERT INTO trend_state (patient_id, state, updated_at) VALUES (?, ?, ?) "
+                          "ON CONFLICT (patient_id) DO UPDATE SET state = excluded.state, "
+                          "updated_at = excluded.updated_at"),
+                [(p, s, now) for p, s in states.items()])
+        raised = updated = 0
+        ids = {}
+        if findings:
+            self._lock_events(cur)
+        for f in findings:
+            row = self._execute(cur, (
+                "INSERT INTO flags (patient_id, kind, severity, state, assessment, worst_total, source, batch_id, "
+                "occurrences, created_at, updated_at) VALUES (?, ?, ?, 'OPEN', ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (patient_id, kind) WHERE state <> 'RESOLVED' DO UPDATE SET "
+                "occurrences = flags.occurrences + excluded.occurrences, "
+                "severity = GREATEST(flags.severity, excluded.severity), "
+                "assessment = CASE WHEN excluded.worst_total > flags.worst_total THEN excluded.assessment "
+                "ELSE flags.assessment END, "
+                "worst_total = GREATEST(flags.worst_total, excluded.worst_total), "
+                "source = excluded.source, batch_id = excluded.batch_id, updated_at = excluded.updated_at "
+                "RETURNING id, occurrences"),
+                (f.patient_id, f.kind, f.severity, json.dumps(f.assessment, separators=(",", ":")), f.worst_total,
+                 source, batch_id, f.occurrences, now, now)).fetchone()
+            flag_id, occurrences = row
+            is_new = occurrences == f.occurrences
+            raised += is_new
+            updated += not is_new
+            ids[(f.patient_id, f.kind)] = flag_id
+            self._event(cur, flag_id, "RAISED" if is_new else "UPDATED", now)
+        self._execute(cur, "INSERT INTO batches (batch_id, source, committed_at, raised, updated) "
+                           "VALUES (?, ?, ?, ?, ?)", (batch_id, source, now, raised, updated))
+        return BatchOutcome(raised, updated, False, ids)
+
+    def _event(self, cur, flag_id: int, kind: str, at: int) -> None:
+        self._execute(cur, "INSERT INTO flag_events (flag_id, type, at) VALUES (?, ?, ?)", (flag_id, kind, at))
+
+    def _audit(self, cur, actor: str, action: str, flag_ids: Sequence[int], detail: str = "") -> None:
+        now = now_us()
+        cur.executemany(self._sql("INSERT INTO audit (at, actor, action, flag_id, detail) VALUES (?, ?, ?, ?, ?)"),
+                        [(now, actor, action, i, detail) for i in flag_ids])
+
+    # -- coordinators -------------------------------------------------------------------------------------------
+
+    def list_flags(self, actor: str, *, states: Sequence[str] = ("OPEN", "CLAIMED"), kinds: Sequence[str] = (),
+                   patient_id: str = "", min_severity: int = 0, limit: int = 1000) -> list[FlagRow]:
+        where, params = self._filter(states, kinds, patient_id, min_severity)
+        with self.transaction() as cur:
+            rows = self._execute(cur, f"SELECT {_FLAG_COLUMNS} FROM flags WHERE {where} "
+                                      "ORDER BY severity DESC, created_at, id LIMIT ?", (*params, limit)).fetchall()
+            flags = [_flag(r) for r in rows]
+            self._audit(cur, actor, "READ", [f.id for f in flags], "list")
+        return flags
+
+    def _filter(self, states, kinds, patient_id, min_severity):
+        clauses, params = [], []
+        if states:
+            clauses.append(f"state IN ({', '.join('?' * len(states))})")
+            params += list(states)
+        if kinds:
+            clauses.append(f"kind IN ({', '.join('?' * len(kinds))})")
+            params += list(kinds)
+        if patient_id:
+            clauses.append("patient_id = ?")
+            params.append(patient_id)
+        if min_severity:
+            clauses.append("severity >= ?")
+            params.append(min_severity)
+        return " AND ".join(clauses) or "1 = 1", params
+
+    def get(self, flag_id: int, actor: str) -> FlagRow:
+        with self.transaction() as cur:
+            row = self._execute(cur, f"SELECT {_FLAG_COLUMNS} FROM flags WHERE id = ?", (flag_id,)).fetchone()
+            if row is None:
+                raise FlagNotFound(f"no flag with id {flag_id}")
+            self._audit(cur, actor, "READ", [flag_id], "get")
+        return _flag(row)
+
+    def cursor(self) -> int:
+        with self.transaction(write=False) as cur:
+            return self._execute(cur, "SELECT coalesce(max(seq), 0) FROM flag_events").fetchone()[0]
+
+    def events_after(self, cursor: int, actor: str, limit: int = 500) -> list[tuple[int, str, FlagRow]]:
+        """(cursor, event type, flag as it is now) for events after `cursor`, oldest first."""
+        with self.transaction() as cur:
+            cols = ", ".join(f"f.{c.strip()}" for c in _FLAG_COLUMNS.split(","))
+            rows = self._execute(cur, f"SELECT e.seq, e.type, {cols} FROM flag_events e JOIN flags f ON "
+                                      "f.id = e.flag_id WHERE e.seq > ? ORDER BY e.seq LIMIT ?",
+                                 (cursor, limit)).fetchall()
+            out = [(r[0], r[1], _flag(r[2:])) for r in rows]
+            if out:
+                self._audit(cur, actor, "READ", [f.id for _, _, f in out], "watch")
+        return out
+
+    def claim(self, flag_id: int | None, coordinator: str) -> FlagRow:
+        """Take a flag (or, with None, the most severe and oldest open one) for `coordinator`."""
+        now = now_us()
+        with self.transaction() as cur:
+            self._lock_events(cur)  # before any row lock, in the same order as a batch takes them
+            if flag_id is None:
+                flag_id = self._claim_next_id(cur)
+                if flag_id is None:
+                    raise FlagNotFound("no open flag to claim")
+            row = self._execute(cur, f"UPDATE flags SET state = 'CLAIMED', claimed_by = ?, claimed_at = ?, "
+                                     f"updated_at = ? WHERE id = ? AND state = 'OPEN' RETURNING {_FLAG_COLUMNS}",
+                                (coordinator, now, now, flag_id)).fetchone()
+            if row is None:
+                current = self._current(cur, flag_id)
+                if current.state == "CLAIMED" and current.claimed_by == coordinator:
+                    return current  # claiming again what you hold is not an error
+                raise ClaimConflict(_why_not(current, "claim"))
+            self._event(cur, flag_id, "CLAIMED", now)
+            self._audit(cur, coordinator, "CLAIM", [flag_id])
+        return _flag(row)
+
+    def release(self, flag_id: int, coordinator: str) -> FlagRow:
+        now = now_us()
+        with self.transaction() as cur:
+            self._lock_events(cur)
+            row = self._execute(cur, f"UPDATE flags SET state = 'OPEN', claimed_by = NULL, claimed_at = NULL, "
+                                     f"updated_at = ? WHERE id = ? AND state = 'CLAIMED' AND claimed_by = ? "
+                                     f"RETURNING {_FLAG_COLUMNS}", (now, flag_id, coordinator)).fetchone()
+            if row is None:
+                raise ClaimConflict(_why_not(self._current(cur, flag_id), "release", coordinator))
+            self._event(cur, flag_id, "RELEASED", now)
+            self._audit(cur, coordinator, "RELEASE", [flag_id])
+        return _flag(row)
+
+    def resolve(self, flag_id: int, coordinator: str, note: str) -> FlagRow:
+        now = now_us()
+        with self.transaction() as cur:
+            self._lock_events(cur)
+            row = self._execute(cur, f"UPDATE flags SET state = 'RESOLVED', resolved_at = ?, resolution_note = ?, "
+                                     f"claimed_by = coalesce(claimed_by, ?), updated_at = ? WHERE id = ? AND "
+                                     f"(state = 'OPEN' OR (state = 'CLAIMED' AND claimed_by = ?)) "
+                                     f"RETURNING {_FLAG_COLUMNS}",
+                                (now, note, coordinator, now, flag_id, coordinator)).fetchone()
+            if row is None:
+                raise ClaimConflict(_why_not(self._current(cur, flag_id), "resolve", coordinator))
+            self._event(cur, flag_id, "RESOLVED", now)
+            self._audit(cur, coordinator, "RESOLVE", [flag_id])  # the note is not copied into the audit log
+        return _flag(row)
+
+    def _current(self, cur, flag_id: int) -> FlagRow:
+        row = self._execute(cur, f"SELECT {_FLAG_COLUMNS} FROM flags WHERE id = ?", (flag_id,)).fetchone()
+        if row is None:
+            raise FlagNotFound(f"no flag with id {flag_id}")
+        return _flag(row)
+
+    def open_counts(self) -> list[tuple[str, int, int]]:
+        """(kind, severity, open or claimed flags) for the metrics page."""
+        with self.transaction(write=False) as cur:
+            return self._execute(cur, "SELECT kind, severity, count(*) FROM flags WHERE state <> 'RESOLVED' "
+                                      "GROUP BY kind, severity").fetchall()
+
+    def audit_log(self, limit: int = 1000) -> list[tuple]:
+        """(at, actor, action, flag_id, detail), newest first."""
+        with self.transaction(write=False) as cur:
+            return self._execute(cur, "SELECT at, actor, action, flag_id, detail FROM audit ORDER BY seq DESC "
+                                      "LIMIT ?", (limit,)).fetchall()
+
+
+def _why_not(flag: FlagRow, verb: str, coordinator: str | None = None) -> str:
+    if flag.state == "RESOLVED":
+        return f"flag {flag.id} is resolved; it cannot be {verb}ed"
+    if flag.state == "CLAIMED":
+        return f"flag {flag.id} is claimed by {flag.claimed_by!r}; only they can release or resolve it"
+    return f"flag {flag.id} is open; claim it before you {verb} it"

@@ -1,0 +1,109 @@
+"""The production store: PostgreSQL, shared by several server processes."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from contextlib import contextmanager
+
+from ._schema import migrations
+from .base import Store, StoreError
+
+__all__ = ["PostgresStore"]
+
+# Arbitrary constants naming Varde's advisory locks.
+_MIGRATION_LOCK = 0x7661726465_01
+_EVENT_LOCK = 0x7661726465_02
+
+
+class PostgresStore(Store):
+    """A small pool of connections. Claims take rows with FOR UPDATE SKIP LOCKED; a unique index keeps one open
+    flag per patient and kind across every server; event writers take an advisory lock so that watchers see
+    cursors in commit order."""
+
+    placeholder = "%s"
+    greatest = "GREATEST"
+    migrations = migrations("postgresql")
+
+    def __init__(self, url: str, pool_size: int = 8):
+        try:
+            import psycopg
+        except ImportError:
+            raise StoreError("a postgresql:// queue needs psycopg: pip install 'varde[postgresql]'") from None
+        self._psycopg = psycopg
+        self.url = url
+        self._pool: queue.LifoQueue = queue.LifoQueue()
+        self._size = pool_size
+        self._made = 0
+        self._made_lock = threading.Lock()
+        self._closed = False
+        self.migrate()
+
+    def _connect(self):
+        try:
+            return self._psycopg.connect(self.url, autocommit=False, connect_timeout=10)
+        except self._psycopg.OperationalError as e:
+            raise StoreError(f"cannot connect to the PostgreSQL queue: {str(e).strip()}") from None
+
+    @contextmanager
+    def _connection(self):
+        conn = None
+        try:
+            conn = self._pool.get_nowait()
+        except queue.Empty:
+            with self._made_lock:
+                make = self._made < self._size
+                if make:
+                    self._made += 1
+            if make:
+                try:
+                    conn = self._connect()
+                except BaseException:
+                    with self._made_lock:
+                        self._made -= 1
+                    raise
+            else:
+                conn = self._pool.get()
+        broken = False
+        try:
+            yield conn
+        except self._psycopg.OperationalError:
+            broken = True
+            raise
+        finally:
+            if broken or conn.closed or self._closed:
+                conn.close()
+                with self._made_lock:
+                    self._made -= 1
+            else:
+                self._pool.put(conn)
+
+    @contextmanager
+    def transaction(self, *, write: bool = True):
+        with self._connection() as conn:
+            with conn.transaction():
+                with conn.cursor() as cur:
+                    yield cur
+
+    def _lock_migrations(self, cur):
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+
+    def _lock_events(self, cur):
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_EVENT_LOCK,))
+
+    def _lock_patients(self, cur, patients):
+        return cur.execute("SELECT patient_id, state FROM trend_state WHERE patient_id = ANY(%s) "
+                           "ORDER BY patient_id FOR UPDATE", (patients,)).fetchall()
+
+    def _claim_next_id(self, cur):
+        row = cur.execute("SELECT id FROM flags WHERE state = 'OPEN' ORDER BY severity DESC, created_at, id "
+                          "LIMIT 1 FOR UPDATE SKIP LOCKED").fetchone()
+        return row[0] if row else None
+
+    def close(self) -> None:
+        self._closed = True
+        while True:
+            try:
+                self._pool.get_nowait().close()
+            except queue.Empty:
+                break

@@ -1,0 +1,226 @@
+"""The flag queue's behaviour, run against both stores (SQLite file and PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+
+import pyarrow as pa
+import pytest
+
+from tests.server.stores import store_url  # noqa: F401  (fixture)
+from varde.scoring import score_news2
+from varde.server.flags.queue import FlagQueue
+from varde.server.store import ClaimConflict, FlagNotFound, open_store
+
+T0 = dt.datetime(2026, 11, 23, 8, tzinfo=dt.timezone.utc)
+CALM = {"resp_rate": 16, "spo2": 97, "on_oxygen": False, "systolic_bp": 120, "pulse": 70, "consciousness": "A",
+        "temperature": 37.0}
+LOW2 = {**CALM, "resp_rate": 22}  # total 2, band LOW
+RED3 = {**CALM, "resp_rate": 26}  # total 3, red, LOW_MEDIUM
+MEDIUM5 = {**CALM, "resp_rate": 22, "spo2": 94, "temperature": 38.5, "pulse": 95}  # 2+1+1+1 = 5
+HIGH9 = {**CALM, "resp_rate": 26, "spo2": 91, "pulse": 135}  # 3+3+3 = 9, red
+
+
+def scored(*rows) -> pa.Table:
+    """rows: (patient, hours after T0, vitals)."""
+    records = [{"patient_id": p, "observed_at": T0 + dt.timedelta(hours=h), **v} for p, h, v in rows]
+    return score_news2(pa.Table.from_pylist(records))
+
+
+@pytest.fixture
+def store(store_url):  # noqa: F811
+    s = open_store(store_url)
+    yield s
+    s.close()
+
+
+def open_flags(store, **kw):
+    return {(f.patient_id, f.kind): f for f in store.list_flags("test", **kw)}
+
+
+def test_band_and_red_findings_raise_one_flag_each(store):
+    q = FlagQueue(store)
+    rec = q.record(scored(("p1", 0, HIGH9), ("p2", 0, MEDIUM5), ("p3", 0, RED3), ("p4", 0, CALM)), "b1", "b1")
+    assert (rec.raised, rec.updated, rec.replayed) == (4, 0, False)
+    flags = open_flags(store)
+    assert set(flags) == {("p1", "NEWS2_HIGH"), ("p1", "NEWS2_RED"), ("p2", "NEWS2_MEDIUM"), ("p3", "NEWS2_RED")}
+    high = flags[("p1", "NEWS2_HIGH")]
+    assert (high.severity, high.state, high.occurrences, high.source) == (3, "OPEN", 1, "b1")
+    detail = json.loads(high.assessment)
+    assert detail["news2_total"] == 9 and detail["news2_band"] == "HIGH" and detail["sub_scores"]["pulse"] == 3
+    assert detail["observed_at"].startswith("2026-11-23T08:00")
+    assert flags[("p3", "NEWS2_RED")].severity == 2
+
+
+def test_new_findings_fold_into_the_open_flag_keep_the_worst_and_escalate(store):
+    q = FlagQueue(store)
+    q.record(scored(("p1", 0, MEDIUM5)), "b1", "b1")
+    rec = q.record(scored(("p1", 1, MEDIUM5), ("p1", 2, {**MEDIUM5, "pulse": 115})), "b2", "b2")  # 5 then 6
+    assert (rec.raised, rec.updated) == (0, 1)
+    flags = open_flags(store, kinds=["NEWS2_MEDIUM"])
+    assert len(flags) == 1
+    f = flags[("p1", "NEWS2_MEDIUM")]
+    assert f.occurrences == 3 and json.loads(f.assessment)["news2_total"] == 6 and f.source == "b2"
+    q.record(scored(("p1", 3, MEDIUM5)), "b3", "b3")  # a lower one does not replace the worst
+    assert json.loads(open_flags(store)[("p1", "NEWS2_MEDIUM")].assessment)["news2_total"] == 6
+
+
+def test_resubmitted_batch_raises_nothing_twice(store):
+    q = FlagQueue(store)
+    table = scored(("p1", 0, HIGH9), ("p1", 1, HIGH9))
+    first = q.record(table, "same", "same")
+    again = q.record(table, "same", "same")
+    assert first.raised == 2 and again.replayed and again.raised == 0
+    assert open_flags(store)[("p1", "NEWS2_HIGH")].occurrences == 2
+
+
+def test_rising_series_gives_one_rising_flag_updated(store):
+    q = FlagQueue(store)
+    # calm, then 2 above the lowest: rising; then higher again: the same flag, updated
+    for i, vitals in enumerate([CALM, CALM, LOW2, {**LOW2, "temperature": 38.5}]):
+        rec = q.record(scored(("p1", i, vitals)), f"push-{i}", "device-7")
+    assert rec.rising.tolist() == [True]
+    rising = [f for f in store.list_flags("test") if f.kind == "NEWS2_RISING"]
+    assert len(rising) == 1 and rising[0].occurrences == 2 and rising[0].severity == 1
+    assert json.loads(rising[0].assessment)["rising"] is True
+
+
+def test_rising_needs_the_baseline_inside_24_hours(store):
+    q = FlagQueue(store)
+    q.record(scored(("p1", 0, CALM)), "a", "a")
+    rec = q.record(scored(("p1", 25, LOW2)), "b", "b")
+    assert rec.rising.tolist() == [False]
+    assert not [f for f in store.list_flags("test") if f.kind == "NEWS2_RISING"]
+
+
+def test_a_resolved_flag_lets_a_new_finding_raise_a_new_one(store):
+    q = FlagQueue(store)
+    q.record(scored(("p1", 0, HIGH9)), "a", "a")
+    first = open_flags(store)[("p1", "NEWS2_HIGH")]
+    store.resolve(first.id, "kari", "seen by GP, admitted")
+    q.record(scored(("p1", 1, HIGH9)), "b", "b")
+    second = open_flags(store)[("p1", "NEWS2_HIGH")]
+    assert second.id != first.id and second.occurrences == 1
+    resolved = store.list_flags("test", states=["RESOLVED"])
+    assert [f.resolution_note for f in resolved if f.kind == "NEWS2_HIGH"] == ["seen by GP, admitted"]
+
+
+def test_claim_release_resolve_rules(store):
+    q = FlagQueue(store)
+    q.record(scored(("p1", 0, MEDIUM5), ("p2", 0, HIGH9)), "a", "a")
+    # claim-next takes the most severe first
+    first = store.claim(None, "kari")
+    assert first.kind == "NEWS2_HIGH" and first.claimed_by == "kari" and first.state == "CLAIMED"
+    assert store.claim(first.id, "kari").state == "CLAIMED"  # again, by the holder: fine
+    with pytest.raises(ClaimConflict, match="claimed by 'kari'"):
+        store.claim(first.id, "ola")
+    with pytest.raises(ClaimConflict, match="claimed by 'kari'"):
+        store.resolve(first.id, "ola", "not mine")
+    with pytest.raises(ClaimConflict):
+        store.release(first.id, "ola")
+    released = store.release(first.id, "kari")
+    assert released.state == "OPEN" and released.claimed_by is None
+    done = store.resolve(first.id, "ola", "ok")
+    assert done.state == "RESOLVED" and done.claimed_by == "ola"
+    with pytest.raises(ClaimConflict, match="resolved"):
+        store.claim(first.id, "kari")
+    with pytest.raises(FlagNotFound):
+        store.claim(999_999, "kari")
+
+
+def test_two_coordinators_claiming_at_once_exactly_one_wins(store_url):  # noqa: F811
+    """Two store instances (as two server processes would have), many rounds of a simultaneous claim."""
+    a, b = open_store(store_url), open_store(store_url)
+    try:
+        q = FlagQueue(a)
+        q.record(scored(*[(f"p{i}", 0, HIGH9) for i in range(20)]), "x", "x")
+        ids = [f.id for f in a.list_flags("test", kinds=["NEWS2_HIGH"])]
+        for flag_id in ids:
+            barrier = threading.Barrier(2)
+            results = {}
+
+            def claim(store, who, flag_id=flag_id, barrier=barrier, results=results):
+                barrier.wait()
+                try:
+                    results[who] = store.claim(flag_id, who).claimed_by
+                except ClaimConflict:
+                    results[who] = None
+
+            threads = [threading.Thread(target=claim, args=(s, who)) for s, who in ((a, "kari"), (b, "ola"))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            winners = [w for w, got in results.items() if got == w]
+            assert len(winners) == 1, results
+            assert a.get(flag_id, "test").claimed_by == winners[0]
+    finally:
+        a.close()
+        b.close()
+
+
+def test_claim_next_from_two_stores_never_hands_out_one_flag_twice(store_url):  # noqa: F811
+    a, b = open_store(store_url), open_store(store_url)
+    try:
+        FlagQueue(a).record(scored(*[(f"p{i}", 0, MEDIUM5) for i in range(30)]), "x", "x")
+        taken: list[int] = []
+        lock = threading.Lock()
+
+        def worker(store, who):
+            while True:
+                try:
+                    f = store.claim(None, who)
+                except FlagNotFound:
+                    return
+                with lock:
+                    taken.append(f.id)
+
+        threads = [threading.Thread(target=worker, args=(s, w)) for s, w in ((a, "kari"), (b, "ola"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(taken) == 30 and len(set(taken)) == 30
+    finally:
+        a.close()
+        b.close()
+
+
+def test_every_read_and_change_is_audited_without_clinical_values(store):
+    q = FlagQueue(store)
+    q.record(scored(("p1", 0, HIGH9)), "a", "a")
+    flags = store.list_flags("kari")
+    flag_id = flags[0].id
+    store.claim(flag_id, "kari")
+    store.resolve(flag_id, "kari", "pulse 135, sent to A&E")
+    log = store.audit_log()
+    actions = [(actor, action, fid) for _, actor, action, fid, _ in log if fid == flag_id]
+    assert ("kari", "READ", flag_id) in actions
+    assert ("kari", "CLAIM", flag_id) in actions and ("kari", "RESOLVE", flag_id) in actions
+    assert all(at > 0 for at, *_ in log)
+    assert not any("135" in (detail or "") for *_, detail in log)
+
+
+def test_events_are_in_commit_order_and_resume_from_a_cursor(store):
+    q = FlagQueue(store)
+    start = store.cursor()
+    q.record(scored(("p1", 0, HIGH9)), "a", "a")
+    events = store.events_after(start, "w")
+    assert [kind for _, kind, _ in events] == ["RAISED", "RAISED"]
+    cursor = events[-1][0]
+    q.record(scored(("p1", 1, HIGH9)), "b", "b")
+    store.claim(events[0][2].id, "kari")
+    later = store.events_after(cursor, "w")
+    assert [kind for _, kind, _ in later] == ["UPDATED", "UPDATED", "CLAIMED"]
+    assert [seq for seq, _, _ in later] == sorted(seq for seq, _, _ in later)
+    assert store.events_after(later[-1][0], "w") == []
+
+
+def test_schema_migration_is_idempotent(store_url):  # noqa: F811
+    a = open_store(store_url)
+    b = open_store(store_url)  # a second server starting on the same store
+    assert a.migrate() == b.migrate() == 1
+    a.close()
+    b.close()

@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("-q", "--quiet", action="store_true", help="no summary")
     s.add_argument("--server", metavar="HOST:PORT",
                    help="score on a Varde server instead of in this process (same output)")
+    s.add_argument("--batch-id", metavar="ID",
+                   help="with --server: the id flags are raised under (default: from the file's path, size and "
+                        "modification time, so that scoring the same file again raises nothing twice)")
     s.set_defaults(func=_score)
 
     v = sub.add_parser(
@@ -288,7 +291,8 @@ def _score(args) -> int:
         from .client import VardeClient
 
         client = VardeClient(args.server, timeout=None)
-        scored_batches = (scored for scored, _ in client.score_batches(source.batches))
+        scored_batches = (scored for scored, _ in client.score_batches(source.batches,
+                                                                       batch_id=args.batch_id or _file_id(args.input)))
     else:
         scored_batches = (score_news2(batch) for batch in source.batches)
 
@@ -328,6 +332,16 @@ def _score(args) -> int:
         if not args.output:
             print("(use -o OUTPUT to write the scored rows)", file=sys.stderr)
     return 0
+
+
+def _file_id(path: str) -> str:
+    """The same file, unchanged, gets the same id: resubmitting it raises no flag twice."""
+    import hashlib
+    import os
+
+    st = os.stat(path)
+    key = f"{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}".encode()
+    return "file:" + hashlib.sha256(key).hexdigest()[:24]
 
 
 def _serve(args) -> int:

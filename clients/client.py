@@ -175,8 +175,10 @@ class VardeClient:
         return pa.Table.from_batches(out)
 
     def score_batches(self, data, *, batch_id: str | None = None
-                      ) -> Iterator[tuple[pa.RecordBatch, scoring_pb2.BatchSummary]]:
-        """Stream record batches to the server; yield each scored batch with its summary, in order.
+                      ) -> Iterator[tuple[pa.RecordBatch, scoring_pb2.ScoredBatch]]:
+        """Stream record batches to the server; yield each scored batch with the server's reply, in order.
+
+        The reply (its Arrow bytes dropped) carries the batch_id, the summary and the flags raised.
 
         Batches are cut into requests of about `chunk_bytes`; each gets the id `<batch_id>/<n>` (batch_id
         defaults to a fresh UUID), which the server uses to raise each flag once however often it is sent.
@@ -218,7 +220,8 @@ class VardeClient:
                     schema=pa.schema([chunk.schema.field(i) for i in keep] + list(results.schema),
                                      metadata=chunk.schema.metadata),
                 )
-                yield merged, reply.summary
+                reply.ClearField("arrow_ipc")
+                yield merged, reply
         except grpc.RpcError as e:
             if failed:
                 raise failed[0] from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 
+import pyarrow.csv  # noqa: F401  (pa.csv)
 import pyarrow.parquet as pq
 import pytest
 
@@ -82,3 +83,31 @@ def test_readme_service_example_runs(server, capsys):
     code = block.replace("127.0.0.1:50051", server.address)
     exec(compile(code, "README.md", "exec"), {"table": table})
     assert capsys.readouterr().out.split() == ["5", "4"]
+
+
+def test_flags_commands_and_resubmitting_a_file_raises_nothing_twice(server, tmp_path, capsys):
+    import pyarrow as pa
+
+    src = tmp_path / "ward.csv"
+    calm = {"resp_rate": 16, "spo2": 97, "on_oxygen": False, "systolic_bp": 120, "pulse": 70,
+            "consciousness": "A", "temperature": 37.0}
+    rows = [{"patient_id": "cli-p1", **calm, "resp_rate": 26, "spo2": 91, "pulse": 135},
+            {"patient_id": "cli-p2", **calm}]
+    pa.csv.write_csv(pa.Table.from_pylist(rows), src)
+    for _ in range(2):
+        assert main(["score", str(src), "-q", "--server", server.address]) == 0
+    assert main(["flags", "list", "--server", server.address, "--patient", "cli-p1", "--json"]) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {f["kind"] for f in listed} == {"NEWS2_HIGH", "NEWS2_RED"}
+    assert all(f["occurrences"] == "1" for f in listed)  # the second run of the same file raised nothing
+    high = next(f for f in listed if f["kind"] == "NEWS2_HIGH")
+
+    assert main(["flags", "claim", high["id"], "--server", server.address, "--as", "kari"]) == 0
+    assert "CLAIMED by kari" in capsys.readouterr().out
+    assert main(["flags", "claim", high["id"], "--server", server.address, "--as", "ola"]) == 2
+    assert "claimed by 'kari'" in capsys.readouterr().err
+    assert main(["flags", "resolve", high["id"], "--server", server.address, "--as", "kari",
+                 "--note", "GP visited"]) == 0
+    assert "RESOLVED" in capsys.readouterr().out
+    assert main(["flags", "claim", "--server", server.address, "--as", "kari"]) == 2
+    assert "ID or --next" in capsys.readouterr().err

@@ -56,7 +56,8 @@ def test_large_batch_is_split_under_the_server_limit_and_keeps_order(small_limit
     assert len(parts) > 4
     remote = pa.Table.from_batches([b for b, _ in parts])
     assert_same_table(remote, score_news2(table))
-    assert sum(s.rows for _, s in parts) == table.num_rows
+    assert sum(r.summary.rows for _, r in parts) == table.num_rows
+    assert [r.batch_id for _, r in parts] == [f"big/{i}" for i in range(len(parts))]
 
 
 def test_oversized_message_is_resource_exhausted_and_names_the_limit(small_limit_server):

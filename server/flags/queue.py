@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,8 +52,11 @@ class FlagQueue:
         if self.metrics is not None:
             m = self.metrics
             m.queue_seconds.observe(time.perf_counter() - started)
-            for f in found:
-                m.findings.labels(f.kind).inc(f.occurrences)
+            per_kind = Counter()
+            for kind, n in zip(found.kinds, found.occurrences, strict=True):
+                per_kind[kind] += n
+            for kind, n in per_kind.items():
+                m.findings.labels(kind).inc(n)
             if outcome.raised:
                 m.flags_raised.inc(outcome.raised)
             if outcome.updated:

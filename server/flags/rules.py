@@ -8,7 +8,6 @@ score, LOW otherwise (a rise within the low band).
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +17,7 @@ import pyarrow.compute as pc
 from varde.scoring.schema import BANDS, PARAMETERS, SUBSCORE_COLUMNS
 from varde.scoring.trend import DAY_US, TrendState, clinical_risk, rising
 
-from ..store.base import Finding
+from ..store.base import Findings
 
 __all__ = ["KINDS", "Prepared", "findings", "prepare"]
 
@@ -94,50 +93,74 @@ def trend(p: Prepared, stored: dict[str, bytes], window_us: int = DAY_US) -> tup
     return up, {patient: state.to_bytes(g) for g, patient in enumerate(p.patients)}
 
 
-def findings(scored: pa.Table, p: Prepared, up: np.ndarray) -> list[Finding]:
-    """One Finding per (patient, kind), sorted so that every transaction takes row locks in the same order."""
+def findings(scored: pa.Table, p: Prepared, up: np.ndarray) -> Findings:
+    """One finding per (patient, kind), ordered by patient then kind, so that every transaction takes row locks
+    in the same order. Vectorised: a batch can find thousands."""
     group = np.repeat(np.arange(len(p.patients)), np.diff(p.starts))
     severity = np.where(p.bands == _HIGH, 3, np.where((p.bands == _MEDIUM) | p.red, 2, 1)).astype(np.int8)
-    masks = {"NEWS2_HIGH": p.bands == _HIGH, "NEWS2_MEDIUM": p.bands == _MEDIUM, "NEWS2_RED": p.red,
-             "NEWS2_RISING": up}
-    picked = []  # (patient, kind, prepared row index, count)
-    for kind, mask in masks.items():
+    masks = (p.bands == _HIGH, p.bands == _MEDIUM, p.red, up)
+    parts = []  # per kind: (group, kind code, worst row, count, severity)
+    for code, mask in enumerate(masks):
         idx = np.flatnonzero(mask)
         if not idx.size:
             continue
         g = group[idx]
-        # worst row per patient: highest total, then newest; lexsort's last key is the primary one
+        # rows of a patient together, worst (highest total, then newest) last; lexsort's last key is primary
         order = idx[np.lexsort((p.times[idx], p.totals[idx], g))]
         g_sorted = group[order]
-        last = np.flatnonzero(np.append(g_sorted[1:] != g_sorted[:-1], True))
-        counts = np.bincount(g, minlength=len(p.patients))
-        for i in order[last]:
-            picked.append((p.patients[group[i]], kind, i, int(counts[group[i]])))
-    if not picked:
-        return []
-    rows = [p.rows[i] for _, _, i, _ in picked]
-    details = _assessments(scored, rows)
-    out = []
-    for (patient, kind, i, count), detail in zip(picked, details, strict=True):
-        detail["rising"] = bool(up[i])
-        out.append(Finding(patient, kind, int(severity[i]), int(p.totals[i]), detail, count))
-    out.sort(key=lambda f: (f.patient_id, f.kind))
-    return out
+        first = np.flatnonzero(np.concatenate(([True], g_sorted[1:] != g_sorted[:-1])))
+        last = np.append(first[1:], len(order)) - 1
+        parts.append((g_sorted[first], np.full(len(first), code, np.int8), order[last],
+                      np.diff(np.append(first, len(order))), np.maximum.reduceat(severity[order], first)))
+    if not parts:
+        return Findings.empty()
+    g, kind, row, count, sev = (np.concatenate(col) for col in zip(*parts, strict=True))
+    o = np.lexsort((kind, g))
+    g, kind, row, count, sev = g[o], kind[o], row[o], count[o], sev[o]
+    patients = np.asarray(p.patients, dtype=object)[g]
+    return Findings(
+        patient_ids=patients.tolist(),
+        kinds=np.asarray(KINDS, dtype=object)[kind].tolist(),
+        severity=sev.tolist(),
+        worst_total=p.totals[row].tolist(),
+        occurrences=count.tolist(),
+        assessments=_assessment_json(scored, p.rows[row], up[row]),
+    )
 
 
-_DETAIL = ("news2_total", "news2_band", "news2_red", "news2_complete", "news2_missing", "news2_monitoring",
-           *SUBSCORE_COLUMNS)
+_DETAIL = ("news2_total", "news2_band", "news2_red", "news2_complete", "news2_missing", "news2_monitoring")
 
 
-def _assessments(scored: pa.Table, rows: list[int]) -> list[dict]:
-    """The scored columns of the rows behind findings, as JSON-ready dicts (never the raw input values)."""
-    cols = [c for c in _DETAIL if c in scored.column_names]
-    part = scored.select(cols).take(pa.array(rows, pa.int64()))
-    out = part.to_pylist()
+def _assessment_json(scored: pa.Table, rows: np.ndarray, rising_rows: np.ndarray) -> list[str]:
+    """The scored columns of each finding's worst row as JSON text, built column-wise by Arrow (never the raw
+    input values: the assessment, not the measurements)."""
+    take = pa.array(rows, pa.int64())
+    parts: list = []
+
+    def field(name: str, values, quoted: bool = False) -> None:
+        text = values.cast(pa.string())
+        if quoted:
+            text = pc.binary_join_element_wise('"', text, '"', "")
+        parts.extend([f'"{name}":', pc.fill_null(text, "null"), ","])
+
+    for name in _DETAIL:
+        if name in scored.column_names:
+            col = scored.column(name).take(take)
+            if pa.types.is_dictionary(col.type):
+                col = col.cast(pa.string())
+            field(name, col, quoted=pa.types.is_string(col.type))
     if "observed_at" in scored.column_names:
-        when = _times(scored.take(pa.array(rows, pa.int64())), 0).to_pylist()
-        for d, us in zip(out, when, strict=True):
-            d["observed_at"] = (dt.datetime.fromtimestamp(us / 1e6, dt.timezone.utc).isoformat() if us else None)
-    for d in out:
-        d["sub_scores"] = {p: d.pop(c) for p, c in zip(PARAMETERS, SUBSCORE_COLUMNS, strict=True)}
-    return out
+        us = _times(scored.take(take), 0)
+        when = pc.strftime(us.cast(_TS), format="%Y-%m-%dT%H:%M:%S")
+        field("observed_at", pc.if_else(pc.equal(us, 0), pa.scalar(None, pa.string()),
+                                        pc.binary_join_element_wise(when, "Z", "")), quoted=True)
+    field("rising", pa.array(rising_rows, pa.bool_()))
+    parts.append('"sub_scores":{')
+    for k, (param, col) in enumerate(zip(PARAMETERS, SUBSCORE_COLUMNS, strict=True)):
+        parts.extend([f'"{param}":', pc.fill_null(scored.column(col).take(take).cast(pa.string()), "null")])
+        if k < len(PARAMETERS) - 1:
+            parts.append(",")
+    parts.append("}}")
+    arrays = [pa.chunked_array([a]) if isinstance(a, pa.Array) else a for a in parts]
+    joined = pc.binary_join_element_wise("{", *arrays, "")
+    return joined.to_pylist()

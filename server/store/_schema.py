@@ -8,7 +8,7 @@ _V1 = """
 CREATE TABLE flags (
     id {serial} PRIMARY KEY, patient_id TEXT NOT NULL, kind TEXT NOT NULL, severity {int} NOT NULL,
     state TEXT NOT NULL, assessment TEXT NOT NULL, worst_total {int} NOT NULL, source TEXT NOT NULL,
-    batch_id TEXT, occurrences {int} NOT NULL, created_at {int} NOT NULL, updated_at {int} NOT NULL,
+    batch_id TEXT, raised_by TEXT, occurrences {int} NOT NULL, created_at {int} NOT NULL, updated_at {int} NOT NULL,
     claimed_by TEXT, claimed_at {int}, resolved_at {int}, resolution_note TEXT);
 CREATE UNIQUE INDEX flags_one_open ON flags (patient_id, kind) WHERE state <> 'RESOLVED';
 CREATE INDEX flags_queue ON flags (state, severity, created_at);

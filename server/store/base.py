@@ -6,13 +6,12 @@ told of a flag only after that transaction committed. Times are microseconds sin
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-__all__ = ["ClaimConflict", "Finding", "FlagNotFound", "FlagRow", "Store", "StoreError", "now_us"]
+__all__ = ["ClaimConflict", "Findings", "FlagNotFound", "FlagRow", "Store", "StoreError", "now_us"]
 
 SEVERITIES = {"LOW": 1, "MEDIUM": 2, "HIGH": 3}
 STATES = ("OPEN", "CLAIMED", "RESOLVED")
@@ -35,15 +34,28 @@ class ClaimConflict(StoreError):
 
 
 @dataclass(frozen=True)
-class Finding:
-    """One (patient, kind) out of a batch: its worst assessment and how many rows found it."""
+class Findings:
+    """Per (patient, kind) out of a batch, column-wise: severity and total of its worst row, that row's
+    assessment as JSON, and how many rows found it. Ordered by patient, then kind."""
 
-    patient_id: str
-    kind: str
-    severity: int
-    worst_total: int
-    assessment: dict
-    occurrences: int
+    patient_ids: list[str]
+    kinds: list[str]
+    severity: list[int]
+    worst_total: list[int]
+    assessments: list[str]
+    occurrences: list[int]
+
+    @classmethod
+    def empty(cls) -> Findings:
+        return cls([], [], [], [], [], [])
+
+    def __len__(self) -> int:
+        return len(self.patient_ids)
+
+    def rows(self):
+        """(patient_id, kind, severity, assessment, worst_total, occurrences) per finding, for the store."""
+        return zip(self.patient_ids, self.kinds, self.severity, self.assessments, self.worst_total, self.occurrences,
+                   strict=True)
 
 
 @dataclass(frozen=True)
@@ -149,8 +161,11 @@ class Store:
             yield dict(self._lock_patients(cur, patients)) if patients else {}, cur
 
     def commit_batch(self, cur, batch_id: str, source: str, states: dict[str, bytes],
-                     findings: list[Finding]) -> BatchOutcome:
-        """Inside `batch`: save trend states, fold findings into flags, record the batch, in one transaction."""
+                     findings: Findings) -> BatchOutcome:
+        """Inside `batch`: save trend states, fold findings into flags, record the batch, in one transaction.
+
+        Findings go through a staging table, so that a batch with thousands of them costs a few statements.
+        """
         now = now_us()
         if states:
             cur.executemany(
@@ -160,31 +175,39 @@ class Store:
                 [(p, s, now) for p, s in states.items()])
         raised = updated = 0
         ids = {}
-        if findings:
+        if len(findings):
             self._lock_events(cur)
-        for f in findings:
-            row = self._execute(cur, (
+            self._stage(cur, findings)
+            join = ("FROM flags f JOIN staged s ON f.patient_id = s.patient_id AND f.kind = s.kind "
+                    "AND f.state <> 'RESOLVED'")
+            updated = self._execute(cur, f"SELECT count(*) {join}").fetchone()[0]
+            raised = len(findings) - updated
+            self._execute(cur, (
                 "INSERT INTO flags (patient_id, kind, severity, state, assessment, worst_total, source, batch_id, "
-                "occurrences, created_at, updated_at) VALUES (?, ?, ?, 'OPEN', ?, ?, ?, ?, ?, ?, ?) "
+                "raised_by, occurrences, created_at, updated_at) "
+                "SELECT patient_id, kind, severity, 'OPEN', assessment, worst_total, ?, ?, ?, occurrences, ?, ? "
+                "FROM staged WHERE true ORDER BY patient_id, kind "
                 "ON CONFLICT (patient_id, kind) WHERE state <> 'RESOLVED' DO UPDATE SET "
                 "occurrences = flags.occurrences + excluded.occurrences, "
                 "severity = GREATEST(flags.severity, excluded.severity), "
                 "assessment = CASE WHEN excluded.worst_total > flags.worst_total THEN excluded.assessment "
                 "ELSE flags.assessment END, "
                 "worst_total = GREATEST(flags.worst_total, excluded.worst_total), "
-                "source = excluded.source, batch_id = excluded.batch_id, updated_at = excluded.updated_at "
-                "RETURNING id, occurrences"),
-                (f.patient_id, f.kind, f.severity, json.dumps(f.assessment, separators=(",", ":")), f.worst_total,
-                 source, batch_id, f.occurrences, now, now)).fetchone()
-            flag_id, occurrences = row
-            is_new = occurrences == f.occurrences
-            raised += is_new
-            updated += not is_new
-            ids[(f.patient_id, f.kind)] = flag_id
-            self._event(cur, flag_id, "RAISED" if is_new else "UPDATED", now)
+                "source = excluded.source, batch_id = excluded.batch_id, updated_at = excluded.updated_at"),
+                (source, batch_id, batch_id, now, now))
+            self._execute(cur, "INSERT INTO flag_events (flag_id, type, at) SELECT f.id, CASE WHEN f.raised_by = ? "
+                               f"THEN 'RAISED' ELSE 'UPDATED' END, ? {join} ORDER BY f.patient_id, f.kind",
+                          (batch_id, now))
+            if len(findings) <= 1000:  # the ids matter to a push's answer, not to a bulk batch
+                rows = self._execute(cur, f"SELECT f.patient_id, f.kind, f.id {join}").fetchall()
+                ids = {(p, k): i for p, k, i in rows}
         self._execute(cur, "INSERT INTO batches (batch_id, source, committed_at, raised, updated) "
                            "VALUES (?, ?, ?, ?, ?)", (batch_id, source, now, raised, updated))
         return BatchOutcome(raised, updated, False, ids)
+
+    def _stage(self, cur, f: Findings) -> None:
+        """Fill the (transaction-local) staging table with the findings."""
+        raise NotImplementedError
 
     def _event(self, cur, flag_id: int, kind: str, at: int) -> None:
         self._execute(cur, "INSERT INTO flag_events (flag_id, type, at) VALUES (?, ?, ?)", (flag_id, kind, at))

@@ -95,6 +95,14 @@ class PostgresStore(Store):
         return cur.execute("SELECT patient_id, state FROM trend_state WHERE patient_id = ANY(%s) "
                            "ORDER BY patient_id FOR UPDATE", (patients,)).fetchall()
 
+    def _stage(self, cur, f):
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS staged (patient_id TEXT, kind TEXT, severity BIGINT, "
+                    "assessment TEXT, worst_total BIGINT, occurrences BIGINT) ON COMMIT DELETE ROWS")
+        cur.execute("TRUNCATE staged")
+        with cur.copy("COPY staged FROM STDIN") as copy:
+            for row in f.rows():
+                copy.write_row(row)
+
     def _claim_next_id(self, cur):
         row = cur.execute("SELECT id FROM flags WHERE state = 'OPEN' ORDER BY severity DESC, created_at, id "
                           "LIMIT 1 FOR UPDATE SKIP LOCKED").fetchone()

@@ -58,6 +58,14 @@ class SQLiteStore(Store):
                                f"({', '.join('?' * len(part))})", part).fetchall()
         return out
 
+    def _stage(self, cur, f):
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS staged (patient_id TEXT, kind TEXT, severity INTEGER, "
+                    "assessment TEXT, worst_total INTEGER, occurrences INTEGER)")
+        cur.execute("DELETE FROM staged")
+        cur.executemany("INSERT INTO staged VALUES (?, ?, ?, ?, ?, ?)",
+                        f.rows())
+        cur.execute("CREATE INDEX IF NOT EXISTS temp.staged_key ON staged (patient_id, kind)")
+
     def _claim_next_id(self, cur):
         row = cur.execute("SELECT id FROM flags WHERE state = 'OPEN' ORDER BY severity DESC, created_at, id "
                           "LIMIT 1").fetchone()

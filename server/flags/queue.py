@@ -24,11 +24,18 @@ class Recorded:
     flag_ids: dict = field(default_factory=dict)  # patient_id -> [flag ids]
 
 
+# Batch ids are remembered this long: a resend within it raises nothing twice.
+REMEMBER_BATCHES_US = 14 * rules.DAY_US
+
+
 class FlagQueue:
-    def __init__(self, store: Store, metrics=None, window_us: int = rules.DAY_US):
+    def __init__(self, store: Store, metrics=None, window_us: int = rules.DAY_US,
+                 remember_us: int = REMEMBER_BATCHES_US):
         self.store = store
         self.metrics = metrics
         self.window_us = window_us
+        self.remember_us = remember_us
+        self._calls = 0
 
     def record(self, scored: pa.Table, batch_id: str, source: str) -> Recorded:
         """Trend, findings and flags for one scored batch, committed in one transaction before returning.
@@ -36,6 +43,9 @@ class FlagQueue:
         The same batch_id twice records nothing the second time (replayed=True).
         """
         started = time.perf_counter()
+        self._calls += 1
+        if self._calls % 1000 == 1:
+            self.store.forget_batches(now_us() - self.remember_us)
         prepared = rules.prepare(scored, now_us())
         with self.store.batch(batch_id, prepared.patients) as opened:
             if opened is None:

@@ -13,6 +13,7 @@ from tests.server.stores import store_url  # noqa: F401  (fixture)
 from varde.scoring import score_news2
 from varde.server.flags.queue import FlagQueue
 from varde.server.store import ClaimConflict, FlagNotFound, open_store
+from varde.server.store.base import now_us
 
 T0 = dt.datetime(2026, 11, 23, 8, tzinfo=dt.timezone.utc)
 CALM = {"resp_rate": 16, "spo2": 97, "on_oxygen": False, "systolic_bp": 120, "pulse": 70, "consciousness": "A",
@@ -224,3 +225,13 @@ def test_schema_migration_is_idempotent(store_url):  # noqa: F811
     assert a.migrate() == b.migrate() == 1
     a.close()
     b.close()
+
+
+def test_batch_ids_are_remembered_for_the_retention_period_only(store):
+    q = FlagQueue(store)
+    table = scored(("p1", 0, HIGH9))
+    q.record(table, "old", "old")
+    assert q.record(table, "old", "old").replayed
+    assert store.forget_batches(now_us() + 1) >= 1
+    again = q.record(table, "old", "old")
+    assert not again.replayed and again.updated == 2

@@ -2,31 +2,36 @@
 
     python benchmarks/bench_service.py [--rows N] [--repeat K] [--seconds S] [--markdown]
 
-Every server runs in its own process (Python's GIL would otherwise be shared with the load generator): Varde as
-`varde serve`, the peers as this script started again with a hidden --serve option. What is measured:
+Every server runs in its own process (Python's GIL would otherwise be shared with the load generator), in a scratch
+directory: Varde as `varde serve` (flag queue off unless --flags), the peers as this script started again with a
+hidden --serve option. All are stopped at exit, on Ctrl-C and on SIGTERM. What is measured:
 
 1. ScoreBatches streaming: --rows synthetic rows (benchmarks/_data.py) through `VardeClient.score(table)`, end to
    end: the client cuts ~4 MiB chunks, writes each as its own Arrow IPC stream, the server scores it and returns
    the result columns only, the client re-attaches the input columns. Peers on the same chunks:
-   - flight: pyarrow.flight do_exchange; the server echoes every batch back (no scoring). One IPC stream for the
+   - flight do_exchange: pyarrow.flight; the server echoes every batch back (no scoring). One IPC stream for the
      whole exchange, so the patient_id dictionary goes over the wire once, not once per chunk.
    - grpc-echo: a raw grpcio bidi stream echoing bytes; the client sends Varde's own request payloads (IPC
      serialised beforehand, outside the timing): the transport alone.
-   Best and median of --repeat; MB/s counts the input's Arrow bytes (table.nbytes) for every peer. A breakdown
-   of the CPU each Varde stage costs (in this process, no network) follows.
-2. PushObservation (unary): 1, 8 and 64 concurrent clients for --seconds each (after a warm-up), each client a
-   thread with its own connection in one of --client-procs load-generating processes; p50/p99 latency and
-   observations/s, and the server's CPU per request (from /proc) so that a client-bound run can be told apart.
-3. StreamObservations: --stream-obs observations over one stream (`VardeClient.stream`), best of 3.
+   - flight + score_news2: the Flight exchange with the server scoring each batch and returning the result
+     columns, the client re-attaching them: Varde's work on Flight's transport (not Varde's API).
+   Best and median of --repeat; MB/s counts the input's Arrow bytes (table.nbytes) for every peer. Then the CPU
+   each stage of the Varde path costs, each stage alone in this process (no network).
+2. PushObservation (unary): 1, 8 and 64 concurrent clients, --seconds each after --warmup; p50/p99 latency,
+   requests/s and the server's CPU per request (from /proc). Load from h2load (nghttp2's C load generator; gRPC
+   as HTTP/2 POSTs) when it is installed, else from Python processes (--loadgen). Floors: the same RPC on a
+   sync grpcio server (set up as Varde's) and on grpc.aio, both answering a fixed Assessment.
+3. StreamObservations: --stream-obs observations over one stream from `VardeClient.stream`, best of 3; the same
+   against the two no-op servers.
 4. FastAPI: an `async def` endpoint under uvicorn (one process, uvloop + httptools when installed, access log
    off) that parses the same observation as JSON (a pydantic model), scores it with `score_news2` on a one-row
-   table and returns the result row as JSON; 1 and 8 clients with keep-alive http.client connections, same load
-   generator as (2). Skipped when fastapi or uvicorn is not installed (pip install -e '.[bench]').
+   table and returns the result row as JSON; 1 and 8 clients, same load generator as (2). Skipped when fastapi
+   or uvicorn is not installed (pip install -e '.[bench]').
 
 Targets (/work/shared/targets.md): ScoreBatches >= 80 % of Flight; PushObservation p99 < 3 ms unloaded and
 >= 3,000 obs/s, and at 8 clients at least FastAPI's req/s with p99 <= 3 ms; StreamObservations >= 10x FastAPI's
 req/s. On 2 cores the load generator and the server share the machine: the run ends by saying how many cores
-other processes used.
+other processes used (loopback softirq time, which is this run's own traffic, not counted).
 """
 
 from __future__ import annotations
@@ -103,6 +108,12 @@ class Children:
             if p is proc:
                 return log.read_text(errors="replace")[-3000:]
         return ""
+
+    def check_alive(self) -> None:
+        for name, proc, log in self.procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the {name} server exited ({proc.returncode}):\n"
+                                   f"{log.read_text(errors='replace')[-3000:]}")
 
     def stop_all(self, remove: bool = True) -> None:
         for _, proc, _ in self.procs:
@@ -207,7 +218,7 @@ def _noop_assessment():
 
 
 def serve_grpc_noop(port: int) -> None:
-    """PushObservation answering a fixed Assessment on a sync grpcio server set up as Varde's (64 workers)."""
+    """Push and Stream answering a fixed Assessment on a sync grpcio server set up as Varde's (64 workers)."""
     from concurrent import futures
 
     import grpc
@@ -219,6 +230,10 @@ def serve_grpc_noop(port: int) -> None:
     class Noop(observations_pb2_grpc.ObservationsServicer):
         def PushObservation(self, request, context):
             return answer
+
+        def StreamObservations(self, request_iterator, context):
+            for _ in request_iterator:
+                yield answer
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=64), maximum_concurrent_rpcs=1000)
     observations_pb2_grpc.add_ObservationsServicer_to_server(Noop(), server)
@@ -241,6 +256,10 @@ def serve_grpc_aio_noop(port: int) -> None:
     class Noop(observations_pb2_grpc.ObservationsServicer):
         async def PushObservation(self, request, context):
             return answer
+
+        async def StreamObservations(self, request_iterator, context):
+            async for _ in request_iterator:
+                yield answer
 
     async def main() -> None:
         server = grpc.aio.server()
@@ -608,7 +627,7 @@ def _http_caller(port: int, payloads: list[bytes]):
 class Load:
     name: str
     clients: int
-    procs: int
+    gen: str  # the load generator
     seconds: float
     latencies: np.ndarray
     errors: int
@@ -659,7 +678,58 @@ def run_load(name: str, kind: str, port: int, server_pid: int, clients: int, pro
         lat.frombytes(blob)
     errors = sum(p[1] for p in parts)
     first = next((p[2] for p in parts if p[2]), "")
-    return Load(name, clients, procs, seconds, np.frombuffer(lat, dtype=np.float64), errors, first, cpu1 - cpu0)
+    return Load(name, clients, f"python x{procs}", seconds, np.frombuffer(lat, dtype=np.float64), errors, first,
+                cpu1 - cpu0)
+
+
+def run_h2load(name: str, kind: str, port: int, server_pid: int, clients: int, payload: bytes, seconds: float,
+               warmup: float, scratch: Path) -> Load:
+    """h2load (nghttp2, C, one thread): `clients` connections, one request in flight on each, for `seconds`
+    after `warmup`; latencies from its per-request log. gRPC is HTTP/2 POSTs of a length-prefixed message."""
+    body = scratch / f"{kind}.body"
+    log = scratch / "h2load.log"
+    log.unlink(missing_ok=True)
+    if kind == "grpc":
+        body.write_bytes(b"\0" + len(payload).to_bytes(4, "big") + payload)
+        url = f"http://{HOST}:{port}/varde.v1.Observations/PushObservation"
+        extra = ["-H", "content-type: application/grpc", "-H", "te: trailers"]
+    else:
+        body.write_bytes(payload)
+        url = f"http://{HOST}:{port}/score"
+        extra = ["--h1", "-H", "content-type: application/json"]
+    cmd = ["h2load", "-c", str(clients), "-m", "1", "-t", "1", "-D", f"{round(seconds * 1000)}ms",
+           "--warm-up-time", f"{round(warmup * 1000)}ms",
+           "--log-file", str(log), "-d", str(body), *extra, url]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=_die_with_parent)
+    try:
+        time.sleep(warmup + 0.05)
+        cpu0 = proc_cpu_seconds(server_pid)
+        time.sleep(seconds)
+        cpu1 = proc_cpu_seconds(server_pid)
+        out, _ = proc.communicate(timeout=60 + seconds)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    rows = np.loadtxt(log, ndmin=2) if log.exists() and log.stat().st_size else np.zeros((0, 3))
+    ok = rows[:, 1] == 200
+    errors = int((~ok).sum())
+    first = "" if not errors else f"HTTP status {int(rows[~ok][0, 1])}"
+    for line in out.splitlines():
+        words = line.replace(",", "").split()
+        if line.startswith("requests:"):  # requests: N total, N started, N done, N succeeded, F failed, E errored, ...
+            errors += int(words[9]) + int(words[11])
+        if line.startswith("traffic:") and kind == "grpc":
+            # traffic: ... (D) data. A gRPC error is a trailers-only answer with status 200 and no data.
+            data = int(words[-2].strip("()"))
+            if rows.shape[0] and data < 6 * rows.shape[0]:
+                errors += rows.shape[0]
+                first = first or "responses without a message: gRPC errors"
+    if proc.returncode:
+        errors += 1
+        first = first or f"h2load exited {proc.returncode}: {out[-500:]}"
+    return Load(name, clients, "h2load", seconds, rows[ok, 2] / 1e6, errors, first, cpu1 - cpu0)
 
 
 def observation_rows(table: pa.Table) -> list[dict]:
@@ -731,8 +801,8 @@ def machine_line() -> str:
 
 
 def fmt_table(header: tuple[str, ...], rows: list[tuple[str, ...]], markdown: bool) -> str:
-    """Numbers right-aligned; the first column (a name) and a last "what is timed" column left-aligned."""
-    left = {0, len(header) - 1} if header[-1] == "what is timed" else {0}
+    """Numbers right-aligned, text columns left-aligned."""
+    left = {i for i, h in enumerate(header) if i == 0 or h in ("load generator", "what is timed")}
     if markdown:
         lines = ["| " + " | ".join(header) + " |",
                  "|" + "|".join("---" if i in left else "---:" for i in range(len(header))) + "|"]
@@ -756,12 +826,31 @@ def stream_rows(peers: list[Timed], n: int, mb: float) -> list[tuple[str, ...]]:
 
 
 def load_rows(loads: list[Load]) -> list[tuple[str, ...]]:
-    return [(ld.name, str(ld.clients), str(ld.procs), f"{ld.pct(50):.2f}", f"{ld.pct(99):.2f}", f"{ld.rate:,.0f}",
+    return [(ld.name, str(ld.clients), ld.gen, f"{ld.pct(50):.2f}", f"{ld.pct(99):.2f}", f"{ld.rate:,.0f}",
              f"{ld.server_us_per_req:.0f}", f"{ld.server_cpu / ld.seconds:.2f}", str(ld.errors)) for ld in loads]
 
 
-LOAD_HEADER = ("endpoint", "clients", "procs", "p50 ms", "p99 ms", "req/s", "server CPU us/req", "server cores",
-               "errors")
+STREAM_OBS_TITLE = ("StreamObservations, one stream of {n:,} observations from VardeClient.stream (a Python client), "
+                    "best and median of 3; the no-op servers answer a fixed Assessment per observation:")
+STREAM_OBS_HEADER = ("server", "best s", "median s", "obs/s", "server CPU us/obs", "x FastAPI 8 clients")
+
+
+def loadgen_text(h2load: bool, args) -> str:
+    common = (f"closed loop, each client one connection with one request in flight, {args.seconds:g} s measured after "
+              f"{args.warmup:g} s warm-up. 'server cores' is the server process's CPU (its Python threads hold one "
+              "GIL; gRPC's C threads add to it): near or above 1.0 the server is the limit.")
+    if h2load:
+        return (common + " Load from h2load (nghttp2's C load generator, one thread, one observation repeated): it "
+                "needs a fraction of a core, so the server gets most of the 2 cores. Python clients (threads in 2 "
+                "processes, --loadgen python) spend about a core themselves at 3k req/s and held a no-op grpcio "
+                "server well below what h2load drives it to: they measure the clients.")
+    return (common + f" Load from Python: clients are threads, each with its own connection (grpcio channel or "
+            f"http.client), over {args.client_procs} spawned processes so that they do not share one GIL; they "
+            "share the 2 cores with the server, and at ~3k req/s use about a core themselves.")
+
+
+LOAD_HEADER = ("endpoint", "clients", "load generator", "p50 ms", "p99 ms", "req/s", "server CPU us/req",
+               "server cores", "errors")
 STREAM_HEADER = ("peer", "best ms", "median ms", "rows/s", "MB/s", "wire MB", "server CPU s", "% of Flight",
                  "what is timed")
 
@@ -777,8 +866,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chunk-mib", type=float, default=4.0, help="request size of the streams (default: 4)")
     ap.add_argument("--seconds", type=float, default=5.0, help="measured seconds per load level (default: 5)")
     ap.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each load level")
+    ap.add_argument("--loadgen", choices=["auto", "h2load", "python"], default="auto",
+                    help="load generator for the unary parts: h2load (apt-get install nghttp2-client) or Python "
+                         "processes; auto: h2load when it is on PATH (default)")
     ap.add_argument("--client-procs", type=int, default=2,
-                    help="load-generating processes; clients are threads spread over them (default: 2)")
+                    help="python load generator: processes; clients are threads spread over them (default: 2)")
     ap.add_argument("--stream-obs", type=int, default=20_000,
                     help="observations sent over one StreamObservations call (default: %(default)s)")
     ap.add_argument("--skip", action="append", default=[], choices=["batches", "push", "stream", "fastapi"],
@@ -794,8 +886,10 @@ def main(argv: list[str] | None = None) -> int:
         SERVE_ROLES[args.serve](args.port)
         return 0
 
-    # Ctrl-C and SIGTERM both unwind through the finally below, which stops every child.
+    # Ctrl-C and SIGTERM both unwind through the finally below, which stops every child. (Ctrl-C also when a
+    # non-interactive shell started this in the background with SIGINT ignored.)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     children = Children()
     try:
         return run(args, children)
@@ -832,7 +926,8 @@ def run(args, children: Children) -> int:
                                 env={"VARDE_QUEUE": queue})
     peers = {}
     roles = ((["flight", "grpc-echo"] if "batches" not in args.skip else [])
-             + (list(NOOP_LEVELS) if "push" not in args.skip else []) + (["fastapi"] if want_fastapi else []))
+             + (list(NOOP_LEVELS) if not {"push", "stream"} <= set(args.skip) else [])
+             + (["fastapi"] if want_fastapi else []))
     for role in roles:
         peers[role] = start_peer(children, role)
 
@@ -861,6 +956,7 @@ def run(args, children: Children) -> int:
     streamed: list[Timed] = []
     breakdown: list[tuple[str, float]] = []
     if "batches" not in args.skip:
+        children.check_alive()
         streamed.append(bench_varde_stream(vaddr, table, args.repeat, varde_proc.pid, chunk_bytes))
         fproc, fport = peers["flight"]
         streamed.append(bench_flight(fport, table, args.repeat, fproc.pid, chunk_bytes, b"echo"))
@@ -878,30 +974,41 @@ def run(args, children: Children) -> int:
 
     # 2. PushObservation -------------------------------------------------------------------------------------
     loads: list[Load] = []
+    use_h2load = args.loadgen == "h2load" or (args.loadgen == "auto" and shutil.which("h2load"))
+
+    def measure(name: str, kind: str, port: int, pid: int, clients: int, payloads: list[bytes]) -> Load:
+        children.check_alive()
+        if use_h2load:
+            ld = run_h2load(name, kind, port, pid, clients, payloads[0], args.seconds, args.warmup, children.dir)
+        else:
+            ld = run_load(name, kind, port, pid, clients, args.client_procs, payloads, args.seconds, args.warmup)
+        children.check_alive()
+        print(f"{name}, {clients} clients: {ld.rate:,.0f} req/s, p99 {ld.pct(99):.2f} ms")
+        return ld
+
     if "push" not in args.skip:
         for c in PUSH_LEVELS:
-            loads.append(run_load("varde PushObservation", "grpc", vport, varde_proc.pid, c, args.client_procs,
-                                  gpay, args.seconds, args.warmup))
-            print(f"push, {c} clients: {loads[-1].rate:,.0f} req/s, p99 {loads[-1].pct(99):.2f} ms")
+            loads.append(measure("varde PushObservation", "grpc", vport, varde_proc.pid, c, gpay))
         for role, levels in NOOP_LEVELS.items():
             nproc, nport = peers[role]
             for c in levels:
-                loads.append(run_load(NOOP_NAMES[role], "grpc", nport, nproc.pid, c, args.client_procs, gpay,
-                                      args.seconds, args.warmup))
-                print(f"{role}, {c} clients: {loads[-1].rate:,.0f} req/s, p99 {loads[-1].pct(99):.2f} ms")
+                loads.append(measure(NOOP_NAMES[role], "grpc", nport, nproc.pid, c, gpay))
     if want_fastapi:
         fproc, fport = peers["fastapi"]
         jpay = json_payloads(rows)
         for c in FASTAPI_LEVELS:
-            loads.append(run_load("fastapi async def", "http", fport, fproc.pid, c, args.client_procs, jpay,
-                                  args.seconds, args.warmup))
-            print(f"fastapi, {c} clients: {loads[-1].rate:,.0f} req/s, p99 {loads[-1].pct(99):.2f} ms")
+            loads.append(measure("fastapi async def", "http", fport, fproc.pid, c, jpay))
 
     # 3. StreamObservations ----------------------------------------------------------------------------------
-    stream_times: list[float] = []
+    streams: list[tuple[str, list[float], float]] = []  # name, times, server CPU s per run
     if "stream" not in args.skip:
-        stream_times, stream_cpu = bench_stream(vaddr, gpay, args.stream_obs, 3, varde_proc.pid)
+        children.check_alive()
+        streams.append(("varde StreamObservations", *bench_stream(vaddr, gpay, args.stream_obs, 3, varde_proc.pid)))
+        for role in NOOP_LEVELS:
+            nproc, nport = peers[role]
+            streams.append((NOOP_NAMES[role], *bench_stream(f"{HOST}:{nport}", gpay, args.stream_obs, 3, nproc.pid)))
 
+    children.check_alive()
     children.stop_all(remove=False)  # reaps the servers, so that their CPU counts as ours below
     busy1, own1 = machine_busy_seconds(), own_cpu_seconds()
     wall = time.perf_counter() - t_start
@@ -914,10 +1021,7 @@ def run(args, children: Children) -> int:
         verdicts.append(f"ScoreBatches at {pct:.0f} % of Flight's throughput (target >= 80 %: "
                         f"{'met' if pct >= 80 else 'NOT met'})")
     if loads:
-        print("\nunary load: closed loop, each client a thread with its own connection, spread over "
-              f"{args.client_procs} load-generating processes; {args.seconds:g} s measured after {args.warmup:g} s "
-              "warm-up. 'server cores' near 1.0 means the server's GIL is the limit; well below it, the clients "
-              "(which share the 2 cores) are.")
+        print(f"\nUnary requests: {loadgen_text(use_h2load, args)}")
         print(fmt_table(LOAD_HEADER, load_rows(loads), False))
         by = {(ld.name, ld.clients): ld for ld in loads}
         one = by.get(("varde PushObservation", 1))
@@ -929,7 +1033,7 @@ def run(args, children: Children) -> int:
             verdicts.append(f"PushObservation best {best_rate:,.0f} obs/s (target >= 3,000: "
                             f"{'met' if best_rate >= 3000 else 'NOT met'})")
         v8, f8 = by.get(("varde PushObservation", 8)), by.get(("fastapi async def", 8))
-        if v8 and f8:
+        if v8 and f8 and f8.rate and v8.rate:
             ok = v8.rate >= f8.rate and v8.pct(99) <= 3
             verdicts.append(f"PushObservation at 8 clients: {v8.rate / f8.rate:.2f}x FastAPI's req/s, p99 "
                             f"{v8.pct(99):.2f} ms vs {f8.pct(99):.2f} ms (target >= 1x with p99 <= 3 ms: "
@@ -937,15 +1041,18 @@ def run(args, children: Children) -> int:
         for ld in loads:
             if ld.errors:
                 print(f"  {ld.name} at {ld.clients} clients: {ld.errors} errors, first: {ld.first_error}")
-    stream_line = ""
-    if stream_times:
-        best, med = min(stream_times), statistics.median(stream_times)
-        rate = args.stream_obs / best
-        stream_line = (f"StreamObservations, one stream, {args.stream_obs:,} observations: best {best:.2f} s, median "
-                       f"{med:.2f} s = {rate:,.0f} obs/s; server CPU {stream_cpu / args.stream_obs * 1e6:.0f} us/obs")
-        print("\n" + stream_line)
+    stream_table: list[tuple[str, ...]] = []
+    if streams:
         f8 = next((ld for ld in loads if ld.name.startswith("fastapi") and ld.clients == 8), None)
-        if f8:
+        for name, times, cpu in streams:
+            rate = args.stream_obs / min(times)
+            vs = f"{rate / f8.rate:.1f}x" if f8 and f8.rate else "-"
+            stream_table.append((name, f"{min(times):.2f}", f"{statistics.median(times):.2f}", f"{rate:,.0f}",
+                                 f"{cpu / args.stream_obs * 1e6:.0f}", vs))
+        print(f"\n{STREAM_OBS_TITLE.format(n=args.stream_obs)}")
+        print(fmt_table(STREAM_OBS_HEADER, stream_table, False))
+        rate = args.stream_obs / min(streams[0][1])
+        if f8 and f8.rate:
             verdicts.append(f"StreamObservations {rate / f8.rate:.1f}x FastAPI's req/s at 8 clients (target >= 10x: "
                             f"{'met' if rate >= 10 * f8.rate else 'NOT met'})")
     print()
@@ -971,11 +1078,11 @@ def run(args, children: Children) -> int:
             print(fmt_table(("stage", "ms", "share"),
                             [(name, f"{t * 1e3:.1f}", f"{t / total * 100:.0f} %") for name, t in breakdown], True))
         if loads:
-            print(f"\nUnary requests, closed loop, {args.seconds:g} s per level, clients as threads with their own "
-                  f"connections over {args.client_procs} load-generating processes.\n")
+            print(f"\nUnary requests: {loadgen_text(use_h2load, args)}\n")
             print(fmt_table(LOAD_HEADER, load_rows(loads), True))
-        if stream_line:
-            print(f"\n{stream_line}.")
+        if stream_table:
+            print(f"\n{STREAM_OBS_TITLE.format(n=args.stream_obs)}\n")
+            print(fmt_table(STREAM_OBS_HEADER, stream_table, True))
         print()
         for v in verdicts:
             print(f"{v}.")

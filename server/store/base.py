@@ -7,6 +7,7 @@ told of a flag only after that transaction committed. Times are microseconds sin
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -168,21 +169,14 @@ class Store:
         """
         now = now_us()
         if states:
-            cur.executemany(
-                self._sql("INSERT INTO trend_state (patient_id, state, updated_at) VALUES (?, ?, ?) "
-                          "ON CONFLICT (patient_id) DO UPDATE SET state = excluded.state, "
-                          "updated_at = excluded.updated_at"),
-                [(p, s, now) for p, s in states.items()])
+            self._save_states(cur, [(p, s, now) for p, s in states.items()])
         raised = updated = 0
         ids = {}
         if len(findings):
             self._lock_events(cur)
             self._stage(cur, findings)
-            join = ("FROM flags f JOIN staged s ON f.patient_id = s.patient_id AND f.kind = s.kind "
-                    "AND f.state <> 'RESOLVED'")
-            updated = self._execute(cur, f"SELECT count(*) {join}").fetchone()[0]
-            raised = len(findings) - updated
-            self._execute(cur, (
+            token = uuid.uuid4().hex  # marks the flags this commit creates (a batch id may come back later)
+            folded = self._execute(cur, (
                 "INSERT INTO flags (patient_id, kind, severity, state, assessment, worst_total, source, batch_id, "
                 "raised_by, occurrences, created_at, updated_at) "
                 "SELECT patient_id, kind, severity, 'OPEN', assessment, worst_total, ?, ?, ?, occurrences, ?, ? "
@@ -193,14 +187,16 @@ class Store:
                 "assessment = CASE WHEN excluded.worst_total > flags.worst_total THEN excluded.assessment "
                 "ELSE flags.assessment END, "
                 "worst_total = GREATEST(flags.worst_total, excluded.worst_total), "
-                "source = excluded.source, batch_id = excluded.batch_id, updated_at = excluded.updated_at"),
-                (source, batch_id, batch_id, now, now))
-            self._execute(cur, "INSERT INTO flag_events (flag_id, type, at) SELECT f.id, CASE WHEN f.raised_by = ? "
-                               f"THEN 'RAISED' ELSE 'UPDATED' END, ? {join} ORDER BY f.patient_id, f.kind",
-                          (batch_id, now))
+                "source = excluded.source, batch_id = excluded.batch_id, updated_at = excluded.updated_at "
+                "RETURNING id, patient_id, kind, raised_by"),
+                (source, batch_id, token, now, now)).fetchall()
+            folded.sort(key=lambda r: (r[1], r[2]))  # events in the order the rows were locked
+            events = [(flag_id, "RAISED" if by == token else "UPDATED", now) for flag_id, _, _, by in folded]
+            raised = sum(1 for _, kind, _ in events if kind == "RAISED")
+            updated = len(events) - raised
+            self._insert_rows(cur, "flag_events", ("flag_id", "type", "at"), events)
             if len(findings) <= 1000:  # the ids matter to a push's answer, not to a bulk batch
-                rows = self._execute(cur, f"SELECT f.patient_id, f.kind, f.id {join}").fetchall()
-                ids = {(p, k): i for p, k, i in rows}
+                ids = {(p, k): i for i, p, k, _ in folded}
         self._execute(cur, "INSERT INTO batches (batch_id, source, committed_at, raised, updated) "
                            "VALUES (?, ?, ?, ?, ?)", (batch_id, source, now, raised, updated))
         return BatchOutcome(raised, updated, False, ids)
@@ -208,6 +204,16 @@ class Store:
     def _stage(self, cur, f: Findings) -> None:
         """Fill the (transaction-local) staging table with the findings."""
         raise NotImplementedError
+
+    def _insert_rows(self, cur, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+        """Plain inserts of many rows, the store's fastest way."""
+        cur.executemany(self._sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                                  f"({', '.join('?' * len(columns))})"), rows)
+
+    def _save_states(self, cur, rows: list[tuple[str, bytes, int]]) -> None:
+        cur.executemany(self._sql("INSERT INTO trend_state (patient_id, state, updated_at) VALUES (?, ?, ?) "
+                                  "ON CONFLICT (patient_id) DO UPDATE SET state = excluded.state, "
+                                  "updated_at = excluded.updated_at"), rows)
 
     def forget_batches(self, before_us: int) -> int:
         """Drop batch ids committed before `before_us`: a batch resent after that raises its flags again."""

@@ -99,9 +99,22 @@ class PostgresStore(Store):
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS staged (patient_id TEXT, kind TEXT, severity BIGINT, "
                     "assessment TEXT, worst_total BIGINT, occurrences BIGINT) ON COMMIT DELETE ROWS")
         cur.execute("TRUNCATE staged")
-        with cur.copy("COPY staged FROM STDIN") as copy:
-            for row in f.rows():
+        self._insert_rows(cur, "staged", ("patient_id", "kind", "severity", "assessment", "worst_total",
+                                          "occurrences"), f.rows())
+
+    def _insert_rows(self, cur, table, columns, rows):
+        with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
                 copy.write_row(row)
+
+    def _save_states(self, cur, rows):
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS staged_state (patient_id TEXT, state BYTEA, updated_at BIGINT) "
+                    "ON COMMIT DELETE ROWS")
+        cur.execute("TRUNCATE staged_state")
+        self._insert_rows(cur, "staged_state", ("patient_id", "state", "updated_at"), rows)
+        cur.execute("INSERT INTO trend_state (patient_id, state, updated_at) SELECT patient_id, state, updated_at "
+                    "FROM staged_state ORDER BY patient_id ON CONFLICT (patient_id) DO UPDATE SET "
+                    "state = excluded.state, updated_at = excluded.updated_at")
 
     def _claim_next_id(self, cur):
         row = cur.execute("SELECT id FROM flags WHERE state = 'OPEN' ORDER BY severity DESC, created_at, id "

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import _news2_kernel as K
-from .arrow import bool_array, dictionary_array, int8_array, numeric_column, readonly, validity
+from .arrow import BOOL, F64, I8, bool_array, dictionary_array, int8_array, numeric_column, readonly, validity
 from .schema import (
     BANDS,
     MISSING_NAMES,
@@ -27,7 +27,7 @@ from .schema import (
     result_schema,
 )
 
-__all__ = ["SERIAL_BELOW", "score_news2", "warm_up"]
+__all__ = ["SERIAL_BELOW", "Raw", "score_news2", "score_values", "warm_up"]
 
 # Below this many rows the serial twin runs: handing work to the thread pool costs more than it saves.
 SERIAL_BELOW = 10_000
@@ -149,34 +149,101 @@ def _score(batch: pa.RecordBatch, run_parallel: bool) -> pa.RecordBatch:
         numeric_column(opt("age"), "age"),
         numeric_column(opt("pregnant"), "pregnant"),
     )
-    nbytes = (n + 7) // 8
-    sub = np.empty((7, n), np.int8)
-    sub_valid = np.empty((7, nbytes), np.uint8)
-    total, band, missing, monitoring, reject, na_reason = (np.empty(n, np.int8) for _ in range(6))
-    bm = np.empty((K.N_BITMAPS, nbytes), np.uint8)
-    outputs = (sub, sub_valid, total, band, missing, monitoring, reject, na_reason, bm)
-    if run_parallel:
-        K.news2_parallel(n, pid_bits, pid_off, *cols, cons_codes, *outputs)
-    else:
-        K.news2_serial(0, n, pid_bits, pid_off, cols, cons_codes, *outputs)
-
-    scored = bm[K.BM_SCORED]
-    out = [int8_array(sub[k], sub_valid[k]) for k in range(7)]
-    out += [
-        int8_array(total, scored),
-        dictionary_array(band, scored, _DICTIONARIES["news2_band"]),
-        bool_array(bm[K.BM_RED], scored, n),
-        bool_array(bm[K.BM_COMPLETE], scored, n),
-        dictionary_array(missing, bm[K.BM_MISSING], _DICTIONARIES["news2_missing"]),
-        bool_array(bm[K.BM_APPLICABLE], bm[K.BM_APPLICABLE_VALID], n),
-        dictionary_array(na_reason, bm[K.BM_NA], _DICTIONARIES["news2_not_applicable_reason"]),
-        dictionary_array(monitoring, scored, _DICTIONARIES["news2_monitoring"]),
-        dictionary_array(reject, bm[K.BM_REJECT], _DICTIONARIES["reject_reason"]),
-    ]
+    raw = _run(n, pid_bits, pid_off, cols, cons_codes, run_parallel)
+    out = raw.arrays()
     keep = [i for i, name in enumerate(names) if name not in RESULT_COLUMNS]
     arrays = [batch.column(i) for i in keep] + out
     fields = [batch.schema.field(i) for i in keep] + list(_RESULT_SCHEMA)
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields, metadata=batch.schema.metadata))
+
+
+class Raw:
+    """The kernel's outputs for n rows: codes and bitmaps, before they become Arrow arrays (or protobuf)."""
+
+    __slots__ = ("n", "sub", "sub_valid", "total", "band", "missing", "monitoring", "reject", "na_reason", "bm")
+
+    def __init__(self, n: int):
+        nbytes = (n + 7) // 8
+        self.n = n
+        self.sub = np.empty((7, n), np.int8)
+        self.sub_valid = np.empty((7, nbytes), np.uint8)
+        self.total, self.band, self.missing, self.monitoring, self.reject, self.na_reason = (
+            np.empty(n, np.int8) for _ in range(6))
+        self.bm = np.empty((K.N_BITMAPS, nbytes), np.uint8)
+
+    def outputs(self) -> tuple:
+        return (self.sub, self.sub_valid, self.total, self.band, self.missing, self.monitoring, self.reject,
+                self.na_reason, self.bm)
+
+    def bits(self, which: int) -> np.ndarray:
+        """One of the kernel's bitmaps (K.BM_*) as booleans."""
+        return np.unpackbits(self.bm[which], count=self.n, bitorder="little").view(np.bool_)
+
+    def sub_bits(self, k: int) -> np.ndarray:
+        return np.unpackbits(self.sub_valid[k], count=self.n, bitorder="little").view(np.bool_)
+
+    def arrays(self) -> list[pa.Array]:
+        """The result columns, in RESULT_COLUMNS order."""
+        n, bm = self.n, self.bm
+        scored = bm[K.BM_SCORED]
+        out = [int8_array(self.sub[k], self.sub_valid[k]) for k in range(7)]
+        out += [
+            int8_array(self.total, scored),
+            dictionary_array(self.band, scored, _DICTIONARIES["news2_band"]),
+            bool_array(bm[K.BM_RED], scored, n),
+            bool_array(bm[K.BM_COMPLETE], scored, n),
+            dictionary_array(self.missing, bm[K.BM_MISSING], _DICTIONARIES["news2_missing"]),
+            bool_array(bm[K.BM_APPLICABLE], bm[K.BM_APPLICABLE_VALID], n),
+            dictionary_array(self.na_reason, bm[K.BM_NA], _DICTIONARIES["news2_not_applicable_reason"]),
+            dictionary_array(self.monitoring, scored, _DICTIONARIES["news2_monitoring"]),
+            dictionary_array(self.reject, bm[K.BM_REJECT], _DICTIONARIES["reject_reason"]),
+        ]
+        return out
+
+
+def _run(n, pid_bits, pid_off, cols, cons_codes, run_parallel: bool) -> Raw:
+    raw = Raw(n)
+    if run_parallel:
+        K.news2_parallel(n, pid_bits, pid_off, *cols, cons_codes, *raw.outputs())
+    else:
+        K.news2_serial(0, n, pid_bits, pid_off, cols, cons_codes, *raw.outputs())
+    return raw
+
+
+_NUMBERS = ("resp_rate", "spo2", "systolic_bp", "pulse", "temperature", "spo2_scale", "age")
+_FLAGS = ("on_oxygen", "pregnant")
+
+
+def _bits(mask: np.ndarray) -> np.ndarray:
+    return readonly(np.packbits(np.asarray(mask, np.bool_), bitorder="little"))
+
+
+def score_values(patient_present: np.ndarray, values: dict, consciousness: list) -> Raw:
+    """Score rows given as numpy arrays, for callers that hold no Arrow data (protobuf observations): the serial
+    kernel, no Arrow arrays made. `values` maps column names (resp_rate, spo2, systolic_bp, pulse, temperature,
+    spo2_scale, age: float64; on_oxygen, pregnant: bool) to (values, present) array pairs; a missing name is an
+    absent column. `consciousness` holds the text per row (None: not assessed).
+    """
+    n = len(consciousness)
+    present = np.asarray(patient_present, np.bool_)
+    if present.shape != (n,):
+        raise ValueError("patient_present, values and consciousness must describe the same rows")
+
+    def column(name):
+        if name not in values:
+            return numeric_column(None, name)
+        v, ok = values[name]
+        if len(v) != n or len(ok) != n:
+            raise ValueError(f"{name}: {len(v)} values for {n} rows")
+        if name in _FLAGS:
+            return (BOOL, _bits(v), 0, _bits(ok), 0)
+        return (F64, readonly(np.ascontiguousarray(v, np.float64).view(np.uint8)), 0, _bits(ok), 0)
+
+    codes = readonly(np.array([_word_code(c) for c in consciousness], np.int8))
+    cons = (I8, readonly(codes.view(np.uint8)), 0, readonly(np.empty(0, np.uint8)), 0)
+    cols = (column("spo2_scale"), column("on_oxygen"), column("resp_rate"), column("spo2"), column("systolic_bp"),
+            column("pulse"), cons, column("temperature"), column("age"), column("pregnant"))
+    return _run(n, _bits(present), 0, cols, K.CONSCIOUSNESS_CODES, False)
 
 
 def score_news2(data: pa.Table | pa.RecordBatch, *, parallel: bool | None = None) -> pa.Table | pa.RecordBatch:

@@ -1,7 +1,8 @@
 """PushObservation and StreamObservations: protobuf observation sets for devices that cannot carry Arrow.
 
-Observations become a small Arrow batch and go through the same kernel as every other path (the serial twin: one
-row never pays for parallel dispatch). A stream scores whatever has arrived together in one kernel call.
+Observations go straight from their fields to the serial kernel (`score_values`: numpy arrays, no Arrow, no
+parallel dispatch for one row) and back into Assessments. Arrow is built only when the flag queue needs a batch.
+A stream scores whatever has arrived together in one kernel call.
 """
 
 from __future__ import annotations
@@ -9,77 +10,87 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
+import time
 
+import numpy as np
 import pyarrow as pa
 
 from varde._proto.varde.v1 import observations_pb2 as pb
 from varde._proto.varde.v1 import observations_pb2_grpc
-from varde.scoring.schema import PARAMETERS, SUBSCORE_COLUMNS
+from varde.scoring import _news2_kernel as K
+from varde.scoring.news2 import Raw, score_values
+from varde.scoring.schema import (
+    BANDS,
+    MISSING_NAMES,
+    MONITORING,
+    NOT_APPLICABLE_REASONS,
+    PARAMETERS,
+    REJECT_REASONS,
+    RESULT_COLUMNS,
+)
 
 from .._rpc import streaming, unary
 from ..metrics import Metrics
 
-__all__ = ["ObservationsService", "assessments", "observations_batch"]
+__all__ = ["ObservationsService", "assessments", "score_observations"]
 
-_FLOATS = ("resp_rate", "spo2", "systolic_bp", "pulse", "temperature")
-_BANDS = {"ZERO": pb.BAND_ZERO, "LOW": pb.BAND_LOW, "LOW_MEDIUM": pb.BAND_LOW_MEDIUM, "MEDIUM": pb.BAND_MEDIUM,
-          "HIGH": pb.BAND_HIGH, None: pb.BAND_UNSPECIFIED}
+_NUMBERS = ("resp_rate", "spo2", "systolic_bp", "pulse", "temperature", "spo2_scale", "age")
+_FLAGS = ("on_oxygen", "pregnant")
+_BAND_ENUM = (pb.BAND_ZERO, pb.BAND_LOW, pb.BAND_LOW_MEDIUM, pb.BAND_MEDIUM, pb.BAND_HIGH)
+_MISSING_LISTS = tuple(tuple(m.split(";")) if m else () for m in MISSING_NAMES)
 _TS = pa.timestamp("us", tz="UTC")
 
 
-def _opt(obs, name):
-    return getattr(obs, name) if obs.HasField(name) else None
+def score_observations(observations: list[pb.Observation]) -> Raw:
+    values = {}
+    for name in (*_NUMBERS, *_FLAGS):
+        present = [o.HasField(name) for o in observations]
+        if any(present):
+            kind = np.bool_ if name in _FLAGS else np.float64
+            values[name] = (np.array([getattr(o, name) for o in observations], kind), np.array(present))
+    return score_values(np.array([bool(o.patient_id) for o in observations]), values,
+                        [o.consciousness or None for o in observations])
 
 
-def observations_batch(observations: list[pb.Observation]) -> pa.RecordBatch:
-    """The Arrow form of observation messages, one row each, in the column contract."""
-    cols = {
-        "patient_id": pa.array([o.patient_id or None for o in observations], pa.string()),
-        "observed_at": pa.array(
-            [o.observed_at.seconds * 1_000_000 + o.observed_at.nanos // 1000 if o.HasField("observed_at") else None
-             for o in observations], pa.int64()).cast(_TS),
-    }
-    for name in _FLOATS:
-        cols[name] = pa.array([_opt(o, name) for o in observations], pa.float64())
-    cols["spo2_scale"] = pa.array([_opt(o, "spo2_scale") for o in observations], pa.int32())
-    cols["on_oxygen"] = pa.array([_opt(o, "on_oxygen") for o in observations], pa.bool_())
-    cols["consciousness"] = pa.array([o.consciousness or None for o in observations], pa.string())
-    cols["age"] = pa.array([_opt(o, "age") for o in observations], pa.int32())
-    cols["pregnant"] = pa.array([_opt(o, "pregnant") for o in observations], pa.bool_())
-    return pa.RecordBatch.from_pydict(cols)
-
-
-def assessments(observations: list[pb.Observation], scored: pa.Table | pa.RecordBatch) -> list[pb.Assessment]:
-    c = {name: scored.column(name).to_pylist() for name in (*SUBSCORE_COLUMNS, "news2_total", "news2_band",
-         "news2_red", "news2_complete", "news2_missing", "news2_applicable", "news2_not_applicable_reason",
-         "news2_monitoring", "reject_reason")}
+def assessments(observations: list[pb.Observation], raw: Raw) -> list[pb.Assessment]:
+    scored = raw.bits(K.BM_SCORED).tolist()
+    red = raw.bits(K.BM_RED).tolist()
+    complete = raw.bits(K.BM_COMPLETE).tolist()
+    has_missing = raw.bits(K.BM_MISSING).tolist()
+    applicable = (raw.bits(K.BM_APPLICABLE) & raw.bits(K.BM_APPLICABLE_VALID)).tolist()
+    has_na, has_reject = raw.bits(K.BM_NA).tolist(), raw.bits(K.BM_REJECT).tolist()
+    sub_ok = [raw.sub_bits(k).tolist() for k in range(7)]
+    sub = raw.sub.tolist()
+    total, band, missing = raw.total.tolist(), raw.band.tolist(), raw.missing.tolist()
+    monitoring, na, reject = raw.monitoring.tolist(), raw.na_reason.tolist(), raw.reject.tolist()
     out = []
     for i, obs in enumerate(observations):
-        a = pb.Assessment(
-            patient_id=obs.patient_id,
-            band=_BANDS[c["news2_band"][i]],
-            red=bool(c["news2_red"][i]),
-            complete=bool(c["news2_complete"][i]),
-            monitoring=c["news2_monitoring"][i] or "",
-            applicable=bool(c["news2_applicable"][i]),
-            not_applicable_reason=c["news2_not_applicable_reason"][i] or "",
-            reject_reason=c["reject_reason"][i] or "",
-        )
+        a = pb.Assessment(patient_id=obs.patient_id, applicable=applicable[i])
         if obs.HasField("observed_at"):
             a.observed_at.CopyFrom(obs.observed_at)
-        total = c["news2_total"][i]
-        if total is not None:
-            a.total = total
-        missing = c["news2_missing"][i]
-        if missing:
-            a.missing.extend(missing.split(";"))
-        sub = a.sub_scores
-        for param, col in zip(PARAMETERS, SUBSCORE_COLUMNS, strict=True):
-            v = c[col][i]
-            if v is not None:
-                setattr(sub, param, v)
+        if scored[i]:
+            a.total, a.band, a.red, a.complete = total[i], _BAND_ENUM[band[i]], red[i], complete[i]
+            a.monitoring = MONITORING[monitoring[i]]
+        if has_missing[i]:
+            a.missing.extend(_MISSING_LISTS[missing[i]])
+        if has_na[i]:
+            a.not_applicable_reason = NOT_APPLICABLE_REASONS[na[i]]
+        if has_reject[i]:
+            a.reject_reason = REJECT_REASONS[reject[i]]
+        s = a.sub_scores
+        for k, param in enumerate(PARAMETERS):
+            if sub_ok[k][i]:
+                setattr(s, param, sub[k][i])
         out.append(a)
     return out
+
+
+def _table(observations: list[pb.Observation], raw: Raw) -> pa.Table:
+    """The scored rows as the flag queue reads them: patient, time and the result columns."""
+    ids = pa.array([o.patient_id or None for o in observations], pa.string())
+    when = pa.array([o.observed_at.seconds * 1_000_000 + o.observed_at.nanos // 1000
+                     if o.HasField("observed_at") else None for o in observations], pa.int64()).cast(_TS)
+    return pa.Table.from_arrays([ids, when, *raw.arrays()], names=["patient_id", "observed_at", *RESULT_COLUMNS])
 
 
 class ObservationsService(observations_pb2_grpc.ObservationsServicer):
@@ -88,9 +99,24 @@ class ObservationsService(observations_pb2_grpc.ObservationsServicer):
         self._scoring = scoring
         self._batch_max = stream_batch_max
 
+    def _count(self, raw: Raw, started: float) -> None:
+        m = self.metrics
+        m.kernel_seconds.labels("news2_serial").observe(time.perf_counter() - started)
+        m.rows_scored.labels("news2_serial").inc(raw.n)
+        m.batch_rows.labels("news2_serial").observe(raw.n)
+        rejected = raw.bits(K.BM_REJECT)
+        if rejected.any():
+            for code in raw.reject[rejected].tolist():
+                m.rows_rejected.labels(REJECT_REASONS[code]).inc()
+        for code in raw.band[raw.bits(K.BM_SCORED)].tolist():
+            m.band_rows.labels(BANDS[code]).inc()
+
     def _assess(self, observations: list[pb.Observation]) -> list[pb.Assessment]:
-        scored, _ = self._scoring.score_table(pa.Table.from_batches([observations_batch(observations)]))
-        out = assessments(observations, scored)
+        self._scoring.wait_ready()
+        started = time.perf_counter()
+        raw = score_observations(observations)
+        self._count(raw, started)
+        out = assessments(observations, raw)
         queue = self._scoring.queue
         if queue is not None:
             # The same observations sent again (a retry) raise nothing twice: the batch id is their content.
@@ -98,7 +124,7 @@ class ObservationsService(observations_pb2_grpc.ObservationsServicer):
             for obs in observations:
                 digest.update(obs.SerializeToString(deterministic=True))
             source = observations[0].source or "push"
-            recorded = queue.record(scored, f"push:{digest.hexdigest()}", source)
+            recorded = queue.record(_table(observations, raw), f"push:{digest.hexdigest()}", source)
             if not recorded.replayed:
                 for i, a in enumerate(out):
                     a.rising = bool(recorded.rising[i])

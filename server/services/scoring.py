@@ -63,6 +63,10 @@ class ScoringService(scoring_pb2_grpc.ScoringServicer):
     def GetServerInfo(self, request, context, where):
         return self._info
 
+    def wait_ready(self) -> None:
+        """Requests that arrive during start-up wait for the kernels rather than compile them."""
+        self._ready.wait()
+
     def score_table(self, table: pa.Table) -> tuple[pa.Table, Counts]:
         self._ready.wait()
         kernel = "news2_parallel" if table.num_rows >= SERIAL_BELOW else "news2_serial"

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from varde._proto.varde.v1 import flags_pb2, flags_pb2_grpc, observations_pb2_grpc, scoring_pb2, scoring_pb2_grpc
 from varde._proto.varde.v1 import observations_pb2 as obs_pb2
+from varde._wire import ArrowBatchView, decode_scored_batch, encode_arrow_batch
 from varde.scoring.schema import RESULT_COLUMNS
 
 __all__ = ["Assessment", "Observation", "VardeClient", "VardeError", "observation"]
@@ -84,11 +85,11 @@ def _chunks(batch: pa.RecordBatch, max_bytes: int) -> Iterator[pa.RecordBatch]:
         yield batch.slice(start, rows)
 
 
-def _ipc(batch: pa.RecordBatch) -> bytes:
+def _ipc(batch: pa.RecordBatch) -> pa.Buffer:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, batch.schema) as writer:
         writer.write_batch(batch)
-    return sink.getvalue().to_pybytes()
+    return sink.getvalue()
 
 
 def _filter(states, kinds, patient_id, min_severity, limit) -> flags_pb2.FlagFilter:
@@ -135,6 +136,10 @@ class VardeClient:
         self.retries = retries
         self.chunk_bytes = chunk_bytes
         self._scoring = scoring_pb2_grpc.ScoringStub(self._channel)
+        # ScoreBatches through the hand-written codec (varde._wire): the Arrow bytes are not copied by protobuf.
+        self._score_batches = self._channel.stream_stream(
+            "/varde.v1.Scoring/ScoreBatches", request_serializer=encode_arrow_batch,
+            response_deserializer=decode_scored_batch)
         self._observations = observations_pb2_grpc.ObservationsStub(self._channel)
         self._flags = flags_pb2_grpc.FlagsStub(self._channel)
         self._info: scoring_pb2.ServerInfo | None = None
@@ -203,16 +208,15 @@ class VardeClient:
                 for batch in itertools.chain([first], it):
                     for chunk in _chunks(batch, chunk_bytes):
                         sent.append(chunk)
-                        yield scoring_pb2.ArrowBatch(batch_id=f"{prefix}/{n}", arrow_ipc=_ipc(chunk),
-                                                     results_only=True)
+                        yield ArrowBatchView(batch_id=f"{prefix}/{n}", arrow_ipc=_ipc(chunk), results_only=True)
                         n += 1
             except Exception as e:
                 failed.append(e)
 
         try:
-            for reply in self._scoring.ScoreBatches(requests(), timeout=self.timeout):
+            for reply, ipc in self._score_batches(requests(), timeout=self.timeout):
                 chunk = sent.popleft()
-                with pa.ipc.open_stream(reply.arrow_ipc) as reader:
+                with pa.ipc.open_stream(pa.py_buffer(ipc)) as reader:
                     results = _one_batch(reader.read_all())
                 keep = [i for i, name in enumerate(chunk.schema.names) if name not in RESULT_COLUMNS]
                 merged = pa.RecordBatch.from_arrays(
@@ -220,7 +224,6 @@ class VardeClient:
                     schema=pa.schema([chunk.schema.field(i) for i in keep] + list(results.schema),
                                      metadata=chunk.schema.metadata),
                 )
-                reply.ClearField("arrow_ipc")
                 yield merged, reply
         except grpc.RpcError as e:
             if failed:

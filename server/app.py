@@ -17,7 +17,6 @@ from varde._proto.varde.v1 import (
     observations_pb2,
     observations_pb2_grpc,
     scoring_pb2,
-    scoring_pb2_grpc,
 )
 from varde.scoring import warm_up
 
@@ -27,6 +26,7 @@ from .metrics import Metrics
 from .services.flags import FlagsService
 from .services.observations import ObservationsService
 from .services.scoring import ScoringService
+from .services.scoring import add_to_server as add_scoring_to_server
 from .store import open_store
 
 __all__ = ["SERVICE_NAMES", "create_server", "serve"]
@@ -65,7 +65,7 @@ def create_server(address: str = "127.0.0.1:0", settings: Settings | None = None
     store = open_store(settings.queue) if settings.queue else None
     queue = FlagQueue(store, metrics) if store else None
     scoring = ScoringService(metrics, ready, limit, queue)
-    scoring_pb2_grpc.add_ScoringServicer_to_server(scoring, server)
+    add_scoring_to_server(scoring, server)
     observations_pb2_grpc.add_ObservationsServicer_to_server(
         ObservationsService(metrics, scoring, settings.stream_batch_max), server)
     if store is not None:

@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from varde import __version__
 from varde._proto.varde.v1 import scoring_pb2, scoring_pb2_grpc
+from varde._wire import decode_arrow_batch, encode_scored_batch
 from varde.scoring import RESULT_COLUMNS, score_news2
 from varde.scoring.news2 import SERIAL_BELOW
 from varde.scoring.summary import Counts, count
@@ -19,10 +20,10 @@ from ..errors import RequestError
 from ..flags.queue import FlagQueue
 from ..metrics import Metrics
 
-__all__ = ["ScoringService", "read_ipc", "write_ipc"]
+__all__ = ["ScoringService", "add_to_server", "read_ipc", "write_ipc"]
 
 
-def read_ipc(data: bytes) -> pa.Table:
+def read_ipc(data) -> pa.Table:
     """The record batches of one Arrow IPC stream, without copying their buffers."""
     if not data:
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "arrow_ipc is empty; it must hold one Arrow IPC stream",
@@ -37,11 +38,11 @@ def read_ipc(data: bytes) -> pa.Table:
             "as pyarrow.ipc.new_stream writes them", field="arrow_ipc") from None
 
 
-def write_ipc(table: pa.Table) -> bytes:
+def write_ipc(table: pa.Table) -> pa.Buffer:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
-    return sink.getvalue().to_pybytes()
+    return sink.getvalue()
 
 
 def fill_summary(msg: scoring_pb2.BatchSummary, c: Counts) -> None:
@@ -49,6 +50,18 @@ def fill_summary(msg: scoring_pb2.BatchSummary, c: Counts) -> None:
     msg.rejected, msg.red, msg.complete = c.rejected, c.red, c.complete
     msg.rejected_by_reason.update(c.rejected_by_reason)
     msg.bands.update(c.bands)
+
+
+def add_to_server(service: ScoringService, server: grpc.Server) -> None:
+    """Register with the hand-written codec for the Arrow-carrying messages (varde._wire); same wire format."""
+    handlers = {
+        "ScoreBatches": grpc.stream_stream_rpc_method_handler(
+            service.ScoreBatches, request_deserializer=decode_arrow_batch, response_serializer=encode_scored_batch),
+        "GetServerInfo": grpc.unary_unary_rpc_method_handler(
+            service.GetServerInfo, request_deserializer=scoring_pb2.ServerInfoRequest.FromString,
+            response_serializer=scoring_pb2.ServerInfo.SerializeToString),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("varde.v1.Scoring", handlers),))
 
 
 class ScoringService(scoring_pb2_grpc.ScoringServicer):
@@ -86,9 +99,11 @@ class ScoringService(scoring_pb2_grpc.ScoringServicer):
     @streaming("ScoreBatches")
     def ScoreBatches(self, request_iterator, context, where):
         seen = 0
-        for request in request_iterator:
+        for request in request_iterator:  # ArrowBatchView: arrow_ipc is a view of the received message
             seen += 1
             where.text = f"batch {request.batch_id!r}" if request.batch_id else f"batch #{seen} (no batch_id)"
+            if request.error:
+                raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, request.error)
             table = read_ipc(request.arrow_ipc)
             scored, c = self.score_table(table)
             reply = scoring_pb2.ScoredBatch(batch_id=request.batch_id)
@@ -100,9 +115,8 @@ class ScoringService(scoring_pb2_grpc.ScoringServicer):
                 reply.flags_replayed = recorded.replayed
             if request.results_only:
                 scored = scored.select(list(RESULT_COLUMNS))
-            reply.arrow_ipc = write_ipc(scored)
             fill_summary(reply.summary, c)
-            yield reply
+            yield reply, write_ipc(scored)  # varde._wire puts the two together
         if seen == 0:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
                                "the stream ended before its first ArrowBatch; send at least one batch")

@@ -476,7 +476,7 @@ def bench_grpc_echo(port: int, table: pa.Table, repeat: int, pid: int, chunk_byt
 
     from varde.clients.client import _ipc
 
-    payloads = [_ipc(c) for c in chunks_of(table, chunk_bytes)]
+    payloads = [_ipc(c).to_pybytes() for c in chunks_of(table, chunk_bytes)]
     channel = grpc.insecure_channel(f"{HOST}:{port}", [("grpc.max_receive_message_length", -1),
                                                          ("grpc.max_send_message_length", -1)])
     grpc.channel_ready_future(channel).result(timeout=30)
@@ -517,11 +517,11 @@ def varde_breakdown(table: pa.Table, chunk_bytes: int, repeat: int) -> list[tupl
                                        schema=pa.schema([chunk.schema.field(i) for i in keep] + list(results.schema)))
 
     stages = [
-        ("client: chunk -> IPC bytes (_ipc, incl. to_pybytes copy)", lambda: [_ipc(c) for c in chunks]),
+        ("client: chunk -> IPC buffer (_ipc)", lambda: [_ipc(c) for c in chunks]),
         ("server: read_ipc (zero-copy)", lambda: [read_ipc(r) for r in requests]),
         ("server: score_news2 (parallel kernel)", lambda: [score_news2(t) for t in inputs]),
         ("server: count() for the summary", lambda: [count(s) for s in scored]),
-        ("server: select results + write_ipc (incl. to_pybytes copy)",
+        ("server: select results + write_ipc",
          lambda: [write_ipc(s.select(list(RESULT_COLUMNS))) for s in scored]),
         ("client: read reply IPC + re-attach input columns", merge_all),
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -51,10 +52,18 @@ def _true(arr) -> int:
 
 def _value_counts(arr) -> Counter:
     out = Counter()
-    if arr.null_count == len(arr):
-        return out
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    for item in pc.value_counts(arr.drop_null()).to_pylist():
-        out[item["values"]] += item["counts"]
+    for chunk in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
+        if chunk.null_count == len(chunk):
+            continue
+        if pa.types.is_dictionary(chunk.type):
+            # The result columns are dictionary-encoded with a handful of values: count the codes.
+            codes = chunk.indices.to_numpy(zero_copy_only=False) if not chunk.null_count else \
+                chunk.indices.fill_null(0).to_numpy()[chunk.is_valid().to_numpy(zero_copy_only=False)]
+            counts = np.bincount(codes.astype(np.intp, copy=False), minlength=len(chunk.dictionary))
+            names = chunk.dictionary.to_pylist()
+            for code in np.flatnonzero(counts).tolist():
+                out[names[code]] += int(counts[code])
+        else:
+            for item in pc.value_counts(chunk.drop_null()).to_pylist():
+                out[item["values"]] += item["counts"]
     return out

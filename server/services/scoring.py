@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 import uuid
 
@@ -96,27 +98,69 @@ class ScoringService(scoring_pb2_grpc.ScoringServicer):
             m.band_rows.labels(band).inc(n)
         return scored, c
 
+    def _score_request(self, request) -> tuple:
+        if request.error:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, request.error)
+        table = read_ipc(request.arrow_ipc)
+        scored, c = self.score_table(table)
+        reply = scoring_pb2.ScoredBatch(batch_id=request.batch_id)
+        if self.queue is not None:
+            # Committed before the reply goes out: a client told of a flag can count on it.
+            recorded = self.queue.record(scored, request.batch_id or f"anonymous:{uuid.uuid4().hex}",
+                                         request.batch_id or "unnamed batch")
+            reply.flags_raised, reply.flags_updated = recorded.raised, recorded.updated
+            reply.flags_replayed = recorded.replayed
+        if request.results_only:
+            scored = scored.select(list(RESULT_COLUMNS))
+        fill_summary(reply.summary, c)
+        return reply, write_ipc(scored)  # varde._wire puts the two together
+
     @streaming("ScoreBatches")
     def ScoreBatches(self, request_iterator, context, where):
-        seen = 0
-        for request in request_iterator:  # ArrowBatchView: arrow_ipc is a view of the received message
-            seen += 1
-            where.text = f"batch {request.batch_id!r}" if request.batch_id else f"batch #{seen} (no batch_id)"
-            if request.error:
-                raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, request.error)
-            table = read_ipc(request.arrow_ipc)
-            scored, c = self.score_table(table)
-            reply = scoring_pb2.ScoredBatch(batch_id=request.batch_id)
-            if self.queue is not None:
-                # Committed before the reply goes out: a client told of a flag can count on it.
-                recorded = self.queue.record(scored, request.batch_id or f"anonymous:{uuid.uuid4().hex}",
-                                             request.batch_id or "unnamed batch")
-                reply.flags_raised, reply.flags_updated = recorded.raised, recorded.updated
-                reply.flags_replayed = recorded.replayed
-            if request.results_only:
-                scored = scored.select(list(RESULT_COLUMNS))
-            fill_summary(reply.summary, c)
-            yield reply, write_ipc(scored)  # varde._wire puts the two together
-        if seen == 0:
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
-                               "the stream ended before its first ArrowBatch; send at least one batch")
+        # A worker reads and scores the next request while gRPC sends the last reply (sending blocks this
+        # thread); at most two replies wait, so a slow reader holds the server back, not its memory.
+        ready: queue.Queue = queue.Queue(maxsize=2)
+        stop = threading.Event()
+
+        def put(item) -> None:
+            while not stop.is_set():
+                try:
+                    ready.put(item, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+
+        def work():
+            seen = 0
+            try:
+                for request in request_iterator:  # ArrowBatchView: arrow_ipc is a view of the received message
+                    seen += 1
+                    label = f"batch {request.batch_id!r}" if request.batch_id else f"batch #{seen} (no batch_id)"
+                    try:
+                        put(("reply", self._score_request(request), label))
+                    except Exception as e:
+                        put(("error", e, label))
+                        return
+                    if stop.is_set():
+                        return
+                if seen == 0:
+                    put(("error", RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                                               "the stream ended before its first ArrowBatch; send at least one "
+                                               "batch"), ""))
+            except Exception:  # the request stream broke: the client is gone or cancelled
+                pass
+            finally:
+                put(("end", None, ""))
+
+        threading.Thread(target=work, name="varde-score-ahead", daemon=True).start()
+        try:
+            while True:
+                kind, value, label = ready.get()
+                where.text = label
+                if kind == "end":
+                    return
+                if kind == "error":
+                    raise value
+                yield value
+        finally:
+            stop.set()

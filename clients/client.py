@@ -82,7 +82,28 @@ def _chunks(batch: pa.RecordBatch, max_bytes: int) -> Iterator[pa.RecordBatch]:
     per_row = max(1.0, batch.nbytes / n)
     rows = max(1, int(max_bytes / per_row))
     for start in range(0, n, rows):
-        yield batch.slice(start, rows)
+        yield _compact(batch.slice(start, rows))
+
+
+def _compact(chunk: pa.RecordBatch) -> pa.RecordBatch:
+    """Each request is its own Arrow IPC stream, so a dictionary column carries its whole dictionary every time:
+    100,000 patient ids in every request of a hospital batch. Keep only the entries a chunk uses."""
+    columns = chunk.columns
+    changed = False
+    for i, col in enumerate(columns):
+        if not pa.types.is_dictionary(col.type) or len(col.dictionary) <= max(1024, len(col) // 2):
+            continue
+        valid = None if col.null_count == 0 else col.is_valid().to_numpy(zero_copy_only=False)
+        codes = (col.indices if valid is None else col.indices.fill_null(0)).to_numpy(zero_copy_only=False)
+        used = np.zeros(len(col.dictionary), np.bool_)
+        used[codes] = True
+        new_code = np.cumsum(used, dtype=np.int64) - 1
+        indices = pa.array(new_code[codes].astype(codes.dtype, copy=False), col.type.index_type,
+                           mask=None if valid is None else ~valid)
+        columns[i] = pa.DictionaryArray.from_arrays(indices, col.dictionary.filter(pa.array(used)),
+                                                    ordered=col.type.ordered)
+        changed = True
+    return pa.RecordBatch.from_arrays(columns, schema=chunk.schema) if changed else chunk
 
 
 def _ipc(batch: pa.RecordBatch) -> pa.Buffer:

@@ -111,3 +111,25 @@ def test_flags_commands_and_resubmitting_a_file_raises_nothing_twice(server, tmp
     assert "RESOLVED" in capsys.readouterr().out
     assert main(["flags", "claim", "--server", server.address, "--as", "kari"]) == 2
     assert "ID or --next" in capsys.readouterr().err
+
+
+def test_big_dictionaries_are_cut_to_each_request_and_the_result_is_the_same(server):
+    import numpy as np
+    import pyarrow as pa
+
+    from varde.clients.client import _compact
+    from varde.scoring import score_news2
+
+    table = observations(30_000, seed=41)
+    ids = pa.array([None if i % 97 == 0 else f"p{i % 5000:05d}" for i in range(table.num_rows)]).dictionary_encode()
+    table = table.set_column(0, "patient_id", ids)
+    chunk = table.to_batches()[0].slice(1000, 2000)
+    compacted = _compact(chunk)
+    assert len(compacted.column(0).dictionary) < len(chunk.column(0).dictionary)
+    assert compacted.column(0).to_pylist() == chunk.column(0).to_pylist()
+    assert np.all(np.asarray(compacted.column(0).is_valid()) == np.asarray(chunk.column(0).is_valid()))
+    with server.client(chunk_bytes=64 * 1024) as c:
+        remote = c.score(table)
+    local = score_news2(table)
+    assert remote.column("patient_id").to_pylist() == local.column("patient_id").to_pylist()
+    assert_same_table(remote.drop_columns(["patient_id"]), local.drop_columns(["patient_id"]))

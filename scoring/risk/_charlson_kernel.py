@@ -1,0 +1,181 @@
+"""Charlson kernels: Arrow list<string> buffers in, a group bitmask and code counts per patient out.
+
+Column arguments (see charlson.py): list offsets (int64), list validity bits and bit offset, code offsets (int64),
+code bytes (uint8), code validity bits and bit offset. A table is the PrefixTable arrays (keys, masks, counts,
+under) of _codes.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._jit import helper, parallel, prange, serial
+from ._codes import MAX_LEN, MAX_PREFIX
+
+BLOCK = 1024
+POW37 = np.array([37 ** k for k in range(MAX_LEN + 1)], np.int64)
+POW37.flags.writeable = False
+
+# Outcome of reading one code.
+EMPTY, MATCHED, NO_GROUP, UNDERSPECIFIED, MALFORMED, UNKNOWN = 0, 1, 2, 3, 4, 5
+
+
+@helper
+def _space_bytes(data, b, end):
+    """How many bytes of whitespace start at data[b] (0: none): what Python's str.isspace() calls whitespace, in
+    ASCII or UTF-8 (no-break space and the other Unicode spaces a pasted journal line may carry)."""
+    ch = data[b]
+    if ch == 32 or (9 <= ch <= 13) or (28 <= ch <= 31):
+        return 1
+    if ch == 0xC2 and b + 1 < end:
+        c1 = data[b + 1]
+        return 2 if c1 == 0x85 or c1 == 0xA0 else 0
+    if ch == 0xE1 and b + 2 < end:
+        return 3 if data[b + 1] == 0x9A and data[b + 2] == 0x80 else 0
+    if ch == 0xE2 and b + 2 < end:
+        c1 = data[b + 1]
+        c2 = data[b + 2]
+        if c1 == 0x80 and (0x80 <= c2 <= 0x8A or c2 == 0xA8 or c2 == 0xA9 or c2 == 0xAF):
+            return 3
+        return 3 if c1 == 0x81 and c2 == 0x9F else 0
+    if ch == 0xE3 and b + 2 < end:
+        return 3 if data[b + 1] == 0x80 and data[b + 2] == 0x80 else 0
+    return 0
+
+
+@helper
+def _valid(bits, off, i):
+    if bits.shape[0] == 0:
+        return True
+    j = off + i
+    return (bits[j >> 3] >> (j & 7)) & 1 == 1
+
+
+@helper
+def _find(keys, count, key):
+    lo = 0
+    hi = count
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if keys[mid] < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < count and keys[lo] == key, lo
+
+
+@helper
+def _read_code(data, start, end, max_len, tail_digits, letters, keys, masks, counts, under):
+    """(outcome, group mask) of the code in data[start:end], normalised on the fly.
+
+    Well-formed: a letter, two digits, then up to max_len - 3 more digits (tail_digits) or letters and digits.
+    A well-formed code whose letter is not in `letters` (bit k: letter A + k) is UNKNOWN.
+    """
+    length = 0
+    key = 0
+    bad = False
+    first = 0
+    b = start
+    while b < end:
+        ch = data[b]
+        if ch == 46:  # dots are dropped
+            b += 1
+            continue
+        skip = _space_bytes(data, b, end)
+        if skip:
+            b += skip
+            continue
+        b += 1
+        if 97 <= ch <= 122:
+            ch -= 32
+        if 65 <= ch <= 90:
+            v = ch - 64
+            if length == 0:
+                first = ch - 65
+            elif length <= 2 or tail_digits:  # the 2nd and 3rd characters are digits
+                bad = True
+        elif 48 <= ch <= 57:
+            v = ch - 48 + 27
+            if length == 0:  # the 1st is a letter
+                bad = True
+        else:
+            bad = True
+            v = 0
+        if length < MAX_LEN:
+            key = key * 37 + v
+        length += 1
+    if length == 0:
+        return EMPTY, np.uint32(0)
+    if bad or length < 3 or length > max_len:
+        return MALFORMED, np.uint32(0)
+    if not (letters >> first) & 1:
+        return UNKNOWN, np.uint32(0)
+    found = np.uint32(0)
+    top = min(length, MAX_PREFIX)
+    for plen in range(1, top + 1):
+        n = counts[plen]
+        if n == 0:
+            continue
+        hit, at = _find(keys[plen], n, key // POW37[length - plen])
+        if hit:
+            found |= masks[plen, at]
+    if found != 0:
+        return MATCHED, found
+    if length == 3:
+        hit, _ = _find(under, under.shape[0], key)
+        if hit:
+            return UNDERSPECIFIED, np.uint32(0)
+    return NO_GROUP, np.uint32(0)
+
+
+@serial
+def charlson_serial(lo, hi, col, max_len, tail_digits, letters, keys, masks, counts, under, mask, n_unknown,
+                    n_under, n_malformed):
+    """Adds the groups of rows lo..hi-1 of one code column into mask and its counts into n_*."""
+    loff, lbits, lvoff, soff, data, sbits, svoff = col
+    for i in range(lo, hi):
+        if loff.shape[0] == 0 or not _valid(lbits, lvoff, i):
+            continue
+        for j in range(loff[i], loff[i + 1]):
+            if not _valid(sbits, svoff, j):
+                continue
+            outcome, found = _read_code(data, soff[j], soff[j + 1], max_len, tail_digits, letters, keys, masks,
+                                        counts, under)
+            if outcome == MATCHED:
+                mask[i] |= found
+            elif outcome == UNDERSPECIFIED:
+                n_under[i] += 1
+            elif outcome == MALFORMED:
+                n_malformed[i] += 1
+            elif outcome == UNKNOWN:
+                n_unknown[i] += 1
+
+
+@parallel
+def charlson_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, max_len, tail_digits, letters, keys, masks,
+                      counts, under, mask, n_unknown, n_under, n_malformed):
+    nblocks = (n + BLOCK - 1) // BLOCK
+    for b in prange(nblocks):
+        charlson_serial(b * BLOCK, min(n, (b + 1) * BLOCK), (loff, lbits, lvoff, soff, data, sbits, svoff),
+                        max_len, tail_digits, letters, keys, masks, counts, under, mask, n_unknown, n_under,
+                        n_malformed)
+
+
+@serial
+def points(mask, replaces, weights_1987, weights_2011, out_mask, out_1987, out_2011):
+    """Hierarchy (replaces[g] = the milder group g replaces, -1 none), then both weightings."""
+    groups = weights_1987.shape[0]
+    for i in range(mask.shape[0]):
+        m = mask[i]
+        for g in range(groups):
+            if replaces[g] >= 0 and (m >> g) & 1:
+                m &= ~np.uint32(1 << replaces[g])
+        a = 0
+        b = 0
+        for g in range(groups):
+            if (m >> g) & 1:
+                a += weights_1987[g]
+                b += weights_2011[g]
+        out_mask[i] = m
+        out_1987[i] = a
+        out_2011[i] = b

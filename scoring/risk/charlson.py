@@ -1,0 +1,144 @@
+"""Charlson Comorbidity Index from GP journal extracts: ICD-10 and ICPC-2 list columns, read in place.
+
+Sources. Quan H, Sundararajan V, Halfon P, et al. Coding algorithms for defining comorbidities in ICD-9-CM and
+ICD-10 administrative data. Med Care 2005;43:1130-9 (the ICD-10 codes of each group). Charlson ME, Pompei P,
+Ales KL, MacKenzie CR. A new method of classifying prognostic comorbidity in longitudinal studies. J Chronic Dis
+1987;40:373-83 (the original weights). Quan H, Li B, Couris CM, et al. Updating and validating the Charlson
+comorbidity index and score for risk adjustment in hospital discharge abstracts using data from 6 countries. Am J
+Epidemiol 2011;173:676-82 (the updated weights). The code tables, with every choice made for ICPC-2, are the CSV
+files in data/; docs/risk.md says how codes are read.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pyarrow as pa
+
+from ..arrow import readonly
+from ..schema import SchemaError
+from . import _charlson_kernel as K
+from ._codes import MAX_LEN, PrefixTable, read_rows
+
+__all__ = ["SERIAL_BELOW", "Charlson", "charlson_columns", "tables"]
+
+SERIAL_BELOW = 10_000
+
+
+def _letters(chapters: str) -> int:
+    return sum(1 << (ord(c) - 65) for c in chapters)
+
+
+# How each system's codes are written (docs/risk.md): (longest length, only digits after the rubric, letters that
+# start a code of the system). ICD-10: a letter, two digits, up to four letters or digits ([A-Z][0-9]{2}[0-9A-Z]{0,4}).
+# ICPC-2: a chapter letter, the two-digit rubric, up to two digits of a national extension (Norway's R991).
+ICD10 = (MAX_LEN, False, _letters("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+ICPC2 = (5, True, _letters("ABDFHKLNPRSTUWXYZ"))
+_EMPTY = readonly(np.empty(0, np.uint8))
+
+
+@functools.lru_cache(maxsize=1)
+def tables() -> Charlson:
+    """The shipped tables, read once."""
+    return Charlson()
+
+
+class Charlson:
+    def __init__(self):
+        weights = read_rows("charlson_weights.csv")
+        self.groups = tuple(r["group"] for r in weights)
+        self.names = tuple(r["name"] for r in weights)
+        index = {g: i for i, g in enumerate(self.groups)}
+        if len(index) > 32:
+            raise ValueError("at most 32 Charlson groups fit the kernel's bitmask")
+        self.weights_1987 = readonly(np.array([int(r["weight_1987"]) for r in weights], np.int64))
+        self.weights_2011 = readonly(np.array([int(r["weight_quan2011"]) for r in weights], np.int64))
+        self.replaces = readonly(np.array([index[r["hierarchy_replaces"]] if r["hierarchy_replaces"] else -1
+                                           for r in weights], np.int64))
+        self.icd10 = PrefixTable([(r["prefix"].strip().upper(), index[r["group"]])
+                                  for r in read_rows("charlson_icd10_quan2005.csv")])
+        self.icpc2 = PrefixTable([(r["icpc2"].strip().upper(), index[r["group"]])
+                                  for r in read_rows("charlson_icpc2.csv")])
+        self.group_names = pa.array(self.groups, pa.string())
+
+
+def _list_column(arr: pa.Array | pa.ChunkedArray | None, name: str) -> tuple | None:
+    """The kernel's view of a list<string> column: (list offsets, list validity, bit offset, code offsets,
+    code bytes, code validity, bit offset). Offsets become int64 (a copy for 32-bit offsets); the bytes are read
+    in place."""
+    if arr is None:
+        return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    t = arr.type
+    if pa.types.is_null(t):
+        return None
+    if not (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_list_view(t)
+            or pa.types.is_large_list_view(t)) or not _is_text(t.value_type):
+        raise SchemaError(f"column {name!r} has type {t}; it must be a list of codes (list<string>)", column=name)
+    if not (pa.types.is_large_list(t) and pa.types.is_large_string(t.value_type)):
+        arr = arr.cast(pa.large_list(pa.large_string()))
+    offsets = readonly(arr.offsets.to_numpy())
+    lbits = arr.buffers()[0]
+    child = arr.values
+    cbits = child.buffers()[0]
+    data = child.buffers()[2]
+    return (
+        offsets,
+        _EMPTY if lbits is None or arr.null_count == 0 else readonly(np.frombuffer(lbits, np.uint8)), arr.offset,
+        readonly(np.frombuffer(child.buffers()[1], np.int64, count=len(child) + 1, offset=child.offset * 8)),
+        readonly(np.frombuffer(data, np.uint8)) if data is not None and data.size else readonly(np.zeros(1, np.uint8)),
+        _EMPTY if cbits is None or child.null_count == 0 else readonly(np.frombuffer(cbits, np.uint8)), child.offset,
+    )
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+            or (pa.types.is_dictionary(t) and _is_text(t.value_type)))
+
+
+def charlson_columns(n: int, icd10, icpc2, *, parallel: bool | None = None) -> dict[str, pa.Array]:
+    """charlson_groups, charlson_1987, charlson_quan2011, codes_unknown, codes_underspecified, codes_malformed for n
+    patients
+    from their ICD-10 and ICPC-2 list columns (either may be None: absent)."""
+    t = tables()
+    run_parallel = n >= SERIAL_BELOW if parallel is None else parallel
+    mask = np.zeros(n, np.uint32)
+    n_unknown = np.zeros(n, np.int32)
+    n_under = np.zeros(n, np.int32)
+    n_malformed = np.zeros(n, np.int32)
+    for col, table, system in ((_list_column(icd10, "icd10"), t.icd10, ICD10),
+                               (_list_column(icpc2, "icpc2"), t.icpc2, ICPC2)):
+        if col is None:
+            continue
+        if len(col[0]) != n + 1:
+            raise SchemaError("a code column has a different number of rows than the table")
+        args = (*system, table.keys, table.masks, table.counts, table.under, mask, n_unknown, n_under, n_malformed)
+        if run_parallel:
+            K.charlson_parallel(n, *col, *args)
+        else:
+            K.charlson_serial(0, n, col, *args)
+    final = np.empty(n, np.uint32)
+    p1987 = np.empty(n, np.int64)
+    p2011 = np.empty(n, np.int64)
+    K.points(mask, t.replaces, t.weights_1987, t.weights_2011, final, p1987, p2011)
+    return {
+        "charlson_groups": _group_lists(final, t),
+        "charlson_1987": pa.array(p1987.astype(np.int8)),
+        "charlson_quan2011": pa.array(p2011.astype(np.int8)),
+        "codes_unknown": pa.array(n_unknown.astype(np.int16)),
+        "codes_underspecified": pa.array(n_under.astype(np.int16)),
+        "codes_malformed": pa.array(n_malformed.astype(np.int16)),
+    }
+
+
+def _group_lists(mask: np.ndarray, t: Charlson) -> pa.Array:
+    """list<dictionary<string>> of the groups in each mask, in table order, built without a per-row loop."""
+    groups = len(t.groups)
+    bits = ((mask[:, None] >> np.arange(groups, dtype=np.uint32)) & 1).astype(np.bool_)
+    rows, cols = np.nonzero(bits)  # row-major: each row's groups in table order
+    offsets = np.zeros(len(mask) + 1, np.int32)
+    np.cumsum(bits.sum(axis=1), out=offsets[1:])
+    values = pa.DictionaryArray.from_arrays(pa.array(cols.astype(np.int8)), t.group_names)
+    return pa.ListArray.from_arrays(pa.array(offsets), values)

@@ -1,0 +1,113 @@
+"""The Charlson kernel against the plain reference: every code shape, both columns, every Arrow layout."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.reference.charlson import WHITESPACE, charlson, load_tables
+from varde.scoring.risk import charlson_columns
+from varde.scoring.schema import SchemaError
+
+TABLES = load_tables()
+ICD_PREFIXES = sorted({p for _, p in TABLES.icd10})
+ICPC_RUBRICS = sorted({p for _, p in TABLES.icpc2})
+NOISE = sorted(WHITESPACE) + [".", "-", "é", "Ø", "*"]
+
+
+def decorate(code: str, draw) -> str:
+    """A code as a journal might write it: lower case, dots, spaces (Unicode too) in and around it."""
+    out = []
+    for ch in code:
+        if draw(st.booleans()):
+            ch = ch.lower()
+        out.append(ch)
+        if draw(st.integers(0, 9)) == 0:
+            out.append(draw(st.sampled_from([".", " ", "\u00a0", "\t", "\u2009"])))
+    text = "".join(out)
+    if draw(st.integers(0, 4)) == 0:
+        text = draw(st.sampled_from([" ", "\u3000", "\n"])) + text + draw(st.sampled_from(["", " ", "\u202f"]))
+    return text
+
+
+@st.composite
+def code(draw, system: str):
+    kind = draw(st.integers(0, 9))
+    if kind <= 4:  # from the table, maybe longer
+        base = draw(st.sampled_from(ICD_PREFIXES if system == "icd10" else ICPC_RUBRICS))
+        tail = draw(st.text(alphabet="0123456789" + ("ABCXZ" if system == "icd10" else ""), max_size=3))
+        return decorate(base + tail, draw)
+    if kind <= 6:  # a well-formed code, mostly in no group
+        letter = draw(st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+        return decorate(letter + draw(st.text(alphabet="0123456789", min_size=2, max_size=2))
+                        + draw(st.text(alphabet="0123456789AB", max_size=4)), draw)
+    if kind == 7:  # a 3-character start of a longer prefix (under-specified in ICD-10)
+        return decorate(draw(st.sampled_from(ICD_PREFIXES))[:3], draw)
+    if kind == 8:
+        return draw(st.none() | st.just("") | st.just("  "))
+    return draw(st.text(alphabet="ABCE0123456789" + "".join(NOISE), max_size=9))
+
+
+def patient_codes(system):
+    return st.one_of(st.none(), st.lists(code(system), max_size=8))
+
+
+def column(values, layout: str) -> pa.Array:
+    if layout == "list":
+        return pa.array(values, pa.list_(pa.string()))
+    if layout == "large_list":
+        return pa.array(values, pa.large_list(pa.large_string()))
+    if layout == "dictionary":  # as Node's apache-arrow sends strings
+        return pa.array(values, pa.list_(pa.string())).cast(pa.list_(pa.dictionary(pa.int32(), pa.string())))
+    if layout == "string_view":
+        return pa.array(values, pa.list_(pa.string_view()))
+    if layout == "sliced":
+        return pa.array([["I50"]] + values + [None], pa.list_(pa.string())).slice(1, len(values))
+    raise AssertionError(layout)
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.lists(st.tuples(patient_codes("icd10"), patient_codes("icpc2")), min_size=1, max_size=20),
+       st.sampled_from(["list", "large_list", "dictionary", "string_view", "sliced"]), st.booleans())
+def test_kernel_equals_reference(patients, layout, parallel):
+    icd = [p[0] for p in patients]
+    icpc = [p[1] for p in patients]
+    got = charlson_columns(len(patients), column(icd, layout), column(icpc, layout), parallel=parallel)
+    got = {k: v.to_pylist() for k, v in got.items()}
+    for i, (a, b) in enumerate(patients):
+        expected = charlson(a, b)
+        assert got["charlson_groups"][i] == expected["groups"], (a, b)
+        for key in ("charlson_1987", "charlson_quan2011", "codes_unknown", "codes_malformed", "codes_underspecified"):
+            assert got[key][i] == expected[key], (key, a, b)
+
+
+def test_every_prefix_of_the_table_by_itself():
+    """Each Quan 2005 prefix, and each ICPC-2 rubric, alone: the group the table names."""
+    icd = [[p] for _, p in TABLES.icd10]
+    got = charlson_columns(len(icd), pa.array(icd, pa.list_(pa.string())), None)["charlson_groups"].to_pylist()
+    assert got == [charlson(c, None)["groups"] for c in icd]
+    icpc = [[p] for _, p in TABLES.icpc2]
+    got = charlson_columns(len(icpc), None, pa.array(icpc, pa.list_(pa.string())))["charlson_groups"].to_pylist()
+    assert got == [charlson(None, c)["groups"] for c in icpc]
+
+
+def test_large_batch_parallel_equals_serial():
+    icd = [[ICD_PREFIXES[(i * 7) % len(ICD_PREFIXES)], "E11", "x.1"] if i % 5 else None for i in range(30_000)]
+    col = pa.array(icd, pa.list_(pa.string()))
+    a = charlson_columns(len(icd), col, None, parallel=True)
+    b = charlson_columns(len(icd), col, None, parallel=False)
+    assert all(a[k].equals(b[k]) for k in a)
+
+
+@pytest.mark.parametrize("bad", [pa.array([1, 2]), pa.array(["I50", "J44"]), pa.array([[1], [2]])])
+def test_a_code_column_of_the_wrong_type_is_named(bad):
+    with pytest.raises(SchemaError, match="icd10"):
+        charlson_columns(2, bad, None)
+
+
+def test_absent_and_all_null_columns():
+    got = charlson_columns(2, None, pa.array([None, None], pa.null()))
+    assert got["charlson_groups"].to_pylist() == [[], []]
+    assert got["charlson_1987"].to_pylist() == [0, 0]

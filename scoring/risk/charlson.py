@@ -20,6 +20,7 @@ from ..arrow import readonly
 from ..schema import SchemaError
 from . import _charlson_kernel as K
 from ._codes import MAX_LEN, PrefixTable, read_rows
+from ._lists import list_column
 
 __all__ = ["SERIAL_BELOW", "Charlson", "charlson_columns", "tables"]
 
@@ -35,7 +36,6 @@ def _letters(chapters: str) -> int:
 # ICPC-2: a chapter letter, the two-digit rubric, up to two digits of a national extension (Norway's R991).
 ICD10 = (MAX_LEN, False, _letters("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
 ICPC2 = (5, True, _letters("ABDFHKLNPRSTUWXYZ"))
-_EMPTY = readonly(np.empty(0, np.uint8))
 
 
 @functools.lru_cache(maxsize=1)
@@ -63,41 +63,6 @@ class Charlson:
         self.group_names = pa.array(self.groups, pa.string())
 
 
-def _list_column(arr: pa.Array | pa.ChunkedArray | None, name: str) -> tuple | None:
-    """The kernel's view of a list<string> column: (list offsets, list validity, bit offset, code offsets,
-    code bytes, code validity, bit offset). Offsets become int64 (a copy for 32-bit offsets); the bytes are read
-    in place."""
-    if arr is None:
-        return None
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    t = arr.type
-    if pa.types.is_null(t):
-        return None
-    if not (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_list_view(t)
-            or pa.types.is_large_list_view(t)) or not _is_text(t.value_type):
-        raise SchemaError(f"column {name!r} has type {t}; it must be a list of codes (list<string>)", column=name)
-    if not (pa.types.is_large_list(t) and pa.types.is_large_string(t.value_type)):
-        arr = arr.cast(pa.large_list(pa.large_string()))
-    offsets = readonly(arr.offsets.to_numpy())
-    lbits = arr.buffers()[0]
-    child = arr.values
-    cbits = child.buffers()[0]
-    data = child.buffers()[2]
-    return (
-        offsets,
-        _EMPTY if lbits is None or arr.null_count == 0 else readonly(np.frombuffer(lbits, np.uint8)), arr.offset,
-        readonly(np.frombuffer(child.buffers()[1], np.int64, count=len(child) + 1, offset=child.offset * 8)),
-        readonly(np.frombuffer(data, np.uint8)) if data is not None and data.size else readonly(np.zeros(1, np.uint8)),
-        _EMPTY if cbits is None or child.null_count == 0 else readonly(np.frombuffer(cbits, np.uint8)), child.offset,
-    )
-
-
-def _is_text(t: pa.DataType) -> bool:
-    return (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
-            or (pa.types.is_dictionary(t) and _is_text(t.value_type)))
-
-
 def charlson_columns(n: int, icd10, icpc2, *, parallel: bool | None = None) -> dict[str, pa.Array]:
     """charlson_groups, charlson_1987, charlson_quan2011, codes_unknown, codes_underspecified, codes_malformed for n
     patients
@@ -108,8 +73,8 @@ def charlson_columns(n: int, icd10, icpc2, *, parallel: bool | None = None) -> d
     n_unknown = np.zeros(n, np.int32)
     n_under = np.zeros(n, np.int32)
     n_malformed = np.zeros(n, np.int32)
-    for col, table, system in ((_list_column(icd10, "icd10"), t.icd10, ICD10),
-                               (_list_column(icpc2, "icpc2"), t.icpc2, ICPC2)):
+    for col, table, system in ((list_column(icd10, "icd10"), t.icd10, ICD10),
+                               (list_column(icpc2, "icpc2"), t.icpc2, ICPC2)):
         if col is None:
             continue
         if len(col[0]) != n + 1:

@@ -1,0 +1,176 @@
+"""The risk tier: a readable, versioned policy file turns scores into a tier and reasons (data/policy_default.toml).
+
+Everything is column-wise: points per factor with np.searchsorted over each column, the tier by thresholds on the
+sum, and the reasons as a list column built from the (row, factor) pairs that gave points, without a loop per row.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import string
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import tomllib
+
+from ._codes import DATA
+
+__all__ = ["DEFAULT_POLICY", "TIERS", "Factor", "Policy", "PolicyError", "apply_policy", "load_policy"]
+
+DEFAULT_POLICY = DATA / "policy_default.toml"
+TIERS = ("LOW", "MODERATE", "HIGH", "VERY_HIGH")
+MAX_REASONS = 3
+
+
+class PolicyError(ValueError):
+    """The policy file cannot be used; the message names the file, the factor and what to fix."""
+
+
+@dataclass(frozen=True)
+class Factor:
+    column: str
+    thresholds: np.ndarray  # ascending values
+    points: np.ndarray  # points at each threshold
+    reason: str
+
+
+@dataclass(frozen=True)
+class Policy:
+    version: str
+    tier_points: np.ndarray  # minimum points of LOW, MODERATE, HIGH, VERY_HIGH (ascending)
+    factors: tuple[Factor, ...]
+    source: str
+
+
+def load_policy(path: str | pathlib.Path | None = None) -> Policy:
+    path = pathlib.Path(path) if path else DEFAULT_POLICY
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PolicyError(f"risk policy {str(path)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise PolicyError(f"risk policy {str(path)!r} is not valid TOML: {e}") from None
+
+    def fail(msg):
+        raise PolicyError(f"risk policy {str(path)!r}: {msg}")
+
+    version = doc.get("version")
+    if not isinstance(version, str) or not version.strip():
+        fail("needs a version = \"...\" line, written next to every tier it gives")
+    tiers = doc.get("tiers", {})
+    if set(tiers) != set(TIERS):
+        fail(f"[tiers] must give min points for exactly {', '.join(TIERS)}")
+    tier_points = np.array([tiers[t] for t in TIERS], np.float64)
+    if tier_points[0] != 0 or np.any(np.diff(tier_points) <= 0):
+        fail("[tiers] min points must start at LOW = 0 and rise: LOW < MODERATE < HIGH < VERY_HIGH")
+    factors = []
+    for k, f in enumerate(doc.get("factor", []), start=1):
+        column, reason, pairs = f.get("column"), f.get("reason"), f.get("thresholds")
+        if not isinstance(column, str) or not isinstance(reason, str):
+            fail(f"factor {k} needs column = \"...\" and reason = \"...\"")
+        try:
+            fields = [(name, spec) for _, name, spec, _ in string.Formatter().parse(reason) if name]
+        except ValueError as e:
+            fail(f"factor {column!r}: reason {reason!r}: {e}")
+        for name, spec in fields:
+            if name != "value" or (spec and not (spec.startswith(".") and spec.endswith("f")
+                                                 and spec[1:-1].isdigit())):
+                fail(f"factor {column!r}: reason may use {{value}} or {{value:.2f}}, not {{{name}:{spec}}}")
+        if not pairs or not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+            fail(f"factor {column!r}: thresholds must be a list of [value, points] pairs")
+        values = np.array([p[0] for p in pairs], np.float64)
+        points = np.array([p[1] for p in pairs], np.float64)
+        if np.any(np.diff(values) <= 0) or np.any(np.diff(points) < 0) or np.any(points < 0):
+            fail(f"factor {column!r}: threshold values must rise, points must not fall")
+        factors.append(Factor(column, values, points, reason))
+    if not factors:
+        fail("has no [[factor]]")
+    return Policy(version.strip(), tier_points, tuple(factors), str(path))
+
+
+def _numbers(col) -> np.ndarray | None:
+    """A column as float64 with NaN for null (here NaN only marks 'no points'; it never reaches a kernel)."""
+    if col is None:
+        return None
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if pa.types.is_boolean(col.type):
+        col = col.cast(pa.int8())
+    return col.cast(pa.float64()).to_numpy(zero_copy_only=False)
+
+
+def apply_policy(policy: Policy, columns: dict) -> dict[str, pa.Array]:
+    """risk_tier, risk_points, risk_reasons and risk_policy for rows whose scores are in `columns`
+    (name -> Arrow array). A factor whose column is absent gives no points."""
+    n = len(next(iter(columns.values())))
+    points = np.zeros((len(policy.factors), n))
+    texts = []
+    for k, f in enumerate(policy.factors):
+        values = _numbers(columns.get(f.column))
+        if values is None:
+            texts.append(None)
+            continue
+        step = np.searchsorted(f.thresholds, np.nan_to_num(values, nan=-np.inf), side="right")
+        points[k] = np.where(step > 0, f.points[np.maximum(step - 1, 0)], 0.0)
+        texts.append(_reason_texts(f, columns[f.column]))
+    total = points.sum(axis=0)
+    tier = (np.searchsorted(policy.tier_points, total, side="right") - 1).astype(np.int8)
+    return {
+        "risk_tier": pa.DictionaryArray.from_arrays(pa.array(tier), pa.array(TIERS)),
+        "risk_points": pa.array(total),
+        "risk_reasons": _reasons(points, texts),
+        "risk_policy": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int8)), pa.array([policy.version])),
+    }
+
+
+def _reason_texts(f: Factor, col) -> pa.Array:
+    """The factor's reason for every row, {value} filled in column-wise ({value:.Nf} for N decimals)."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    parts = list(string.Formatter().parse(f.reason))
+    if not any(name for _, name, _, _ in parts):
+        return pa.array([f.reason] * len(col), pa.string())
+    out: list = []
+    for literal, name, spec, _ in parts:
+        if literal:
+            out.append(pa.scalar(literal))
+        if name:
+            out.append(pc.fill_null(_format(col, spec), "?"))
+    return pc.binary_join_element_wise(*out, "")
+
+
+def _format(col: pa.Array, spec: str) -> pa.Array:
+    if pa.types.is_boolean(col.type):
+        col = col.cast(pa.int8())
+    if not spec:
+        return col.cast(pa.string())
+    if not (spec.startswith(".") and spec.endswith("f") and spec[1:-1].isdigit()):
+        raise PolicyError(f"reason format {{value:{spec}}}: only {{value}} and {{value:.Nf}} are understood")
+    digits = int(spec[1:-1])
+    scaled = pc.round(pc.multiply(col.cast(pa.float64()), 10.0 ** digits)).cast(pa.int64()).cast(pa.string())
+    if digits == 0:
+        return scaled
+    padded = pc.utf8_lpad(scaled, digits + 1, "0")
+    return pc.binary_join_element_wise(pc.utf8_slice_codeunits(padded, 0, -digits),
+                                       pc.utf8_slice_codeunits(padded, -digits), ".")
+
+
+def _reasons(points: np.ndarray, texts: list) -> pa.Array:
+    """list<string>: per row the factors that gave points, most first, at most MAX_REASONS."""
+    n_factors, n = points.shape
+    order = np.argsort(-points, axis=0, kind="stable")  # per row, factors by points, file order on ties
+    ranked = np.take_along_axis(points, order, axis=0)
+    keep = ranked[:MAX_REASONS] > 0
+    rows = np.broadcast_to(np.arange(n), keep.shape)
+    factor = order[:MAX_REASONS][keep.nonzero()] if keep.any() else np.zeros(0, np.int64)
+    row = rows[keep.nonzero()]
+    # row-major: sort the (rank, row) pairs by row, keeping rank order within a row
+    by_row = np.argsort(row, kind="stable")
+    row, factor = row[by_row], factor[by_row]
+    pool = pa.concat_arrays([t if t is not None else pa.nulls(n, pa.string()) for t in texts])
+    values = pool.take(pa.array(factor * n + row))
+    offsets = np.zeros(n + 1, np.int32)
+    np.cumsum(np.bincount(row, minlength=n), out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets), values)

@@ -1,0 +1,32 @@
+"""The risk policy applied to one patient at a time, read straight off the TOML file (slow, obviously right)."""
+
+from __future__ import annotations
+
+import tomllib
+
+TIERS = ("LOW", "MODERATE", "HIGH", "VERY_HIGH")
+
+
+def tier(policy_path, row: dict) -> tuple[str, float, list[str]]:
+    """(tier, points, reasons) of a row (column -> value, None = null)."""
+    with open(policy_path, "rb") as f:
+        doc = tomllib.load(f)
+    scored = []
+    for position, factor in enumerate(doc["factor"]):
+        value = row.get(factor["column"])
+        if value is None:
+            continue
+        got = 0
+        for threshold, points in factor["thresholds"]:
+            if float(value) >= threshold:
+                got = points
+        if got > 0:
+            shown = int(value) if isinstance(value, bool) else value
+            scored.append((got, position, factor["reason"].format(value=shown)))
+    total = float(sum(p for p, _, _ in scored))
+    name = "LOW"
+    for t in TIERS:
+        if total >= doc["tiers"][t]:
+            name = t
+    reasons = [text for _, _, text in sorted(scored, key=lambda s: (-s[0], s[1]))][:3]
+    return name, total, reasons

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.csv as pcsv
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
@@ -77,7 +78,28 @@ class Source:
     progress: callable  # () -> units done so far, or None when counted by rows
 
 
-def open_source(path: str, batch_size: int) -> Source:
+# The risk contract's CSV columns (docs/risk.md): code lists are one field, codes separated by ';'.
+RISK_LIST_COLUMNS = ("icd10", "icpc2", "atc", "home_care")
+RISK_CSV_TYPES = {
+    "patient_id": pa.string(), "sex": pa.string(), "age": pa.float64(), "birth_date": pa.date32(),
+    **dict.fromkeys(RISK_LIST_COLUMNS, pa.string()),
+    **dict.fromkeys(("admissions_12m", "emergency_visits_12m", "gp_contacts_12m"), pa.float64()),
+    **dict.fromkeys(("has_coordinator", "has_individual_plan", "has_followup_team", "lives_alone"), pa.bool_()),
+    "iplos": pa.float64(),
+}
+
+
+def split_code_lists(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """CSV code fields ('I50.9;e11.2; J44') as list<string> columns; the codes are kept as written."""
+    arrays = []
+    for name, col in zip(batch.schema.names, batch.columns, strict=True):
+        if name in RISK_LIST_COLUMNS and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            col = pa.compute.split_pattern(pa.compute.fill_null(col, ""), ";")
+        arrays.append(col)
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+def open_source(path: str, batch_size: int, csv_types: dict | None = None) -> Source:
     """Open an input file for streaming. Raises InputError with a message a user can act on."""
     fmt = file_format(path)
     if not os.path.exists(path):
@@ -94,7 +116,7 @@ def open_source(path: str, batch_size: int) -> Source:
         header = pcsv.open_csv(
             counting,
             read_options=pcsv.ReadOptions(block_size=1 << 22),
-            convert_options=pcsv.ConvertOptions(column_types=_CSV_TYPES, strings_can_be_null=True),
+            convert_options=pcsv.ConvertOptions(column_types=csv_types or _CSV_TYPES, strings_can_be_null=True),
         )
         return Source(_csv_batches(header, path), os.path.getsize(path), "bytes", lambda: counting.position)
     except (pa.ArrowInvalid, OSError) as e:
@@ -139,17 +161,32 @@ class _Sink:
             if self.fmt == "parquet":
                 self._writer = pq.ParquetWriter(self.path, batch.schema, compression="zstd")
             elif self.fmt == "csv":
+                batch = _join_lists(batch)
                 self._writer = pcsv.CSVWriter(self.path if self.path != "-" else _stdout(), batch.schema)
             else:
                 self._writer = ipc.new_file(self.path, batch.schema)
         if self.fmt == "parquet":
             self._writer.write_batch(batch)
+        elif self.fmt == "csv":
+            self._writer.write(_join_lists(batch))
         else:
             self._writer.write(batch)
 
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+
+
+def _join_lists(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """CSV has no lists: a list column is written as one field, its items joined by ';' (as risk input is read)."""
+    if not any(pa.types.is_list(t) or pa.types.is_large_list(t) for t in batch.schema.types):
+        return batch
+    arrays = []
+    for col in batch.columns:
+        if pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
+            col = pa.compute.binary_join(col.cast(pa.list_(pa.string())), ";")
+        arrays.append(col)
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
 def _stdout():

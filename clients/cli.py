@@ -101,6 +101,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="server address (default: %(default)s)")
     u.set_defaults(func=_push)
     _flags_parser(sub)
+    from ._risk_cli import add_parser as add_risk_parser
+
+    add_risk_parser(sub)
     return p
 
 

@@ -1,5 +1,8 @@
 """Complex-needs risk from GP journal extracts: published scores over Arrow list columns of codes."""
 
 from .charlson import charlson_columns
+from .medicines import polypharmacy_columns
+from .policy import PolicyError, load_policy
+from .score import RISK_COLUMNS, score_risk
 
-__all__ = ["charlson_columns"]
+__all__ = ["RISK_COLUMNS", "PolicyError", "charlson_columns", "load_policy", "polypharmacy_columns", "score_risk"]

@@ -1,0 +1,99 @@
+"""Complex-needs risk for a table of GP journal extracts: one row per listed patient in, the same rows with the
+published scores, a risk tier and its reasons out (docs/risk.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..schema import SchemaError, missing_column_error
+from .charlson import charlson_columns
+from .medicines import polypharmacy_columns
+from .policy import TIERS, Policy, apply_policy, load_policy
+
+__all__ = ["RISK_COLUMNS", "score_risk"]
+
+FOLLOW_UP = ("has_coordinator", "has_individual_plan", "has_followup_team")
+RISK_COLUMNS = (
+    "age_years", "charlson_groups", "charlson_1987", "charlson_quan2011", "polypharmacy_count", "polypharmacy_band",
+    "medication_review_due", "risk_tier", "risk_points", "risk_reasons", "risk_policy", "followed_up",
+    "unmet_need", "codes_unknown", "codes_malformed", "codes_underspecified",
+)
+_HIGH = TIERS.index("HIGH")
+
+
+def _age(batch: pa.RecordBatch | pa.Table, as_of: dt.date) -> pa.Array:
+    names = batch.schema.names
+    if "age" in names:
+        age = batch.column("age")
+        if not (pa.types.is_integer(age.type) or pa.types.is_floating(age.type) or pa.types.is_decimal(age.type)):
+            raise SchemaError(f"column 'age' has type {age.type}; it must be a number of years", column="age")
+        return pc.floor(age.cast(pa.float64())).cast(pa.int16())
+    if "birth_date" in names:
+        born = batch.column("birth_date")
+        if not (pa.types.is_date(born.type) or pa.types.is_timestamp(born.type)):
+            raise SchemaError(f"column 'birth_date' has type {born.type}; it must be a date", column="birth_date")
+        y, m, d = pc.year(born), pc.month(born), pc.day(born)
+        before = pc.or_(pc.greater(m, as_of.month), pc.and_(pc.equal(m, as_of.month), pc.greater(d, as_of.day)))
+        return pc.subtract(pc.subtract(pa.scalar(as_of.year, pa.int64()), y), before.cast(pa.int64())).cast(pa.int16())
+    raise SchemaError("a risk table needs 'age' (years) or 'birth_date' (date); found neither", column="age")
+
+
+def _bool(batch, name: str) -> np.ndarray:
+    """True where the column says true; null or absent is not true."""
+    if name not in batch.schema.names:
+        return np.zeros(batch.num_rows, np.bool_)
+    col = batch.column(name)
+    if not pa.types.is_boolean(col.type):
+        raise SchemaError(f"column {name!r} has type {col.type}; it must be true/false", column=name)
+    return pc.fill_null(col, False).to_numpy(zero_copy_only=False)
+
+
+def score_risk(data: pa.Table | pa.RecordBatch, *, policy: Policy | None = None, as_of: dt.date | None = None,
+               parallel: bool | None = None) -> pa.Table:
+    """Score every row; return its columns followed by RISK_COLUMNS. A missing required column raises
+    SchemaError naming it; a bad code is counted in its row, never an error."""
+    if isinstance(data, pa.RecordBatch):
+        data = pa.Table.from_batches([data])
+    if not isinstance(data, pa.Table):
+        raise TypeError(f"score_risk takes a pyarrow Table or RecordBatch, not {type(data).__name__}")
+    if "patient_id" not in data.schema.names:
+        raise missing_column_error("patient_id", data.schema.names)
+    policy = policy or load_policy()
+    as_of = as_of or dt.date.today()
+    n = data.num_rows
+
+    def col(name):
+        return data.column(name) if name in data.schema.names else None
+
+    age = _age(data, as_of)
+    charlson = charlson_columns(n, col("icd10"), col("icpc2"), parallel=parallel)
+    drugs = polypharmacy_columns(n, col("atc"), parallel=parallel)
+    scores = {"age": age, **charlson, **drugs}
+    for name in ("admissions_12m", "emergency_visits_12m", "gp_contacts_12m", "multimorbidity", "efi"):
+        if name in data.schema.names and name not in scores:
+            scores[name] = data.column(name)
+    if "lives_alone" in data.schema.names:
+        scores["lives_alone"] = data.column("lives_alone")
+    tiered = apply_policy(policy, scores)
+    followed = np.zeros(n, np.bool_)
+    for name in FOLLOW_UP:
+        followed |= _bool(data, name)
+    tier_codes = tiered["risk_tier"].indices.to_numpy()
+    out = {
+        "age_years": age,
+        **{k: charlson[k] for k in ("charlson_groups", "charlson_1987", "charlson_quan2011")},
+        **{k: drugs[k] for k in ("polypharmacy_count", "polypharmacy_band", "medication_review_due")},
+        **tiered,
+        "followed_up": pa.array(followed),
+        "unmet_need": pa.array((tier_codes >= _HIGH) & ~followed),
+        "codes_unknown": charlson["codes_unknown"],
+        "codes_malformed": pc.add(charlson["codes_malformed"], drugs["atc_malformed"]),
+        "codes_underspecified": pc.add(charlson["codes_underspecified"], drugs["atc_underspecified"]),
+    }
+    keep = [name for name in data.schema.names if name not in out]
+    return pa.Table.from_arrays([data.column(name) for name in keep] + [pa.chunked_array([v]) if isinstance(
+        v, pa.Array) else v for v in out.values()], names=keep + list(out))

@@ -45,6 +45,10 @@ def add_parser(sub) -> None:
                       help="always show the progress bar (default: only on a terminal)")
     prog.add_argument("--no-progress", dest="progress", action="store_false", help="never show it")
     r.add_argument("-q", "--quiet", action="store_true", help="no summary")
+    r.add_argument("--server", metavar="HOST:PORT",
+                   help="score on a Varde server (its policy; flags RISK_UNMET_NEED and RISK_RISING go to its queue)")
+    r.add_argument("--batch-id", metavar="ID",
+                   help="with --server: the id flags are raised under (default: from the file's path, size and time)")
     r.set_defaults(func=_risk)
 
 
@@ -64,14 +68,27 @@ def _risk(args) -> int:
 
     from ._files import RISK_CSV_TYPES, InputError, atomic_output, open_source, split_code_lists
     from ._progress import Progress
+    from .client import VardeError
 
     if args.batch_size < 1:
         raise InputError("--batch-size must be at least 1")
+    if args.server and (args.policy or args.as_of):
+        raise InputError("--policy and --as-of are the server's with --server (varde serve --risk-policy)")
     try:
         policy = load_policy(args.policy)
     except PolicyError as e:
         raise InputError(str(e)) from None
     source = open_source(args.input, args.batch_size, RISK_CSV_TYPES)
+    client = None
+    if args.server:
+        from .cli import _file_id
+        from .client import VardeClient
+
+        client = VardeClient(args.server, timeout=None)
+        scored_batches = (pa.Table.from_batches([b]) for b, _ in client.score_patients_batches(
+            (split_code_lists(b) for b in source.batches), batch_id=args.batch_id or _file_id(args.input)))
+    else:
+        scored_batches = (score_risk(split_code_lists(b), policy=policy, as_of=args.as_of) for b in source.batches)
     show = sys.stderr.isatty() if args.progress is None else args.progress
     progress = Progress(source.total, source.unit, show)
     tiers: Counter = Counter()
@@ -79,8 +96,7 @@ def _risk(args) -> int:
     started = time.perf_counter()
 
     def run(sink):
-        for batch in source.batches:
-            scored = score_risk(split_code_lists(batch), policy=policy, as_of=args.as_of)
+        for scored in scored_batches:
             tiers.update(scored.column("risk_tier").to_pylist())
             counts["rows"] += scored.num_rows
             counts["unmet"] += pc.sum(scored.column("unmet_need")).as_py() or 0
@@ -100,12 +116,19 @@ def _risk(args) -> int:
     except SchemaError as e:
         progress.finish(0, counts["rows"])
         raise InputError(f"{args.input}: {e}") from e
+    except VardeError as e:
+        progress.finish(0, counts["rows"])
+        raise InputError(f"the server at {args.server} refused {args.input}: {e}") from e
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as e:
         progress.finish(0, counts["rows"])
         raise InputError(f"cannot read {args.input!r} past row {counts['rows']:,}: {e}") from e
+    finally:
+        if client is not None:
+            client.close()
     progress.finish(source.total if source.total else counts["rows"], counts["rows"])
     if not args.quiet:
-        print(f"scored {counts['rows']:,} patients (policy {policy.version})", file=sys.stderr)
+        where = f"on {args.server}" if args.server else f"policy {policy.version}"
+        print(f"scored {counts['rows']:,} patients ({where})", file=sys.stderr)
         for tier in ("VERY_HIGH", "HIGH", "MODERATE", "LOW"):
             print(f"  {tier:<32} {tiers.get(tier, 0):>12,}", file=sys.stderr)
         print(f"  high risk and nobody follows them up yet: {counts['unmet']:,}", file=sys.stderr)

@@ -76,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--queue", metavar="URL",
                    help="flag queue: a SQLite file (default: ./varde-queue.sqlite3, created if missing), "
                         "postgresql://user@host/db, or 'off' for no flags")
+    v.add_argument("--risk-policy", metavar="FILE", help="risk policy for ScorePatients (default: the shipped one)")
     v.add_argument("--workers", type=int, metavar="N", help="gRPC worker threads (default: 64)")
     v.add_argument("--grace-seconds", type=float, metavar="S",
                    help="on SIGTERM, time for in-flight calls to finish (default: 10)")
@@ -359,10 +360,11 @@ def _serve(args) -> int:
         settings = Settings.from_env(
             address=args.address, metrics_host=args.metrics_host, metrics_port=args.metrics_port,
             max_message_bytes=args.max_message_bytes, workers=args.workers, grace_seconds=args.grace_seconds,
-            queue=args.queue,
+            queue=args.queue, risk_policy=args.risk_policy,
         )
     except ConfigError as e:
         raise InputError(str(e)) from None
+    from varde.scoring.risk import PolicyError
     from varde.server.app import serve
     from varde.server.store import StoreError
 
@@ -370,6 +372,8 @@ def _serve(args) -> int:
         return serve(settings)
     except StoreError as e:
         raise InputError(f"cannot open the flag queue: {e}") from None
+    except PolicyError as e:
+        raise InputError(str(e)) from None
     except (OSError, RuntimeError) as e:
         raise InputError(f"cannot start the server on {settings.address}: {e}") from None
 

@@ -21,6 +21,7 @@ import pyarrow as pa
 from varde._proto.varde.v1 import flags_pb2, flags_pb2_grpc, observations_pb2_grpc, scoring_pb2, scoring_pb2_grpc
 from varde._proto.varde.v1 import observations_pb2 as obs_pb2
 from varde._wire import ArrowBatchView, decode_scored_batch, encode_arrow_batch
+from varde.scoring.risk.score import RISK_COLUMNS
 from varde.scoring.schema import RESULT_COLUMNS
 
 __all__ = ["Assessment", "Observation", "VardeClient", "VardeError", "observation"]
@@ -64,7 +65,7 @@ def observation(values: Mapping | Observation) -> Observation:
                 value = dt.datetime.fromisoformat(value)
             if value.tzinfo is None:
                 raise ValueError("observed_at needs a time zone (UTC or an offset); a naive time is ambiguous")
-            msg.observed_at.FromDatetime(value.astimezone(dt.timezone.utc))
+            msg.observed_at.FromDatetime(value.astimezone(dt.UTC))
         elif isinstance(value, np.float32):
             # The decimal a float32 stands for (36.05, not 36.0499992), as the kernel reads a float32 column.
             setattr(msg, name, float(str(value)))
@@ -161,6 +162,9 @@ class VardeClient:
         self._score_batches = self._channel.stream_stream(
             "/varde.v1.Scoring/ScoreBatches", request_serializer=encode_arrow_batch,
             response_deserializer=decode_scored_batch)
+        self._score_patients = self._channel.stream_stream(
+            "/varde.v1.Scoring/ScorePatients", request_serializer=encode_arrow_batch,
+            response_deserializer=decode_scored_batch)
         self._observations = observations_pb2_grpc.ObservationsStub(self._channel)
         self._flags = flags_pb2_grpc.FlagsStub(self._channel)
         self._info: scoring_pb2.ServerInfo | None = None
@@ -210,6 +214,21 @@ class VardeClient:
         defaults to a fresh UUID), which the server uses to raise each flag once however often it is sent.
         A stream is not retried: part of it may have been scored. Resend it with the same batch_id instead.
         """
+        yield from self._stream(self._score_batches, RESULT_COLUMNS, data, batch_id)
+
+    def score_patients(self, data, *, batch_id: str | None = None) -> pa.Table:
+        """Complex-needs risk (ScorePatients) for a table of GP journal extracts: its rows with the risk columns."""
+        out = [batch for batch, _ in self.score_patients_batches(data, batch_id=batch_id)]
+        if not out:
+            raise ValueError("nothing to score: the data held no record batch")
+        return pa.Table.from_batches(out)
+
+    def score_patients_batches(self, data, *, batch_id: str | None = None
+                               ) -> Iterator[tuple[pa.RecordBatch, scoring_pb2.ScoredBatch]]:
+        """As score_batches, through ScorePatients: RISK_UNMET_NEED and RISK_RISING flags per batch id."""
+        yield from self._stream(self._score_patients, RISK_COLUMNS, data, batch_id)
+
+    def _stream(self, call, result_columns, data, batch_id):
         prefix = batch_id or uuid.uuid4().hex
         # Half the server's limit leaves room for IPC framing and string columns longer than the average.
         chunk_bytes = min(self.chunk_bytes, self.server_info().max_message_bytes // 2)
@@ -235,11 +254,11 @@ class VardeClient:
                 failed.append(e)
 
         try:
-            for reply, ipc in self._score_batches(requests(), timeout=self.timeout):
+            for reply, ipc in call(requests(), timeout=self.timeout):
                 chunk = sent.popleft()
                 with pa.ipc.open_stream(pa.py_buffer(ipc)) as reader:
                     results = _one_batch(reader.read_all())
-                keep = [i for i, name in enumerate(chunk.schema.names) if name not in RESULT_COLUMNS]
+                keep = [i for i, name in enumerate(chunk.schema.names) if name not in result_columns]
                 merged = pa.RecordBatch.from_arrays(
                     [chunk.column(i) for i in keep] + results.columns,
                     schema=pa.schema([chunk.schema.field(i) for i in keep] + list(results.schema),

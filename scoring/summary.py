@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["Counts", "count"]
+__all__ = ["Counts", "count", "count_values"]
 
 
 @dataclass
@@ -48,6 +48,11 @@ def count(batch: pa.RecordBatch | pa.Table) -> Counts:
 
 def _true(arr) -> int:
     return int(pc.sum(arr).as_py() or 0)
+
+
+def count_values(arr) -> Counter:
+    """Rows per value of a (dictionary-encoded) column, nulls left out."""
+    return _value_counts(arr)
 
 
 def _value_counts(arr) -> Counter:

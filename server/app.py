@@ -19,6 +19,7 @@ from varde._proto.varde.v1 import (
     scoring_pb2,
 )
 from varde.scoring import warm_up
+from varde.scoring.risk import load_policy
 
 from .config import Settings
 from .flags.queue import FlagQueue
@@ -64,7 +65,7 @@ def create_server(address: str = "127.0.0.1:0", settings: Settings | None = None
     stopping = threading.Event()
     store = open_store(settings.queue) if settings.queue else None
     queue = FlagQueue(store, metrics) if store else None
-    scoring = ScoringService(metrics, ready, limit, queue)
+    scoring = ScoringService(metrics, ready, limit, queue, load_policy(settings.risk_policy))
     add_scoring_to_server(scoring, server)
     observations_pb2_grpc.add_ObservationsServicer_to_server(
         ObservationsService(metrics, scoring, settings.stream_batch_max), server)

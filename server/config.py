@@ -36,6 +36,8 @@ class Settings:
     """On SIGTERM, in-flight RPCs get this long to finish; new ones are refused."""
     queue: str | None = "varde-queue.sqlite3"
     """The flag queue: a SQLite file path (created if missing), postgresql://..., or None for no flags."""
+    risk_policy: str | None = None
+    """The risk policy (TOML) for ScorePatients; None: the shipped default (docs/risk.md)."""
     stream_batch_max: int = 512
     """StreamObservations scores up to this many queued observations in one kernel call."""
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import pathlib
 import string
+import tomllib
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import tomllib
 
 from ._codes import DATA
 
@@ -149,7 +149,10 @@ def _format(col: pa.Array, spec: str) -> pa.Array:
     if not (spec.startswith(".") and spec.endswith("f") and spec[1:-1].isdigit()):
         raise PolicyError(f"reason format {{value:{spec}}}: only {{value}} and {{value:.Nf}} are understood")
     digits = int(spec[1:-1])
-    scaled = pc.round(pc.multiply(col.cast(pa.float64()), 10.0 ** digits)).cast(pa.int64()).cast(pa.string())
+    # Half away from zero on the decimal as written (0.445 -> 0.45, 1.005 -> 1.01): the binary noise of the
+    # scaling is rounded off at 6 decimals first.
+    scaled = pc.round(pc.round(pc.multiply(col.cast(pa.float64()), 10.0 ** digits), 6),
+                      round_mode="half_towards_infinity").cast(pa.int64()).cast(pa.string())
     if digits == 0:
         return scaled
     padded = pc.utf8_lpad(scaled, digits + 1, "0")

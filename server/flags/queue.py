@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..store.base import Store, now_us
-from . import rules
+from . import risk_rules, rules
 
 __all__ = ["FlagQueue", "Recorded"]
 
@@ -71,4 +71,40 @@ class FlagQueue:
                 m.flags_raised.inc(outcome.raised)
             if outcome.updated:
                 m.flags_updated.inc(outcome.updated)
+        return Recorded(outcome.raised, outcome.updated, False, rising, ids)
+
+    def record_risk(self, scored: pa.Table, batch_id: str, source: str) -> Recorded:
+        """RISK_UNMET_NEED and RISK_RISING for a batch that score_risk returned, committed before returning; each
+        patient's tier is kept for the next scoring. The same batch_id twice records nothing the second time."""
+        started = time.perf_counter()
+        pid = scored.column("patient_id").combine_chunks()
+        if pa.types.is_dictionary(pid.type):
+            pid = pid.dictionary_decode()
+        valid = np.flatnonzero(pid.is_valid().to_numpy(zero_copy_only=False))
+        # one row per patient: the last one in the batch
+        names = pid.take(pa.array(valid)).to_pylist()
+        last_row = {}
+        for row, name in zip(valid.tolist(), names, strict=True):
+            last_row[name] = row
+        patients = sorted(last_row)
+        last = np.array([last_row[p] for p in patients], np.int64)
+        with self.store.batch(batch_id, patients, state_table="risk_state") as opened:
+            if opened is None:
+                return Recorded(replayed=True)
+            stored, cur = opened
+            found, states, up = risk_rules.risk_findings(scored, patients, last, stored)
+            outcome = self.store.commit_batch(cur, batch_id, source, states, found, state_table="risk_state")
+        rising = np.zeros(scored.num_rows, np.bool_)
+        rising[last] = up
+        if self.metrics is not None:
+            self.metrics.queue_seconds.observe(time.perf_counter() - started)
+            for kind in set(found.kinds):
+                self.metrics.findings.labels(kind).inc(found.kinds.count(kind))
+            if outcome.raised:
+                self.metrics.flags_raised.inc(outcome.raised)
+            if outcome.updated:
+                self.metrics.flags_updated.inc(outcome.updated)
+        ids: dict = {}
+        for (patient, _kind), flag_id in outcome.flag_ids.items():
+            ids.setdefault(patient, []).append(flag_id)
         return Recorded(outcome.raised, outcome.updated, False, rising, ids)

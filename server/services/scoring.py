@@ -9,13 +9,16 @@ import uuid
 
 import grpc
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from varde import __version__
 from varde._proto.varde.v1 import scoring_pb2, scoring_pb2_grpc
 from varde._wire import decode_arrow_batch, encode_scored_batch
 from varde.scoring import RESULT_COLUMNS, score_news2
 from varde.scoring.news2 import SERIAL_BELOW
-from varde.scoring.summary import Counts, count
+from varde.scoring.risk import RISK_COLUMNS, score_risk
+from varde.scoring.risk.policy import Policy, load_policy
+from varde.scoring.summary import Counts, count, count_values
 
 from .._rpc import streaming, unary
 from ..errors import RequestError
@@ -59,6 +62,8 @@ def add_to_server(service: ScoringService, server: grpc.Server) -> None:
     handlers = {
         "ScoreBatches": grpc.stream_stream_rpc_method_handler(
             service.ScoreBatches, request_deserializer=decode_arrow_batch, response_serializer=encode_scored_batch),
+        "ScorePatients": grpc.stream_stream_rpc_method_handler(
+            service.ScorePatients, request_deserializer=decode_arrow_batch, response_serializer=encode_scored_batch),
         "GetServerInfo": grpc.unary_unary_rpc_method_handler(
             service.GetServerInfo, request_deserializer=scoring_pb2.ServerInfoRequest.FromString,
             response_serializer=scoring_pb2.ServerInfo.SerializeToString),
@@ -67,10 +72,12 @@ def add_to_server(service: ScoringService, server: grpc.Server) -> None:
 
 
 class ScoringService(scoring_pb2_grpc.ScoringServicer):
-    def __init__(self, metrics: Metrics, ready, max_message_bytes: int, queue: FlagQueue | None):
+    def __init__(self, metrics: Metrics, ready, max_message_bytes: int, queue: FlagQueue | None,
+                 risk_policy: Policy | None = None):
         self.metrics = metrics
         self._ready = ready
         self.queue = queue
+        self.risk_policy = risk_policy or load_policy()
         self._info = scoring_pb2.ServerInfo(version=__version__, max_message_bytes=max_message_bytes,
                                             serial_below=SERIAL_BELOW)
 
@@ -98,6 +105,30 @@ class ScoringService(scoring_pb2_grpc.ScoringServicer):
             m.band_rows.labels(band).inc(n)
         return scored, c
 
+    def _score_patients(self, request) -> tuple:
+        if request.error:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, request.error)
+        table = read_ipc(request.arrow_ipc)
+        self._ready.wait()
+        started = time.perf_counter()
+        scored = score_risk(table, policy=self.risk_policy)
+        self.metrics.kernel_seconds.labels("risk").observe(time.perf_counter() - started)
+        self.metrics.rows_scored.labels("risk").inc(scored.num_rows)
+        self.metrics.batch_rows.labels("risk").observe(scored.num_rows)
+        reply = scoring_pb2.ScoredBatch(batch_id=request.batch_id)
+        if self.queue is not None:
+            recorded = self.queue.record_risk(scored, request.batch_id or f"anonymous:{uuid.uuid4().hex}",
+                                              request.batch_id or "unnamed batch")
+            reply.flags_raised, reply.flags_updated = recorded.raised, recorded.updated
+            reply.flags_replayed = recorded.replayed
+        s = reply.summary
+        s.rows = scored.num_rows
+        s.tiers.update(count_values(scored.column("risk_tier")))
+        s.unmet_need = int(pc.sum(scored.column("unmet_need")).as_py() or 0)
+        if request.results_only:
+            scored = scored.select(list(RISK_COLUMNS))
+        return reply, write_ipc(scored)
+
     def _score_request(self, request) -> tuple:
         if request.error:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, request.error)
@@ -117,6 +148,13 @@ class ScoringService(scoring_pb2_grpc.ScoringServicer):
 
     @streaming("ScoreBatches")
     def ScoreBatches(self, request_iterator, context, where):
+        yield from self._pipeline(request_iterator, where, self._score_request)
+
+    @streaming("ScorePatients")
+    def ScorePatients(self, request_iterator, context, where):
+        yield from self._pipeline(request_iterator, where, self._score_patients)
+
+    def _pipeline(self, request_iterator, where, score):
         # A worker reads and scores the next request while gRPC sends the last reply (sending blocks this
         # thread); at most two replies wait, so a slow reader holds the server back, not its memory.
         ready: queue.Queue = queue.Queue(maxsize=2)
@@ -137,7 +175,7 @@ class ScoringService(scoring_pb2_grpc.ScoringServicer):
                     seen += 1
                     label = f"batch {request.batch_id!r}" if request.batch_id else f"batch #{seen} (no batch_id)"
                     try:
-                        put(("reply", self._score_request(request), label))
+                        put(("reply", score(request), label))
                     except Exception as e:
                         put(("error", e, label))
                         return

@@ -22,9 +22,15 @@ CREATE INDEX audit_flag ON audit (flag_id)
 """
 
 
+# v2: each patient's risk tier at their last scoring, for RISK_RISING (same shape as trend_state).
+_V2 = """
+CREATE TABLE risk_state (patient_id TEXT PRIMARY KEY, state {blob} NOT NULL, updated_at {int} NOT NULL)
+"""
+
+
 def migrations(dialect: str) -> tuple[str, ...]:
     types = {
         "sqlite": {"serial": "INTEGER", "int": "INTEGER", "blob": "BLOB"},
         "postgresql": {"serial": "BIGSERIAL", "int": "BIGINT", "blob": "BYTEA"},
     }[dialect]
-    return (_V1.format(**types),)
+    return (_V1.format(**types), _V2.format(**types))

@@ -117,7 +117,7 @@ class Store:
         cur.execute(self._sql(text), params)
         return cur
 
-    def _lock_patients(self, cur, patients: list[str]) -> list[tuple[str, bytes]]:
+    def _lock_patients(self, cur, patients: list[str], table: str) -> list[tuple[str, bytes]]:
         raise NotImplementedError
 
     def _lock_events(self, cur) -> None:
@@ -149,7 +149,7 @@ class Store:
     # -- findings -----------------------------------------------------------------------------------------------
 
     @contextmanager
-    def batch(self, batch_id: str, patients: list[str]):
+    def batch(self, batch_id: str, patients: list[str], state_table: str = "trend_state"):
         """A transaction for one scored batch. Yields (states, cur): states maps patient -> stored trend bytes.
 
         Yields None instead when this batch_id was committed before: a resubmitted batch raises nothing twice.
@@ -159,17 +159,17 @@ class Store:
             if seen:
                 yield None
                 return
-            yield dict(self._lock_patients(cur, patients)) if patients else {}, cur
+            yield dict(self._lock_patients(cur, patients, state_table)) if patients else {}, cur
 
     def commit_batch(self, cur, batch_id: str, source: str, states: dict[str, bytes],
-                     findings: Findings) -> BatchOutcome:
+                     findings: Findings, state_table: str = "trend_state") -> BatchOutcome:
         """Inside `batch`: save trend states, fold findings into flags, record the batch, in one transaction.
 
         Findings go through a staging table, so that a batch with thousands of them costs a few statements.
         """
         now = now_us()
         if states:
-            self._save_states(cur, [(p, s, now) for p, s in states.items()])
+            self._save_states(cur, [(p, s, now) for p, s in states.items()], state_table)
         raised = updated = 0
         ids = {}
         if len(findings):
@@ -210,8 +210,8 @@ class Store:
         cur.executemany(self._sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
                                   f"({', '.join('?' * len(columns))})"), rows)
 
-    def _save_states(self, cur, rows: list[tuple[str, bytes, int]]) -> None:
-        cur.executemany(self._sql("INSERT INTO trend_state (patient_id, state, updated_at) VALUES (?, ?, ?) "
+    def _save_states(self, cur, rows: list[tuple[str, bytes, int]], table: str) -> None:
+        cur.executemany(self._sql(f"INSERT INTO {table} (patient_id, state, updated_at) VALUES (?, ?, ?) "
                                   "ON CONFLICT (patient_id) DO UPDATE SET state = excluded.state, "
                                   "updated_at = excluded.updated_at"), rows)
 

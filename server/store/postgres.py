@@ -91,8 +91,8 @@ class PostgresStore(Store):
     def _lock_events(self, cur):
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_EVENT_LOCK,))
 
-    def _lock_patients(self, cur, patients):
-        return cur.execute("SELECT patient_id, state FROM trend_state WHERE patient_id = ANY(%s) "
+    def _lock_patients(self, cur, patients, table):
+        return cur.execute(f"SELECT patient_id, state FROM {table} WHERE patient_id = ANY(%s) "
                            "ORDER BY patient_id FOR UPDATE", (patients,)).fetchall()
 
     def _stage(self, cur, f):
@@ -107,12 +107,12 @@ class PostgresStore(Store):
             for row in rows:
                 copy.write_row(row)
 
-    def _save_states(self, cur, rows):
+    def _save_states(self, cur, rows, table):
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS staged_state (patient_id TEXT, state BYTEA, updated_at BIGINT) "
                     "ON COMMIT DELETE ROWS")
         cur.execute("TRUNCATE staged_state")
         self._insert_rows(cur, "staged_state", ("patient_id", "state", "updated_at"), rows)
-        cur.execute("INSERT INTO trend_state (patient_id, state, updated_at) SELECT patient_id, state, updated_at "
+        cur.execute(f"INSERT INTO {table} (patient_id, state, updated_at) SELECT patient_id, state, updated_at "
                     "FROM staged_state ORDER BY patient_id ON CONFLICT (patient_id) DO UPDATE SET "
                     "state = excluded.state, updated_at = excluded.updated_at")
 

@@ -50,11 +50,11 @@ class SQLiteStore(Store):
             finally:
                 cur.close()
 
-    def _lock_patients(self, cur, patients):
+    def _lock_patients(self, cur, patients, table):
         out = []
         for start in range(0, len(patients), 900):  # SQLite's limit on bound parameters
             part = patients[start:start + 900]
-            out += cur.execute(f"SELECT patient_id, state FROM trend_state WHERE patient_id IN "
+            out += cur.execute(f"SELECT patient_id, state FROM {table} WHERE patient_id IN "
                                f"({', '.join('?' * len(part))})", part).fetchall()
         return out
 

@@ -34,7 +34,7 @@ def test_two_servers_share_one_queue(tmp_path):
         try:
             events = b.watch_flags()
             assert next(events).type == flags_pb2.FlagEvent.CAUGHT_UP  # empty queue
-            when = dt.datetime(2026, 11, 23, 9, tzinfo=dt.timezone.utc)
+            when = dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)
             a.push({"patient_id": "shared-1", "observed_at": when, **HIGH9})
             b.push({"patient_id": "shared-1", "observed_at": when + dt.timedelta(minutes=5), **HIGH9})
             seen = [next(events) for _ in range(4)]  # raised on A, then updated from B

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import string
 import tomllib
+from decimal import ROUND_HALF_UP, Decimal
 
 TIERS = ("LOW", "MODERATE", "HIGH", "VERY_HIGH")
 
@@ -21,8 +23,7 @@ def tier(policy_path, row: dict) -> tuple[str, float, list[str]]:
             if float(value) >= threshold:
                 got = points
         if got > 0:
-            shown = int(value) if isinstance(value, bool) else value
-            scored.append((got, position, factor["reason"].format(value=shown)))
+            scored.append((got, position, _text(factor["reason"], value)))
     total = float(sum(p for p, _, _ in scored))
     name = "LOW"
     for t in TIERS:
@@ -30,3 +31,19 @@ def tier(policy_path, row: dict) -> tuple[str, float, list[str]]:
             name = t
     reasons = [text for _, _, text in sorted(scored, key=lambda s: (-s[0], s[1]))][:3]
     return name, total, reasons
+
+
+def _text(reason: str, value) -> str:
+    """{value} as Python writes it; {value:.Nf} rounded half away from zero on the decimal as written."""
+    out = []
+    for literal, name, spec, _ in string.Formatter().parse(reason):
+        out.append(literal)
+        if name:
+            if isinstance(value, bool):
+                out.append(str(int(value)))
+            elif spec:
+                places = Decimal(1).scaleb(-int(spec[1:-1]))
+                out.append(str(Decimal(repr(float(value))).quantize(places, rounding=ROUND_HALF_UP)))
+            else:
+                out.append(str(value))
+    return "".join(out)

@@ -66,3 +66,10 @@ def test_a_bad_policy_file_says_what_to_fix(tmp_path, text, needle):
         load_policy(path)
     with pytest.raises(PolicyError, match="does not exist"):
         load_policy(tmp_path / "nope.toml")
+
+
+def test_decimals_in_reasons_round_half_away_from_zero_as_written():
+    from varde.scoring.risk.policy import _format
+
+    got = _format(pa.array([0.445, 0.125, 0.3, 1.005, 0.0, None]), ".2f").to_pylist()
+    assert got == ["0.45", "0.13", "0.30", "1.01", "0.00", None]

@@ -15,7 +15,7 @@ from varde.server.flags.queue import FlagQueue
 from varde.server.store import ClaimConflict, FlagNotFound, open_store
 from varde.server.store.base import now_us
 
-T0 = dt.datetime(2026, 11, 23, 8, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 11, 23, 8, tzinfo=dt.UTC)
 CALM = {"resp_rate": 16, "spo2": 97, "on_oxygen": False, "systolic_bp": 120, "pulse": 70, "consciousness": "A",
         "temperature": 37.0}
 LOW2 = {**CALM, "resp_rate": 22}  # total 2, band LOW
@@ -222,7 +222,7 @@ def test_events_are_in_commit_order_and_resume_from_a_cursor(store):
 def test_schema_migration_is_idempotent(store_url):  # noqa: F811
     a = open_store(store_url)
     b = open_store(store_url)  # a second server starting on the same store
-    assert a.migrate() == b.migrate() == 1
+    assert a.migrate() == b.migrate() == 2
     a.close()
     b.close()
 

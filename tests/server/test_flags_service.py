@@ -16,7 +16,7 @@ from varde._proto.varde.v1 import flags_pb2, scoring_pb2, scoring_pb2_grpc
 from varde.clients.client import VardeError
 from varde.server.config import Settings
 
-T0 = dt.datetime(2026, 11, 23, 8, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 11, 23, 8, tzinfo=dt.UTC)
 CALM = {"resp_rate": 16, "spo2": 97, "on_oxygen": False, "systolic_bp": 120, "pulse": 70, "consciousness": "A",
         "temperature": 37.0}
 HIGH9 = {**CALM, "resp_rate": 26, "spo2": 91, "pulse": 135}

@@ -58,9 +58,9 @@ def check_same(assessment: pb.Assessment, expected: dict) -> None:
 
 def test_push_scores_one_observation(server):
     with server.client() as c:
-        a = c.push({**FEVERISH, "observed_at": dt.datetime(2026, 11, 23, 10, tzinfo=dt.timezone.utc)})
+        a = c.push({**FEVERISH, "observed_at": dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC)})
     assert (a.patient_id, a.total, a.band, a.complete, a.monitoring) == ("p1", 5, pb.BAND_MEDIUM, True, "1-hourly")
-    assert a.observed_at.ToDatetime(dt.timezone.utc) == dt.datetime(2026, 11, 23, 10, tzinfo=dt.timezone.utc)
+    assert a.observed_at.ToDatetime(dt.UTC) == dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC)
     assert (a.sub_scores.resp_rate, a.sub_scores.spo2, a.sub_scores.pulse, a.sub_scores.temperature) == (2, 1, 1, 1)
 
 

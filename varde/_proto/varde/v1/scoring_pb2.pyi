@@ -47,7 +47,7 @@ class ScoredBatch(_message.Message):
     def __init__(self, batch_id: _Optional[str] = ..., arrow_ipc: _Optional[bytes] = ..., summary: _Optional[_Union[BatchSummary, _Mapping]] = ..., flags_raised: _Optional[int] = ..., flags_updated: _Optional[int] = ..., flags_replayed: _Optional[bool] = ...) -> None: ...
 
 class BatchSummary(_message.Message):
-    __slots__ = ("rows", "scored", "not_applicable", "rejected", "rejected_by_reason", "bands", "red", "complete")
+    __slots__ = ("rows", "scored", "not_applicable", "rejected", "rejected_by_reason", "bands", "red", "complete", "tiers", "unmet_need")
     class RejectedByReasonEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +62,13 @@ class BatchSummary(_message.Message):
         key: str
         value: int
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class TiersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     ROWS_FIELD_NUMBER: _ClassVar[int]
     SCORED_FIELD_NUMBER: _ClassVar[int]
     NOT_APPLICABLE_FIELD_NUMBER: _ClassVar[int]
@@ -70,6 +77,8 @@ class BatchSummary(_message.Message):
     BANDS_FIELD_NUMBER: _ClassVar[int]
     RED_FIELD_NUMBER: _ClassVar[int]
     COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    TIERS_FIELD_NUMBER: _ClassVar[int]
+    UNMET_NEED_FIELD_NUMBER: _ClassVar[int]
     rows: int
     scored: int
     not_applicable: int
@@ -78,4 +87,6 @@ class BatchSummary(_message.Message):
     bands: _containers.ScalarMap[str, int]
     red: int
     complete: int
-    def __init__(self, rows: _Optional[int] = ..., scored: _Optional[int] = ..., not_applicable: _Optional[int] = ..., rejected: _Optional[int] = ..., rejected_by_reason: _Optional[_Mapping[str, int]] = ..., bands: _Optional[_Mapping[str, int]] = ..., red: _Optional[int] = ..., complete: _Optional[int] = ...) -> None: ...
+    tiers: _containers.ScalarMap[str, int]
+    unmet_need: int
+    def __init__(self, rows: _Optional[int] = ..., scored: _Optional[int] = ..., not_applicable: _Optional[int] = ..., rejected: _Optional[int] = ..., rejected_by_reason: _Optional[_Mapping[str, int]] = ..., bands: _Optional[_Mapping[str, int]] = ..., red: _Optional[int] = ..., complete: _Optional[int] = ..., tiers: _Optional[_Mapping[str, int]] = ..., unmet_need: _Optional[int] = ...) -> None: ...

@@ -39,6 +39,11 @@ class ScoringStub:
                 request_serializer=varde_dot_v1_dot_scoring__pb2.ArrowBatch.SerializeToString,
                 response_deserializer=varde_dot_v1_dot_scoring__pb2.ScoredBatch.FromString,
                 _registered_method=True)
+        self.ScorePatients = channel.stream_stream(
+                '/varde.v1.Scoring/ScorePatients',
+                request_serializer=varde_dot_v1_dot_scoring__pb2.ArrowBatch.SerializeToString,
+                response_deserializer=varde_dot_v1_dot_scoring__pb2.ScoredBatch.FromString,
+                _registered_method=True)
         self.GetServerInfo = channel.unary_unary(
                 '/varde.v1.Scoring/GetServerInfo',
                 request_serializer=varde_dot_v1_dot_scoring__pb2.ServerInfoRequest.SerializeToString,
@@ -58,6 +63,14 @@ class ScoringServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ScorePatients(self, request_iterator, context):
+        """Complex-needs risk for GP journal extracts (docs/risk.md): one row per listed patient in, the same rows with
+        the risk columns out. Flags RISK_UNMET_NEED and RISK_RISING are committed before each reply.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetServerInfo(self, request, context):
         """The server's version and limits, so that a client can cut its batches to fit.
         """
@@ -70,6 +83,11 @@ def add_ScoringServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'ScoreBatches': grpc.stream_stream_rpc_method_handler(
                     servicer.ScoreBatches,
+                    request_deserializer=varde_dot_v1_dot_scoring__pb2.ArrowBatch.FromString,
+                    response_serializer=varde_dot_v1_dot_scoring__pb2.ScoredBatch.SerializeToString,
+            ),
+            'ScorePatients': grpc.stream_stream_rpc_method_handler(
+                    servicer.ScorePatients,
                     request_deserializer=varde_dot_v1_dot_scoring__pb2.ArrowBatch.FromString,
                     response_serializer=varde_dot_v1_dot_scoring__pb2.ScoredBatch.SerializeToString,
             ),
@@ -104,6 +122,33 @@ class Scoring:
             request_iterator,
             target,
             '/varde.v1.Scoring/ScoreBatches',
+            varde_dot_v1_dot_scoring__pb2.ArrowBatch.SerializeToString,
+            varde_dot_v1_dot_scoring__pb2.ScoredBatch.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScorePatients(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/varde.v1.Scoring/ScorePatients',
             varde_dot_v1_dot_scoring__pb2.ArrowBatch.SerializeToString,
             varde_dot_v1_dot_scoring__pb2.ScoredBatch.FromString,
             options,

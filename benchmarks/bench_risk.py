@@ -1,0 +1,846 @@
+"""Charlson Comorbidity Index speed: Varde's charlson_columns against what researchers use instead, in one run.
+
+    python benchmarks/bench_risk.py [--patients N] [--repeat K] [--python-subset M] [--skip-packages]
+                                    [--skip-cold] [--markdown]
+
+Data: N synthetic patients (seeded, vectorised), ~5 ICD-10 diagnoses each (Poisson), ~75 % common codes in no
+Charlson group (I10, E78.5, J06.9, ... and a few bare E11 / I25, under-specified) and ~25 % from the Quan 2005
+prefixes with random extra digits; written as journals do: dots (I50.9), ~8 % lower case, a few spaces before,
+after or instead of the dot; 0.5 % of patients have a null list. Every code is well formed once normalised, so a
+plain prefix match and Varde's pattern check give the same groups. ~6 ATC codes each (Poisson) sit beside them,
+unused by Charlson, so the table has a realistic size; they feed the polypharmacy line when that part is present.
+
+Every peer computes the same thing: each patient's Charlson groups after the hierarchy (diabwc removes diab, msld
+mld, metacanc canc) and both scores (Charlson 1987 and Quan 2011 weights), from the tables in scoring/risk/data/.
+Results are checked per patient against Varde: groups, charlson_1987, charlson_quan2011.
+
+What is inside each timing:
+- varde: `charlson_columns(n, table["icd10"], None)`: Arrow list<string> in, the six result arrays out. A
+  warm-up call comes first; the first call (Numba cache load or compile) is reported apart, and, unless
+  --skip-cold, a fresh process with an empty Numba cache reports the cold compile. A breakdown shows where the
+  time goes, including the cast to large_list<large_string> that charlson_columns does on list<string> input.
+- pandas + regex: the way it is usually written: codes one row per diagnosis (the long format the registries
+  deliver; made once from the Arrow list column, outside the timing, and its cost is printed), then
+  `str.upper().str.replace(r"[.\\s]", "", regex=True)`, one compiled `^(?:I43|I50|...)` regex per group with
+  `str.match`, groupby patient any(), hierarchy, weights.
+- polars: the same long table (pl.from_arrow outside): normalise, 3- and 4-character prefixes looked up in a
+  prefix -> group-bit dict, group_by patient bitwise_or; hierarchy and weights with numpy on the n masks.
+- comorbidipy (PyPI): normalisation as above (it has none of its own), then one `comorbidity(...,
+  weighting="charlson")` call; the Quan 2011 score from its returned columns with its own weights (and, in 0.5,
+  its assignzero). Its Quan 2011 AIDS weight is 2 (the paper: 4), so only that score differs, on AIDS patients;
+  the disagreement is reported, not failed. Two implementations exist: 0.8 (polars) declares Python >= 3.13
+  but runs on 3.11 (`pip install --no-deps --ignore-requires-python comorbidipy==0.8.0`); on Python < 3.13 pip
+  picks 0.5.0 (pandas), which imports a name pandas 2 removed (the script puts a stand-in there) and maps codes
+  with a replace() that costs distinct codes x rows, so its linear extrapolation from a subset flatters it.
+  The script times whichever is installed.
+- pycomorb (PyPI, polars): `CharlsonComorbidityIndex(..., implementation="quan", weights="charlson",
+  return_categories=True)` on the raw codes (it strips outer spaces, drops dots, upper-cases); Quan 2011 from
+  the returned categories and its own weight table. It keeps spaces inside a code ("E11 2"): disagreements
+  reported, not failed.
+- python: the project's plain-Python reference (tests/reference/charlson.py, one patient at a time) on a subset
+  (--python-subset), extrapolated per patient; it also checks Varde's code counts on that subset.
+A DataFrame peer runs on all N patients when a probe on 20,000 predicts < 60 s, otherwise on a subset sized
+for ~10 s, extrapolated per patient; a peer whose checked run takes > 15 s is timed once (the table says so).
+Projections to 5.5M patients (all of Norway) are linear.
+
+Targets (/work/shared/targets.md): Charlson (both weightings) + polypharmacy, 1M patients: >= 50x pandas + regex,
+>= 30x the fastest Python package. Exit 1 when pandas, polars or the reference disagree with Varde anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.reference.charlson import GROUPS, charlson, load_tables  # noqa: E402
+
+NORWAY = 5_500_000
+PROBE = 20_000
+FULL_IF_UNDER = 60.0  # seconds: a DataFrame peer runs on all N when a probe predicts less
+SUBSET_TARGET = 10.0  # seconds per run when it does not
+SLOW = 15.0  # seconds: a peer whose checked run takes longer is timed once more, not --repeat times
+EXACT_PEERS = ("pandas + regex", "polars", "python (reference)")
+
+# Common diagnoses in no Charlson group (normalised; relative frequency). E11 and I25 alone are under-specified.
+COMMON = {
+    "I10": 40, "E785": 22, "E780": 8, "J069": 25, "J209": 12, "J00": 8, "M545": 20, "M171": 8, "M751": 6,
+    "K210": 7, "K219": 5, "F321": 8, "F329": 6, "F411": 8, "F432": 7, "N390": 10, "R05": 9, "R51": 6, "R42": 5,
+    "R104": 6, "H109": 4, "L309": 4, "E039": 9, "E669": 6, "E559": 5, "G439": 5, "G470": 4, "I489": 9, "I209": 4,
+    "I251": 5, "J304": 5, "Z000": 10, "Z003": 3, "M791": 4, "M255": 5, "K590": 5, "D649": 4, "N40": 4, "I839": 3,
+    "M810": 4, "B349": 4, "L700": 3, "H522": 2, "S934": 2, "S610": 2, "T784": 1, "A099": 3, "R509": 3, "Z711": 2,
+    "C449": 2, "E11": 1, "I25": 1, "K70": 0.3, "Z49": 0.2,
+}  # none of them is in a Charlson group (generate() checks)
+# Relative frequency of each group among the Charlson-coded diagnoses; prefixes uniform within a group.
+GROUP_SHARE = {
+    "mi": 6, "chf": 8, "pvd": 5, "cevd": 8, "dementia": 4, "cpd": 18, "rheumd": 3, "pud": 2, "mld": 2, "diab": 15,
+    "diabwc": 5, "hp": 1, "rend": 5, "canc": 12, "msld": 1, "metacanc": 3, "aids": 0.5,
+}
+ATC_LETTERS = np.frombuffer(b"ABCDGHJLMNPRSV", np.uint8)
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+
+def _strings(chars: np.ndarray, keep: np.ndarray) -> pa.Array:
+    """string array whose i-th value is chars[i][keep[i]] (row-major, so each code's bytes stay in order)."""
+    lengths = keep.sum(axis=1)
+    offsets = np.zeros(len(lengths) + 1, np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    data = np.ascontiguousarray(chars[keep])
+    return pa.StringArray.from_buffers(len(lengths), pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def _lists(counts: np.ndarray, values: pa.Array, null: np.ndarray | None) -> pa.Array:
+    offsets = np.zeros(len(counts) + 1, np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets), values, mask=None if null is None else pa.array(null))
+
+
+def _pad(codes: list[str], width: int) -> tuple[np.ndarray, np.ndarray]:
+    chars = np.zeros((len(codes), width), np.uint8)
+    for i, c in enumerate(codes):
+        chars[i, : len(c)] = np.frombuffer(c.encode(), np.uint8)
+    return chars, np.array([len(c) for c in codes], np.int64)
+
+
+def icd10_codes(rng: np.random.Generator, m: int) -> pa.Array:
+    """m ICD-10 codes as journals write them (see the module docstring)."""
+    t = load_tables()
+    by_group = {g: [p for gg, p in t.icd10 if gg == g] for g in GROUPS}
+    catalogue = list(COMMON) + [p for g in GROUPS for p in by_group[g]]
+    cat_chars, cat_len = _pad(catalogue, 7)
+    sizes = np.array([len(by_group[g]) for g in GROUPS])
+    starts = len(COMMON) + np.concatenate([[0], np.cumsum(sizes)[:-1]])
+
+    charl = rng.random(m) < 0.25
+    idx = np.empty(m, np.int64)
+    w = np.array(list(COMMON.values()), float)
+    idx[~charl] = rng.choice(len(COMMON), size=int((~charl).sum()), p=w / w.sum())
+    k = int(charl.sum())
+    gs = np.array([GROUP_SHARE[g] for g in GROUPS], float)
+    g = rng.choice(len(GROUPS), size=k, p=gs / gs.sum())
+    idx[charl] = starts[g] + (rng.random(k) * sizes[g]).astype(np.int64)
+
+    base = cat_chars[idx]
+    base_len = cat_len[idx]
+    # Extra digits after a Quan prefix: I50 -> I50, I50.9, I50.91; E112 -> E11.2, E11.21.
+    extra = np.where(base_len == 3, rng.choice(3, size=m, p=[0.25, 0.6, 0.15]),
+                     rng.choice(2, size=m, p=[0.8, 0.2])) * charl
+    j = np.arange(7)
+    add = (j >= base_len[:, None]) & (j < (base_len + extra)[:, None])
+    base[add] = rng.integers(48, 58, int(add.sum()), dtype=np.uint8)
+    length = base_len + extra
+
+    # Written form: [space] c0 c1 c2 [. or space] c3.. [space]; some lower case.
+    out = np.full((m, 10), 32, np.uint8)
+    out[:, 1:4] = base[:, :3]
+    u = rng.random(m)
+    out[:, 4] = np.where(u < 0.77, 46, 32)  # '.' or ' ' between rubric and subdivision
+    out[:, 5:9] = base[:, 3:7]
+    keep = np.zeros((m, 10), bool)
+    keep[:, 0] = rng.random(m) < 0.01
+    keep[:, 1:4] = True
+    keep[:, 4] = (length > 3) & (u < 0.80)  # 77 % dot, 3 % space, 20 % nothing
+    keep[:, 5:9] = np.arange(4) < (length - 3)[:, None]
+    keep[:, 9] = rng.random(m) < 0.03
+    lower = (rng.random(m) < 0.08)[:, None] & (out >= 65) & (out <= 90)
+    out[lower] += 32
+    return _strings(out, keep)
+
+
+def atc_codes(rng: np.random.Generator, m: int, vocabulary: int = 600) -> pa.Array:
+    """m ATC level-5 codes (C07AB02 shape) from a Zipf-like vocabulary."""
+    v = np.empty((vocabulary, 7), np.uint8)
+    v[:, 0] = rng.choice(ATC_LETTERS, vocabulary)
+    v[:, 1:3] = rng.integers(48, 58, (vocabulary, 2))
+    v[:, 3:5] = rng.integers(65, 91, (vocabulary, 2))
+    v[:, 5:7] = rng.integers(48, 58, (vocabulary, 2))
+    p = 1 / np.arange(1, vocabulary + 1) ** 0.9
+    chars = v[rng.choice(vocabulary, size=m, p=p / p.sum())]
+    return _strings(chars, np.ones((m, 7), bool))
+
+
+def generate(n: int, seed: int = 0) -> pa.Table:
+    """patient_id int64, icd10 list<string>, atc list<string> for n patients."""
+    for code in COMMON:
+        if any(code.startswith(p) for _, p in load_tables().icd10):
+            raise AssertionError(f"COMMON code {code} is in a Charlson group")
+    rng = np.random.default_rng(seed)
+    null = rng.random(n) < 0.005
+    n_icd = np.where(null, 0, rng.poisson(5, n))
+    n_atc = rng.poisson(6, n)
+    icd = _lists(n_icd, icd10_codes(rng, int(n_icd.sum())), null)
+    atc = _lists(n_atc, atc_codes(rng, int(n_atc.sum())), None)
+    return pa.table({"patient_id": pa.array(np.arange(n, dtype=np.int64)), "icd10": icd, "atc": atc})
+
+
+def long_format(table: pa.Table, m: int) -> pa.Table:
+    """(patient, code) one row per diagnosis of patients 0..m-1: what a registry extract looks like."""
+    col = table.column("icd10").combine_chunks().slice(0, m)
+    return pa.table({"patient": pc.list_parent_indices(col).cast(pa.int64()), "code": pc.list_flatten(col)})
+
+
+# ---------------------------------------------------------------------------------------------- results
+
+
+@dataclass
+class Result:
+    """Per patient: the groups after the hierarchy (bit g = GROUPS[g]) and both scores."""
+
+    mask: np.ndarray
+    s1987: np.ndarray
+    s2011: np.ndarray
+    counts: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _tables_arrays():
+    t = load_tables()
+    w87 = np.array([t.weight_1987[g] for g in GROUPS], np.int64)
+    w11 = np.array([t.weight_quan2011[g] for g in GROUPS], np.int64)
+    hier = [(GROUPS.index(s), GROUPS.index(m)) for s, m in t.hierarchy]
+    return w87, w11, hier
+
+
+def bits_of(mask: np.ndarray) -> np.ndarray:
+    return ((mask[:, None] >> np.arange(len(GROUPS), dtype=np.uint32)) & 1).astype(bool)
+
+
+def mask_of(bits: np.ndarray) -> np.ndarray:
+    return (bits.astype(np.uint32) << np.arange(len(GROUPS), dtype=np.uint32)).sum(axis=1).astype(np.uint32)
+
+
+def varde_result(out: dict, n: int) -> Result:
+    groups = out["charlson_groups"]
+    names = groups.values.dictionary.to_pylist()
+    order = np.array([GROUPS.index(s) for s in names], np.uint32)
+    idx = order[groups.values.indices.to_numpy(zero_copy_only=False)]
+    mask = np.zeros(n, np.uint32)
+    np.bitwise_or.at(mask, pc.list_parent_indices(groups).to_numpy(), np.uint32(1) << idx)
+    counts = {k: out[k].to_numpy(zero_copy_only=False) for k in ("codes_unknown", "codes_underspecified",
+                                                                  "codes_malformed")}
+    return Result(mask, out["charlson_1987"].to_numpy(zero_copy_only=False).astype(np.int64),
+                  out["charlson_quan2011"].to_numpy(zero_copy_only=False).astype(np.int64), counts)
+
+
+def compare(name: str, got: Result, want: Result, table: pa.Table, exact: bool) -> int:
+    """Prints the disagreement; returns the number of patients that differ anywhere."""
+    m = len(got.mask)
+    diff = {
+        "groups": got.mask != want.mask[:m],
+        "charlson_1987": got.s1987 != want.s1987[:m],
+        "charlson_quan2011": got.s2011 != want.s2011[:m],
+    }
+    for k, v in got.counts.items():
+        diff[k] = v != want.counts[k][:m]
+    any_diff = np.logical_or.reduce(list(diff.values()))
+    bad = int(any_diff.sum())
+    parts = ", ".join(f"{k} {int(v.sum()):,}" for k, v in diff.items())
+    checked = ", ".join(diff)
+    if not bad:
+        print(f"  {name}: equal to varde on all {m:,} patients ({checked})")
+        return 0
+    print(f"  {name}: {bad:,} of {m:,} patients ({bad / m:.3%}) differ from varde: {parts}")
+    aids = 1 << GROUPS.index("aids")
+    only_2011 = diff["charlson_quan2011"] & ~diff["groups"] & ~diff["charlson_1987"]
+    if only_2011.any():
+        with_aids = int(((want.mask[:m] & aids) != 0)[only_2011].sum())
+        print(f"    of which only charlson_quan2011 differs: {int(only_2011.sum()):,}; with AIDS/HIV: {with_aids:,}")
+    for i in np.flatnonzero(any_diff if exact else any_diff & ~only_2011)[:3]:
+        codes = table.column("icd10")[int(i)].as_py()
+        print(f"    patient {i}: {name} {sorted(GROUPS[g] for g in np.flatnonzero(bits_of(got.mask[i:i + 1])[0]))} "
+              f"{got.s1987[i]}/{got.s2011[i]}, varde "
+              f"{sorted(GROUPS[g] for g in np.flatnonzero(bits_of(want.mask[i:i + 1])[0]))} "
+              f"{want.s1987[i]}/{want.s2011[i]}; codes {codes}")
+    return bad
+
+
+# ---------------------------------------------------------------------------------------------- timing
+
+
+def time_runs(fn: Callable[[], object], repeat: int) -> list[float]:
+    """Wall times of `repeat` calls; the collector runs between calls, never inside one."""
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        gc.disable()
+        try:
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        finally:
+            gc.enable()
+    return times
+
+
+def best(fn: Callable[[], object], repeat: int) -> float:
+    fn()
+    return min(time_runs(fn, repeat))
+
+
+@dataclass
+class Peer:
+    """A prepared peer on patients 0..m-1: `run()` is timed; `result(run())` converts its output."""
+
+    run: Callable[[], object]
+    result: Callable[[object], Result]
+    note: str
+    m: int
+
+
+def sized(make: Callable[[int], Peer], n: int, name: str) -> Peer:
+    """All n patients if a probe on PROBE patients predicts < FULL_IF_UNDER s per run, else a subset."""
+    if n <= PROBE:
+        return make(n)
+    probe = make(PROBE)
+    t = min(time_runs(probe.run, 1))  # a cold run: only an estimate
+    del probe
+    predicted = t * n / PROBE
+    if predicted < FULL_IF_UNDER:
+        return make(n)
+    m = max(PROBE, min(n, int(SUBSET_TARGET / t * PROBE)))
+    print(f"  {name}: a probe predicts {predicted:.0f} s on {n:,} patients: timed on {m:,}, extrapolated")
+    return make(m)
+
+
+# ---------------------------------------------------------------------------------------------- varde
+
+
+def varde_timings(table: pa.Table, n: int, repeat: int) -> tuple[Peer, dict[str, float], float, float]:
+    """The varde peer, a breakdown of its time, the import time and the first call's time."""
+    t0 = time.perf_counter()
+    from varde.scoring.risk import charlson_columns
+
+    t_import = time.perf_counter() - t0
+    icd = table.column("icd10")
+    t0 = time.perf_counter()
+    charlson_columns(n, icd, None)  # Numba: loads the cached machine code, or compiles
+    t_first = time.perf_counter() - t0
+
+    peer = Peer(lambda: charlson_columns(n, icd, None), lambda out: varde_result(out, n),
+                "charlson_columns(n, table['icd10'], None): list<string> in, six Arrow arrays out", n)
+    return peer, breakdown(icd, n, repeat), t_import, t_first
+
+
+def breakdown(icd: pa.ChunkedArray, n: int, repeat: int) -> dict[str, float]:
+    """Where charlson_columns spends its time, step by step (each step best of `repeat`)."""
+    from varde.scoring.risk import charlson_columns
+
+    out: dict[str, float] = {}
+    try:
+        from varde.scoring.risk import _charlson_kernel as K
+        from varde.scoring.risk import charlson as C
+        from varde.scoring.risk._lists import list_column
+    except ImportError as exc:
+        print(f"  no breakdown: {exc}")
+        return out
+    large_t = pa.large_list(pa.large_string())
+    arr = icd.combine_chunks()
+    large = arr.cast(large_t)
+    out["combine_chunks (1 chunk)"] = best(lambda: icd.combine_chunks(), repeat)
+    out["cast list<string> -> large_list<large_string>"] = best(lambda: arr.cast(large_t), repeat)
+    out["list_column on large_list input (no cast)"] = best(lambda: list_column(large, "icd10"), repeat)
+    out["list_column on list<string> input (cast incl.)"] = best(lambda: list_column(arr, "icd10"), repeat)
+    try:
+        t = C.tables()
+        col = list_column(large, "icd10")
+
+        def kernel():
+            mask = np.zeros(n, np.uint32)
+            z = [np.zeros(n, np.int32) for _ in range(3)]
+            K.charlson_parallel(n, *col, *C.ICD10, t.icd10.keys, t.icd10.masks, t.icd10.counts, t.icd10.under,
+                                mask, *z)
+            return mask
+
+        mask = kernel()
+        out["kernel: charlson_parallel (incl. 4 zeroed n-arrays)"] = best(kernel, repeat)
+        final, p1, p2 = np.empty(n, np.uint32), np.empty(n, np.int64), np.empty(n, np.int64)
+        out["kernel: points (hierarchy + both weights, serial)"] = best(
+            lambda: K.points(mask, t.replaces, t.weights_1987, t.weights_2011, final, p1, p2), repeat)
+        out["_group_lists (list<dictionary> from masks)"] = best(lambda: C._group_lists(final, t), repeat)
+        out["five count/score arrays (astype + pa.array)"] = best(
+            lambda: [pa.array(p1.astype(np.int8)), pa.array(p2.astype(np.int8))]
+            + [pa.array(np.zeros(n, np.int32).astype(np.int16)) for _ in range(3)], repeat)
+    except Exception as exc:  # the internals moved: the public timings below still stand
+        print(f"  breakdown of the internals skipped ({type(exc).__name__}: {exc})")
+    out["charlson_columns, large_list<large_string> input"] = best(lambda: charlson_columns(n, large, None), repeat)
+    out["charlson_columns, list<string> input (as timed)"] = best(lambda: charlson_columns(n, icd, None), repeat)
+    return out
+
+
+COLD_SCRIPT = r"""
+import json, time
+t0 = time.perf_counter()
+import pyarrow as pa
+from varde.scoring.risk import charlson_columns
+t1 = time.perf_counter()
+codes = pa.array([["I50.9", "e11.2", " C78.1", "J449 "]] * 20000, pa.list_(pa.string()))
+charlson_columns(20000, codes, None)
+t2 = time.perf_counter()
+charlson_columns(20000, codes, None)
+t3 = time.perf_counter()
+charlson_columns(100, codes.slice(0, 100), None)
+t4 = time.perf_counter()
+print(json.dumps({"import": t1 - t0, "first_parallel": t2 - t1, "second_parallel": t3 - t2,
+                  "first_serial": t4 - t3}))
+"""
+
+
+def cold_compile() -> list[dict] | None:
+    """Two fresh processes sharing an empty Numba cache: the first compiles, the second loads."""
+    runs = []
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        for _ in range(2):
+            p = subprocess.run([sys.executable, "-c", COLD_SCRIPT], env=env, capture_output=True, text=True,
+                               timeout=900, cwd=ROOT)
+            if p.returncode != 0:
+                print(f"  cold-compile process failed: {p.stderr.strip().splitlines()[-1:]}")
+                return None
+            runs.append(json.loads(p.stdout.strip().splitlines()[-1]))
+    return runs
+
+
+def polypharmacy(table: pa.Table, n: int, repeat: int) -> float | None:
+    """Best time of polypharmacy_columns on the ATC column, when that part of Varde is present."""
+    try:
+        from varde.scoring.risk.medicines import polypharmacy_columns
+
+        atc = table.column("atc")
+        return best(lambda: polypharmacy_columns(n, atc), repeat)
+    except Exception as exc:
+        print(f"  polypharmacy not timed ({type(exc).__name__}: {exc})")
+        return None
+
+
+# ---------------------------------------------------------------------------------------------- peers
+
+
+def _group_regexes() -> dict[str, str]:
+    t = load_tables()
+    return {g: "^(?:" + "|".join(p for gg, p in t.icd10 if gg == g) + ")" for g in GROUPS}
+
+
+def peer_pandas(table: pa.Table, m: int) -> Peer:
+    import pandas as pd
+
+    long = long_format(table, m).to_pandas()
+    long["code"] = long["code"].astype("str")
+    regexes = _group_regexes()
+    t = load_tables()
+    w87 = pd.Series(t.weight_1987)
+    w11 = pd.Series(t.weight_quan2011)
+
+    def run():
+        code = long["code"].str.upper().str.replace(r"[.\s]", "", regex=True)
+        flags = pd.DataFrame({g: code.str.match(rx) for g, rx in regexes.items()})
+        flags["patient"] = long["patient"]
+        per = flags.groupby("patient").any().reindex(pd.RangeIndex(m), fill_value=False)
+        for severe, mild in t.hierarchy:
+            per.loc[per[severe], mild] = False
+        per["charlson_1987"] = (per[list(GROUPS)] * w87).sum(axis=1)
+        per["charlson_quan2011"] = (per[list(GROUPS)] * w11).sum(axis=1)
+        return per
+
+    def result(per) -> Result:
+        return Result(mask_of(per[list(GROUPS)].to_numpy()), per["charlson_1987"].to_numpy(np.int64),
+                      per["charlson_quan2011"].to_numpy(np.int64))
+
+    return Peer(run, result, f"explode outside; str.upper/replace + 17 str.match regexes, groupby any "
+                f"({long['code'].dtype} dtype, pandas {pd.__version__})", m)
+
+
+def peer_polars(table: pa.Table, m: int) -> Peer:
+    import polars as pl
+
+    lf = pl.from_arrow(long_format(table, m)).lazy()
+    t = load_tables()
+    by_len: dict[int, dict[str, int]] = {}
+    for g, p in t.icd10:
+        by_len.setdefault(len(p), {})[p] = by_len.get(len(p), {}).get(p, 0) | (1 << GROUPS.index(g))
+    w87, w11, hier = _tables_arrays()
+    c = pl.col("code").str.replace_all(r"[.\s]", "").str.to_uppercase()
+    bit = pl.lit(0, pl.UInt32)
+    for length, d in sorted(by_len.items()):
+        bit = bit | c.str.slice(0, length).replace_strict(d, default=0, return_dtype=pl.UInt32)
+    query = (lf.select(pl.col("patient"), bit.alias("bit")).filter(pl.col("bit") != 0)
+             .group_by("patient").agg(pl.col("bit").bitwise_or()))
+
+    def run():
+        per = query.collect()
+        mask = np.zeros(m, np.uint32)
+        mask[per["patient"].to_numpy()] = per["bit"].to_numpy()
+        for s, mild in hier:
+            mask &= ~(((mask >> s) & 1) << mild).astype(np.uint32)
+        b = bits_of(mask)
+        return mask, b @ w87, b @ w11
+
+    return Peer(run, lambda r: Result(*r), f"lazy: normalise, prefix dict look-up, group_by bitwise_or; numpy "
+                f"hierarchy + weights ({pl.thread_pool_size()} threads, polars {pl.__version__})", m)
+
+
+def peer_comorbidipy(table: pa.Table, m: int) -> Peer:
+    from importlib.metadata import version
+
+    v = version("comorbidipy")
+    if tuple(int(x) for x in v.split(".")[:2]) >= (0, 6):
+        return _comorbidipy_polars(table, m, v)
+    return _comorbidipy_pandas(table, m, v)
+
+
+def _comorbidipy_polars(table: pa.Table, m: int, v: str) -> Peer:
+    """comorbidipy >= 0.6: polars; the group columns it returns are after its assignzero (the hierarchy)."""
+    import polars as pl
+    from comorbidipy import comorbidity
+    from comorbidipy.codemaps.weights import weights
+
+    long = pl.from_arrow(long_format(table, m)).rename({"patient": "id"})
+    cols = [{"mi": "ami", "cpd": "copd"}.get(g, g) for g in GROUPS]
+    wq = weights["charlson_icd10_quan"]["quan"]
+
+    def run():
+        df = long.with_columns(pl.col("code").str.replace_all(r"[.\s]", "").str.to_uppercase())
+        out = comorbidity(df, id_col="id", code_col="code", score="charlson", icd="icd10", variant="quan",
+                          weighting="charlson", assign0=True)
+        return out.with_columns(pl.sum_horizontal(pl.col(c) * wq[c] for c in cols).alias("quan2011"))
+
+    def result(out) -> Result:
+        ids = out["id"].to_numpy()
+        b = np.zeros((m, len(GROUPS)), bool)
+        b[ids] = out.select(cols).to_numpy() > 0
+        s87, s11 = np.zeros(m, np.int64), np.zeros(m, np.int64)
+        s87[ids] = out["comorbidity_score"].to_numpy().round()
+        s11[ids] = out["quan2011"].to_numpy().round()
+        return Result(mask_of(b), s87, s11)
+
+    return Peer(run, result, f"normalise (polars) + comorbidity(weighting='charlson') + Quan 2011 from its "
+                f"columns and weights (comorbidipy {v}, polars)", m)
+
+
+def _comorbidipy_pandas(table: pa.Table, m: int, v: str) -> Peer:
+    """comorbidipy 0.5 (the newest pip gives Python < 3.13): pandas; group columns before the hierarchy."""
+    import pandas as pd
+    import pandas.core.common
+
+    if not hasattr(pandas.core.common, "SettingWithCopyWarning"):  # imported by 0.5.0, removed in pandas 2
+
+        class SettingWithCopyWarning(Warning):
+            pass
+
+        pandas.core.common.SettingWithCopyWarning = SettingWithCopyWarning
+    import comorbidipy
+    from comorbidipy.assignzero import assignzero
+    from comorbidipy.weights import weights
+
+    long = long_format(table, m).to_pandas()
+    long["code"] = long["code"].astype("str")
+    cols = [{"mi": "ami", "cpd": "copd"}.get(g, g) for g in GROUPS]
+    wq = pd.Series(weights["charlson_icd10_quan"]["quan"])
+
+    def run():
+        code = long["code"].str.upper().str.replace(r"[.\s]", "", regex=True)
+        df = pd.DataFrame({"id": long["patient"], "code": code})
+        out = comorbidipy.comorbidity(df, id="id", code="code", age=None, score="charlson", icd="icd10",
+                                      variant="quan", weighting="charlson", assign0=True)
+        g = assignzero(out[cols].copy(), "charlson_icd10_quan")
+        out["quan2011"] = g.multiply(wq).sum(axis=1)
+        return out
+
+    def result(out) -> Result:
+        out = out.set_index("id").reindex(pd.RangeIndex(m), fill_value=0)
+        b = out[cols].to_numpy() > 0  # the milder group is still set: apply the hierarchy to compare
+        for s, mild in _tables_arrays()[2]:
+            b[b[:, s], mild] = False
+        return Result(mask_of(b), out["comorbidity_score"].to_numpy().round().astype(np.int64),
+                      out["quan2011"].to_numpy().round().astype(np.int64))
+
+    return Peer(run, result, f"normalise (pandas) + comorbidity(weighting='charlson') + its assignzero/weights "
+                f"for Quan 2011 (comorbidipy {v}, pandas; its replace() is O(distinct codes x rows))", m)
+
+
+def peer_pycomorb(table: pa.Table, m: int) -> Peer:
+    from importlib.metadata import version
+
+    import polars as pl
+    from pycomorb.CharlsonComorbidityIndex import CANONICAL_RULES, DEFINITION_FILES, CharlsonComorbidityIndex
+    from pycomorb.CustomComorbidityIndex import weighted_definitions
+
+    df = pl.from_arrow(long_format(table, m)).rename({"patient": "id"}).with_columns(pl.lit(0).alias("age"))
+    combined, _ = weighted_definitions("CHARLSON", DEFINITION_FILES["quan"], "quan", CANONICAL_RULES)
+    wq = {c: w for c, w in zip(combined["category"], combined["quan_weights"], strict=True) if c != "Age"}
+    cats = list(wq)  # the 17 groups in GROUPS order
+    if len(cats) != len(GROUPS):
+        raise ValueError(f"pycomorb has {len(cats)} Charlson categories, expected {len(GROUPS)}")
+
+    def run():
+        with_cats = CharlsonComorbidityIndex(df, id_col="id", code_col="code", age_col="age",
+                                             implementation="quan", weights="charlson", return_categories=True)
+        return with_cats.with_columns(pl.sum_horizontal(pl.col(c) * wq[c] for c in cats).alias("quan2011"))
+
+    def result(out) -> Result:
+        ids = out["id"].to_numpy()
+        b = np.zeros((m, len(GROUPS)), bool)
+        b[ids] = out.select(cats).to_numpy() > 0  # categories come after the package's exclusion rules
+        s87, s11 = np.zeros(m, np.int64), np.zeros(m, np.int64)
+        s87[ids] = out["Charlson Comorbidity Index"].to_numpy()
+        s11[ids] = out["quan2011"].to_numpy()
+        return Result(mask_of(b), s87, s11)
+
+    return Peer(run, result, f"CharlsonComorbidityIndex(quan, charlson weights, categories) on raw codes + Quan "
+                f"2011 from its categories and weights (pycomorb {version('pycomorb')}, polars)", m)
+
+
+def peer_python(table: pa.Table, m: int) -> Peer:
+    lists = table.column("icd10").slice(0, m).to_pylist()
+
+    def run():
+        return [charlson(codes, None) for codes in lists]
+
+    def result(rows) -> Result:
+        mask = np.array([sum(1 << GROUPS.index(g) for g in r["groups"]) for r in rows], np.uint32)
+        counts = {k: np.array([r[k] for r in rows]) for k in ("codes_unknown", "codes_underspecified",
+                                                               "codes_malformed")}
+        return Result(mask, np.array([r["charlson_1987"] for r in rows]),
+                      np.array([r["charlson_quan2011"] for r in rows]), counts)
+
+    return Peer(run, result, "tests/reference/charlson.py::charlson per patient over to_pylist() lists", m)
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+def _cpu_seconds() -> tuple[float, float]:
+    """(busy CPU seconds of the whole machine, CPU seconds of this process and its children)."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        busy = (sum(fields[:3]) + fields[5] + fields[6]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        busy = float("nan")
+    t = os.times()
+    return busy, t.user + t.system + t.children_user + t.children_system
+
+
+def machine_line() -> str:
+    cpu, ram = "unknown CPU", "?"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+        kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal"))
+        ram = f"{kb / 2**20:.1f} GiB"
+    except (OSError, StopIteration):
+        pass
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = []
+    for name in ("numpy", "numba", "pyarrow", "pandas", "polars", "comorbidipy", "pycomorb"):
+        try:
+            versions.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            pass
+    return f"{cpu}, {os.cpu_count()} cores, {ram} RAM; Python {platform.python_version()}, {', '.join(versions)}"
+
+
+def _fmt_s(s: float) -> str:
+    return f"{s * 1e3:.1f} ms" if s < 1 else f"{s:.2f} s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--patients", type=int, default=1_000_000, help="synthetic patients (default 1,000,000)")
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs per peer after a warm-up (best and median)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--python-subset", type=int, default=20_000,
+                    help="patients the plain-Python reference runs on (extrapolated; default 20,000)")
+    ap.add_argument("--skip-packages", action="store_true", help="skip comorbidipy and pycomorb")
+    ap.add_argument("--skip-cold", action="store_true",
+                    help="skip the cold-compile measurement (two fresh processes with an empty Numba cache)")
+    ap.add_argument("--markdown", action="store_true", help="also print a Markdown table and a machine line")
+    args = ap.parse_args(argv)
+    n = args.patients
+    start = time.perf_counter()
+    busy0, own0 = _cpu_seconds()
+
+    t0 = time.perf_counter()
+    table = generate(n, args.seed)
+    icd = table.column("icd10").combine_chunks()
+    n_codes = len(icd.values)
+    print(f"generated {n:,} patients in {time.perf_counter() - t0:.1f} s: {n_codes:,} ICD-10 codes "
+          f"({n_codes / n:.2f} per patient, {icd.null_count:,} null lists), "
+          f"{len(table.column('atc').combine_chunks().values):,} ATC codes; {table.nbytes / 1e6:.0f} MB in Arrow")
+    print("  e.g.", table.column("icd10")[1].as_py(), table.column("atc")[1].as_py())
+    t0 = time.perf_counter()
+    long = long_format(table, n).to_pandas() if _has("pandas") else None
+    if long is not None:
+        print(f"  long format for the DataFrame peers (outside their timings): {time.perf_counter() - t0:.2f} s "
+              f"(list_flatten + to_pandas, {len(long):,} rows)")
+        del long
+
+    print("\nvarde: warm-up and breakdown")
+    varde, parts, t_import, t_first = varde_timings(table, n, args.repeat)
+    out = varde.run()
+    ref = varde.result(out)
+    print(f"  import {t_import:.2f} s; first call on {n:,} patients {t_first:.2f} s (Numba cache load or compile)")
+    print(f"  patients with a group: {np.count_nonzero(ref.mask):,}; codes under-specified "
+          f"{int(ref.counts['codes_underspecified'].sum()):,}, malformed {int(ref.counts['codes_malformed'].sum()):,}"
+          f", unknown {int(ref.counts['codes_unknown'].sum()):,}; mean charlson_1987 {ref.s1987.mean():.2f}, "
+          f"quan2011 {ref.s2011.mean():.2f}")
+    times: dict[str, list[float]] = {"varde": time_runs(varde.run, args.repeat)}
+    notes = {"varde": varde.note}
+    scale = {"varde": 1.0}
+    t_poly = polypharmacy(table, n, args.repeat)
+    del out
+
+    peers: dict[str, Callable[[int], Peer]] = {}
+    if _has("pandas"):
+        peers["pandas + regex"] = lambda m: peer_pandas(table, m)
+    if _has("polars"):
+        peers["polars"] = lambda m: peer_polars(table, m)
+    if not args.skip_packages:
+        for pkg, make in (("comorbidipy", peer_comorbidipy), ("pycomorb", peer_pycomorb)):
+            if _has(pkg):
+                peers[pkg] = lambda m, make=make: make(table, m)
+            else:
+                print(f"  {pkg} not installed (pip install -e '.[bench]'): skipped")
+    peers["python (reference)"] = lambda m: peer_python(table, m)
+
+    mismatches = 0
+    for name, make in peers.items():
+        print(f"\n{name}")
+        try:
+            if name == "python (reference)":
+                peer = make(min(n, args.python_subset))
+            else:
+                peer = sized(make, n, name)
+            t0 = time.perf_counter()
+            res = peer.result(peer.run())  # also the warm-up
+            t_check = time.perf_counter() - t0
+        except Exception as exc:
+            print(f"  FAILED to run: {type(exc).__name__}: {exc}")
+            continue
+        bad = compare(name, res, ref, table, name in EXACT_PEERS)
+        if name in EXACT_PEERS:
+            mismatches += bad
+        reps = args.repeat if t_check < SLOW else 1
+        times[name] = time_runs(peer.run, reps)
+        scale[name] = n / peer.m
+        notes[name] = peer.note + ("" if peer.m == n else f"; timed on {peer.m:,} patients, extrapolated")
+        if reps != args.repeat:
+            notes[name] += f"; {reps} timed run (slow)"
+        print(f"  best {_fmt_s(min(times[name]))} on {peer.m:,} patients")
+        del peer, res
+
+    cold = None if args.skip_cold else cold_compile()
+    report(times, scale, notes, n, args, parts, t_first, cold, t_poly)
+
+    busy1, own1 = _cpu_seconds()
+    wall = time.perf_counter() - start
+    others = (busy1 - busy0) - (own1 - own0)
+    if others / wall > 0.1:
+        print(f"WARNING: other processes used {others / wall:.2f} cores on average during this {wall:.0f} s run; "
+              "timings are inflated, rerun on a quiet machine")
+    else:
+        print(f"machine quiet: other processes used {max(others, 0) / wall:.2f} cores on average "
+              f"during the {wall:.0f} s run")
+    if mismatches:
+        print(f"FAIL: {mismatches} patients where pandas, polars or the reference differ from varde")
+        return 1
+    return 0
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def report(times, scale, notes, n, args, parts, t_first, cold, t_poly) -> None:
+    bst = {k: min(v) * scale[k] for k, v in times.items()}
+    med = {k: statistics.median(v) * scale[k] for k, v in times.items()}
+    base = bst["varde"]
+    rows = []
+    for name in times:
+        r = bst[name] / base
+        rows.append((name, f"{bst[name]:.3f}", f"{med[name]:.3f}", f"{n / bst[name] / 1e6:.3g}M",
+                     f"{r:.0f}x" if r >= 10 else f"{r:.2f}x", f"{bst[name] * NORWAY / n:.2f}", notes[name]))
+    header = ("peer", "best s", "median s", "patients/s", "peer/varde", "5.5M s", "what is timed")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(6)]
+    print(f"\nCharlson groups + charlson_1987 + charlson_quan2011, {n:,} patients "
+          f"(~5 ICD-10 codes each), best and median of {args.repeat}; 5.5M s: best, projected linearly:")
+    for r in [header, *rows]:
+        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r[:6], widths, strict=True))]
+        print("  " + "  ".join(cells) + "  " + r[6])
+
+    print("\nvarde, where the time goes (best of", args.repeat, "each):")
+    for k, v in parts.items():
+        print(f"  {v * 1e3:8.1f} ms  {k}")
+    cast = parts.get("cast list<string> -> large_list<large_string>")
+    if cast is not None:
+        print(f"  -> the cast is {cast / base:.0%} of the call")
+    print(f"  first call in this process: {t_first:.2f} s")
+    if cold:
+        c, w = cold
+        print(f"  fresh process, empty Numba cache: import {c['import']:.2f} s, first parallel call (compile) "
+              f"{c['first_parallel']:.1f} s, first serial call (compile) {c['first_serial']:.1f} s; "
+              f"same cache, next process: import {w['import']:.2f} s, first calls "
+              f"{w['first_parallel']:.2f} + {w['first_serial']:.2f} s (cache load)")
+    verdicts = []
+    if t_poly is not None:
+        both = base + t_poly
+        print(f"  polypharmacy_columns on the ATC column: {t_poly * 1e3:.1f} ms; Charlson + polypharmacy "
+              f"{both * 1e3:.1f} ms ({both * NORWAY / n:.2f} s projected to 5.5M)")
+    else:
+        both = None
+    target = both if both is not None else base
+    what = "Charlson + polypharmacy" if both is not None else "Charlson alone"
+    if "pandas + regex" in bst:
+        r = bst["pandas + regex"] / target
+        verdicts.append(f"pandas + regex / varde ({what}) = {r:.0f}x "
+                        f"(target >= 50x: {'met' if r >= 50 else 'NOT met'})")
+    pkgs = {k: bst[k] for k in ("comorbidipy", "pycomorb") if k in bst}
+    if pkgs:
+        fastest = min(pkgs, key=pkgs.get)
+        r = pkgs[fastest] / target
+        verdicts.append(f"fastest package ({fastest}) / varde ({what}) = {r:.0f}x "
+                        f"(target >= 30x: {'met' if r >= 30 else 'NOT met'})")
+    for v in verdicts:
+        print(v)
+
+    if args.markdown:
+        print("\n---- Markdown ----\n")
+        cmd = f"benchmarks/bench_risk.py --patients {n} --repeat {args.repeat}"
+        print(f"Charlson groups and both scores, {n:,} patients (`{cmd}`), best and median of {args.repeat}; "
+              f"the last column projects the best time linearly to 5.5M patients.\n")
+        print("| peer | best (s) | median (s) | patients/s | peer / Varde | 5.5M (s) | what is timed |")
+        print("|---|---:|---:|---:|---:|---:|---|")
+        for r in rows:
+            print("| " + " | ".join(r) + " |")
+        print("\n| Varde step | ms |\n|---|---:|")
+        for k, v in parts.items():
+            print(f"| {k} | {v * 1e3:.1f} |")
+        if both is not None:
+            print(f"\nCharlson + polypharmacy: {both * 1e3:.1f} ms.")
+        for v in verdicts:
+            print(f"{v[0].upper()}{v[1:]}.")
+        print(f"\nMachine: {machine_line()}.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -54,24 +54,25 @@ def _atc(data, start, end):
 
 
 @serial
-def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, count, n_under, n_malformed):
+def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, seen, count, n_under, n_malformed):
+    """`seen`: scratch for one patient's substance keys (as long as the longest list)."""
     for i in range(lo, hi):
         if not _valid(lbits, lvoff, i):
             continue
-        first = loff[i]
-        for j in range(first, loff[i + 1]):
+        k = 0
+        for j in range(loff[i], loff[i + 1]):
             if not _valid(sbits, svoff, j):
                 continue
             outcome, key = _atc(data, soff[j], soff[j + 1])
             if outcome == SUBSTANCE:
-                seen = False  # the same substance twice counts once (a patient's lists are short)
-                for k in range(first, j):
-                    if _valid(sbits, svoff, k):
-                        other, other_key = _atc(data, soff[k], soff[k + 1])
-                        if other == SUBSTANCE and other_key == key:
-                            seen = True
-                            break
-                if not seen:
+                new = True  # the same substance twice counts once (a patient's lists are short)
+                for q in range(k):
+                    if seen[q] == key:
+                        new = False
+                        break
+                if new:
+                    seen[k] = key
+                    k += 1
                     count[i] += 1
             elif outcome == UNDERSPECIFIED:
                 n_under[i] += 1
@@ -80,8 +81,9 @@ def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, count, n_un
 
 
 @parallel
-def atc_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, count, n_under, n_malformed):
+def atc_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, seen, count, n_under, n_malformed):
+    """seen: one scratch row per block."""
     nblocks = (n + BLOCK - 1) // BLOCK
     for b in prange(nblocks):
-        atc_serial(b * BLOCK, min(n, (b + 1) * BLOCK), loff, lbits, lvoff, soff, data, sbits, svoff, count, n_under,
-                   n_malformed)
+        atc_serial(b * BLOCK, min(n, (b + 1) * BLOCK), loff, lbits, lvoff, soff, data, sbits, svoff, seen[b], count,
+                   n_under, n_malformed)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import helper, parallel, prange, serial
-from ._codes import MAX_LEN, MAX_PREFIX
+from ._codes import MAX_LEN
 
 BLOCK = 1024
 POW37 = np.array([37 ** k for k in range(MAX_LEN + 1)], np.int64)
@@ -65,7 +65,7 @@ def _find(keys, count, key):
 
 
 @helper
-def _read_code(data, start, end, max_len, tail_digits, letters, keys, masks, counts, under):
+def _read_code(data, start, end, max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3):
     """(outcome, group mask) of the code in data[start:end], normalised on the fly.
 
     Well-formed: a letter, two digits, then up to max_len - 3 more digits (tail_digits) or letters and digits.
@@ -110,27 +110,26 @@ def _read_code(data, start, end, max_len, tail_digits, letters, keys, masks, cou
         return MALFORMED, np.uint32(0)
     if not (letters >> first) & 1:
         return UNKNOWN, np.uint32(0)
-    found = np.uint32(0)
-    top = min(length, MAX_PREFIX)
-    for plen in range(1, top + 1):
+    found = lut_masks[lut3[key // POW37[length - 3]]]
+    if length >= 4:
+        found |= lut_masks[lut4[key // POW37[length - 4]]]
+    for plen in (1, 2, 5):  # other prefix lengths, by binary search (none in the shipped tables)
         n = counts[plen]
-        if n == 0:
+        if n == 0 or plen > length:
             continue
         hit, at = _find(keys[plen], n, key // POW37[length - plen])
         if hit:
             found |= masks[plen, at]
     if found != 0:
         return MATCHED, found
-    if length == 3:
-        hit, _ = _find(under, under.shape[0], key)
-        if hit:
-            return UNDERSPECIFIED, np.uint32(0)
+    if length == 3 and under3[key] != 0:
+        return UNDERSPECIFIED, np.uint32(0)
     return NO_GROUP, np.uint32(0)
 
 
 @serial
-def charlson_serial(lo, hi, col, max_len, tail_digits, letters, keys, masks, counts, under, mask, n_unknown,
-                    n_under, n_malformed):
+def charlson_serial(lo, hi, col, max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3,
+                    mask, n_unknown, n_under, n_malformed):
     """Adds the groups of rows lo..hi-1 of one code column into mask and its counts into n_*."""
     loff, lbits, lvoff, soff, data, sbits, svoff = col
     for i in range(lo, hi):
@@ -140,7 +139,7 @@ def charlson_serial(lo, hi, col, max_len, tail_digits, letters, keys, masks, cou
             if not _valid(sbits, svoff, j):
                 continue
             outcome, found = _read_code(data, soff[j], soff[j + 1], max_len, tail_digits, letters, keys, masks,
-                                        counts, under)
+                                        counts, lut_masks, lut3, lut4, under3)
             if outcome == MATCHED:
                 mask[i] |= found
             elif outcome == UNDERSPECIFIED:
@@ -153,12 +152,36 @@ def charlson_serial(lo, hi, col, max_len, tail_digits, letters, keys, masks, cou
 
 @parallel
 def charlson_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, max_len, tail_digits, letters, keys, masks,
-                      counts, under, mask, n_unknown, n_under, n_malformed):
+                      counts, lut_masks, lut3, lut4, under3, mask, n_unknown, n_under, n_malformed):
     nblocks = (n + BLOCK - 1) // BLOCK
     for b in prange(nblocks):
         charlson_serial(b * BLOCK, min(n, (b + 1) * BLOCK), (loff, lbits, lvoff, soff, data, sbits, svoff),
-                        max_len, tail_digits, letters, keys, masks, counts, under, mask, n_unknown, n_under,
-                        n_malformed)
+                        max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3, mask,
+                        n_unknown, n_under, n_malformed)
+
+
+@serial
+def group_lists(mask, groups, offsets, values):
+    """The list<group> column of the masks: offsets (n + 1) and the group index of each entry, in table order."""
+    k = 0
+    offsets[0] = 0
+    for i in range(mask.shape[0]):
+        m = mask[i]
+        for g in range(groups):
+            if (m >> g) & 1:
+                values[k] = g
+                k += 1
+        offsets[i + 1] = k
+
+
+@serial
+def count_bits(mask, groups):
+    total = 0
+    for i in range(mask.shape[0]):
+        m = mask[i]
+        for g in range(groups):
+            total += (m >> g) & 1
+    return total
 
 
 @serial

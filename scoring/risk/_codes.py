@@ -67,5 +67,19 @@ class PrefixTable:
         self.under = np.array(sorted(pack(p) for p in starts if pack(p) not in three), np.int64)
         if self.under.size == 0:
             self.under = np.full(1, np.iinfo(np.int64).max, np.int64)
-        for a in (self.keys, self.masks, self.counts, self.under):
+        # Direct look-up for the 3- and 4-character prefixes (the whole Quan 2005 table): the packed key indexes a
+        # byte that names a group mask; index 0 is "no group". 37**4 bytes = 1.9 MB.
+        distinct = sorted({m for d in per_len.values() for m in d.values()})
+        if len(distinct) > 254:
+            raise ValueError("more than 254 distinct group sets in one table")
+        self.lut_masks = np.array([0, *distinct], np.uint32)
+        index = {m: i + 1 for i, m in enumerate(distinct)}
+        self.lut3 = np.zeros(37 ** 3, np.uint8)
+        self.lut4 = np.zeros(37 ** 4, np.uint8)
+        for length, lut in ((3, self.lut3), (4, self.lut4)):
+            for key, m in per_len.get(length, {}).items():
+                lut[key] = index[m]
+        self.under3 = np.zeros(37 ** 3, np.uint8)
+        self.under3[self.under[self.under < 37 ** 3]] = 1
+        for a in (self.keys, self.masks, self.counts, self.under, self.lut_masks, self.lut3, self.lut4, self.under3):
             a.flags.writeable = False

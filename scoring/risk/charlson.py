@@ -79,7 +79,8 @@ def charlson_columns(n: int, icd10, icpc2, *, parallel: bool | None = None) -> d
             continue
         if len(col[0]) != n + 1:
             raise SchemaError("a code column has a different number of rows than the table")
-        args = (*system, table.keys, table.masks, table.counts, table.under, mask, n_unknown, n_under, n_malformed)
+        args = (*system, table.keys, table.masks, table.counts, table.lut_masks, table.lut3, table.lut4, table.under3,
+                mask, n_unknown, n_under, n_malformed)
         if run_parallel:
             K.charlson_parallel(n, *col, *args)
         else:
@@ -99,11 +100,10 @@ def charlson_columns(n: int, icd10, icpc2, *, parallel: bool | None = None) -> d
 
 
 def _group_lists(mask: np.ndarray, t: Charlson) -> pa.Array:
-    """list<dictionary<string>> of the groups in each mask, in table order, built without a per-row loop."""
+    """list<dictionary<string>> of the groups in each mask, in table order."""
     groups = len(t.groups)
-    bits = ((mask[:, None] >> np.arange(groups, dtype=np.uint32)) & 1).astype(np.bool_)
-    rows, cols = np.nonzero(bits)  # row-major: each row's groups in table order
-    offsets = np.zeros(len(mask) + 1, np.int32)
-    np.cumsum(bits.sum(axis=1), out=offsets[1:])
-    values = pa.DictionaryArray.from_arrays(pa.array(cols.astype(np.int8)), t.group_names)
-    return pa.ListArray.from_arrays(pa.array(offsets), values)
+    values = np.empty(K.count_bits(mask, groups), np.int8)
+    offsets = np.empty(len(mask) + 1, np.int32)
+    K.group_lists(mask, groups, offsets, values)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.DictionaryArray.from_arrays(pa.array(values),
+                                                                                      t.group_names))

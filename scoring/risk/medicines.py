@@ -32,10 +32,12 @@ def polypharmacy_columns(n: int, atc, *, parallel: bool | None = None) -> dict[s
     if col is not None:
         if len(col[0]) != n + 1:
             raise ValueError("the atc column has a different number of rows than the table")
+        longest = max(1, int(np.diff(col[0]).max())) if n else 1
         if (n >= SERIAL_BELOW if parallel is None else parallel):
-            K.atc_parallel(n, *col, count, n_under, n_malformed)
+            seen = np.empty(((n + K.BLOCK - 1) // K.BLOCK, longest), np.int64)
+            K.atc_parallel(n, *col, seen, count, n_under, n_malformed)
         else:
-            K.atc_serial(0, n, *col, count, n_under, n_malformed)
+            K.atc_serial(0, n, *col, np.empty(longest, np.int64), count, n_under, n_malformed)
     band = (count >= 5).astype(np.int8) + (count >= 10).astype(np.int8)
     return {
         "polypharmacy_count": pa.array(count.astype(np.int16)),

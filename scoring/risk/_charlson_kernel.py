@@ -18,6 +18,8 @@ POW37.flags.writeable = False
 
 # Outcome of reading one code.
 EMPTY, MATCHED, NO_GROUP, UNDERSPECIFIED, MALFORMED, UNKNOWN = 0, 1, 2, 3, 4, 5
+# max_len of the ATC mode: a letter, 2 digits, 2 letters, 2 digits (levels 1-5: 1, 3, 4, 5, 7 characters).
+ATC = 0
 
 
 @helper
@@ -69,8 +71,10 @@ def _read_code(data, start, end, max_len, tail_digits, letters, keys, masks, cou
     """(outcome, group mask) of the code in data[start:end], normalised on the fly.
 
     Well-formed: a letter, two digits, then up to max_len - 3 more digits (tail_digits) or letters and digits.
-    A well-formed code whose letter is not in `letters` (bit k: letter A + k) is UNKNOWN.
+    A well-formed code whose letter is not in `letters` (bit k: letter A + k) is UNKNOWN. With max_len == ATC:
+    an ATC code of any level (A, A10, A10B, A10BA, A10BA02), matched by prefix.
     """
+    atc = max_len == ATC
     length = 0
     key = 0
     bad = False
@@ -92,11 +96,14 @@ def _read_code(data, start, end, max_len, tail_digits, letters, keys, masks, cou
             v = ch - 64
             if length == 0:
                 first = ch - 65
+            elif atc:
+                if not (length == 3 or length == 4):
+                    bad = True
             elif length <= 2 or tail_digits:  # the 2nd and 3rd characters are digits
                 bad = True
         elif 48 <= ch <= 57:
             v = ch - 48 + 27
-            if length == 0:  # the 1st is a letter
+            if length == 0 or (atc and (length == 3 or length == 4)):  # the 1st is a letter
                 bad = True
         else:
             bad = True
@@ -105,12 +112,17 @@ def _read_code(data, start, end, max_len, tail_digits, letters, keys, masks, cou
             key = key * 37 + v
         length += 1
     if length == 0:
-        return EMPTY, np.uint32(0)
-    if bad or length < 3 or length > max_len:
-        return MALFORMED, np.uint32(0)
+        return EMPTY, np.uint64(0)
+    if atc:
+        if bad or length == 2 or length == 6 or length > 7:
+            return MALFORMED, np.uint64(0)
+    elif bad or length < 3 or length > max_len:
+        return MALFORMED, np.uint64(0)
     if not (letters >> first) & 1:
-        return UNKNOWN, np.uint32(0)
-    found = lut_masks[lut3[key // POW37[length - 3]]]
+        return UNKNOWN, np.uint64(0)
+    found = np.uint64(0)
+    if length >= 3:
+        found = lut_masks[lut3[key // POW37[length - 3]]]
     if length >= 4:
         found |= lut_masks[lut4[key // POW37[length - 4]]]
     for plen in (1, 2, 5):  # other prefix lengths, by binary search (none in the shipped tables)
@@ -123,8 +135,8 @@ def _read_code(data, start, end, max_len, tail_digits, letters, keys, masks, cou
     if found != 0:
         return MATCHED, found
     if length == 3 and under3[key] != 0:
-        return UNDERSPECIFIED, np.uint32(0)
-    return NO_GROUP, np.uint32(0)
+        return UNDERSPECIFIED, np.uint64(0)
+    return NO_GROUP, np.uint64(0)
 
 
 @serial
@@ -168,7 +180,7 @@ def group_lists(mask, groups, offsets, values):
     for i in range(mask.shape[0]):
         m = mask[i]
         for g in range(groups):
-            if (m >> g) & 1:
+            if (m >> np.uint64(g)) & np.uint64(1):
                 values[k] = g
                 k += 1
         offsets[i + 1] = k
@@ -180,7 +192,7 @@ def count_bits(mask, groups):
     for i in range(mask.shape[0]):
         m = mask[i]
         for g in range(groups):
-            total += (m >> g) & 1
+            total += (m >> np.uint64(g)) & np.uint64(1)
     return total
 
 
@@ -191,12 +203,12 @@ def points(mask, replaces, weights_1987, weights_2011, out_mask, out_1987, out_2
     for i in range(mask.shape[0]):
         m = mask[i]
         for g in range(groups):
-            if replaces[g] >= 0 and (m >> g) & 1:
-                m &= ~np.uint32(1 << replaces[g])
+            if replaces[g] >= 0 and (m >> np.uint64(g)) & np.uint64(1):
+                m &= ~(np.uint64(1) << np.uint64(replaces[g]))
         a = 0
         b = 0
         for g in range(groups):
-            if (m >> g) & 1:
+            if (m >> np.uint64(g)) & np.uint64(1):
                 a += weights_1987[g]
                 b += weights_2011[g]
         out_mask[i] = m

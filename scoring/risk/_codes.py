@@ -55,7 +55,7 @@ class PrefixTable:
             d[key] = d.get(key, 0) | (1 << group)
         width = max((len(d) for d in per_len.values()), default=1)
         self.keys = np.full((MAX_PREFIX + 1, width), np.iinfo(np.int64).max, np.int64)
-        self.masks = np.zeros((MAX_PREFIX + 1, width), np.uint32)
+        self.masks = np.zeros((MAX_PREFIX + 1, width), np.uint64)
         self.counts = np.zeros(MAX_PREFIX + 1, np.int64)
         for length, d in per_len.items():
             ordered = sorted(d.items())
@@ -72,7 +72,7 @@ class PrefixTable:
         distinct = sorted({m for d in per_len.values() for m in d.values()})
         if len(distinct) > 254:
             raise ValueError("more than 254 distinct group sets in one table")
-        self.lut_masks = np.array([0, *distinct], np.uint32)
+        self.lut_masks = np.array([0, *distinct], np.uint64)
         index = {m: i + 1 for i, m in enumerate(distinct)}
         self.lut3 = np.zeros(37 ** 3, np.uint8)
         self.lut4 = np.zeros(37 ** 4, np.uint8)

@@ -36,6 +36,25 @@ def _letters(chapters: str) -> int:
 # ICPC-2: a chapter letter, the two-digit rubric, up to two digits of a national extension (Norway's R991).
 ICD10 = (MAX_LEN, False, _letters("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
 ICPC2 = (5, True, _letters("ABDFHKLNPRSTUWXYZ"))
+ATC = (K.ATC, False, _letters("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+
+
+def match_codes(n: int, col: tuple | None, table: PrefixTable, system: tuple, mask: np.ndarray,
+                counts: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, parallel: bool | None = None) -> None:
+    """OR into mask[i] the groups of row i's codes (col from list_column; None: nothing). counts: the unknown,
+    under-specified and malformed arrays to add to, or None to count nowhere (a column already counted)."""
+    if col is None:
+        return
+    if len(col[0]) != n + 1:
+        raise SchemaError("a code column has a different number of rows than the table")
+    if counts is None:
+        counts = (np.zeros(n, np.int32),) * 3
+    args = (*system, table.keys, table.masks, table.counts, table.lut_masks, table.lut3, table.lut4, table.under3,
+            mask, *counts)
+    if (n >= SERIAL_BELOW if parallel is None else parallel):
+        K.charlson_parallel(n, *col, *args)
+    else:
+        K.charlson_serial(0, n, col, *args)
 
 
 @functools.lru_cache(maxsize=1)
@@ -69,23 +88,14 @@ def charlson_columns(n: int, icd10, icpc2, *, parallel: bool | None = None) -> d
     from their ICD-10 and ICPC-2 list columns (either may be None: absent)."""
     t = tables()
     run_parallel = n >= SERIAL_BELOW if parallel is None else parallel
-    mask = np.zeros(n, np.uint32)
+    mask = np.zeros(n, np.uint64)
     n_unknown = np.zeros(n, np.int32)
     n_under = np.zeros(n, np.int32)
     n_malformed = np.zeros(n, np.int32)
     for col, table, system in ((list_column(icd10, "icd10"), t.icd10, ICD10),
                                (list_column(icpc2, "icpc2"), t.icpc2, ICPC2)):
-        if col is None:
-            continue
-        if len(col[0]) != n + 1:
-            raise SchemaError("a code column has a different number of rows than the table")
-        args = (*system, table.keys, table.masks, table.counts, table.lut_masks, table.lut3, table.lut4, table.under3,
-                mask, n_unknown, n_under, n_malformed)
-        if run_parallel:
-            K.charlson_parallel(n, *col, *args)
-        else:
-            K.charlson_serial(0, n, col, *args)
-    final = np.empty(n, np.uint32)
+        match_codes(n, col, table, system, mask, (n_unknown, n_under, n_malformed), run_parallel)
+    final = np.empty(n, np.uint64)
     p1987 = np.empty(n, np.int64)
     p2011 = np.empty(n, np.int64)
     K.points(mask, t.replaces, t.weights_1987, t.weights_2011, final, p1987, p2011)

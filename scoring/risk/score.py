@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 
 from ..schema import SchemaError, missing_column_error
 from .charlson import charlson_columns
+from .conditions import condition_columns
 from .medicines import polypharmacy_columns
 from .policy import TIERS, Policy, apply_policy, load_policy
 
@@ -18,9 +19,9 @@ __all__ = ["RISK_COLUMNS", "score_risk"]
 
 FOLLOW_UP = ("has_coordinator", "has_individual_plan", "has_followup_team")
 RISK_COLUMNS = (
-    "age_years", "charlson_groups", "charlson_1987", "charlson_quan2011", "polypharmacy_count", "polypharmacy_band",
-    "medication_review_due", "risk_tier", "risk_points", "risk_reasons", "risk_policy", "followed_up",
-    "unmet_need", "codes_unknown", "codes_malformed", "codes_underspecified",
+    "age_years", "charlson_groups", "charlson_1987", "charlson_quan2011", "multimorbidity", "polypharmacy_count",
+    "polypharmacy_band", "medication_review_due", "efi", "efi_band", "risk_tier", "risk_points", "risk_reasons",
+    "risk_policy", "followed_up", "unmet_need", "codes_unknown", "codes_malformed", "codes_underspecified",
 )
 _HIGH = TIERS.index("HIGH")
 
@@ -72,9 +73,11 @@ def score_risk(data: pa.Table | pa.RecordBatch, *, policy: Policy | None = None,
     age = _age(data, as_of)
     charlson = charlson_columns(n, col("icd10"), col("icpc2"), parallel=parallel)
     drugs = polypharmacy_columns(n, col("atc"), parallel=parallel)
-    scores = {"age": age, **charlson, **drugs}
-    for name in ("admissions_12m", "emergency_visits_12m", "gp_contacts_12m", "multimorbidity", "efi"):
-        if name in data.schema.names and name not in scores:
+    conditions = condition_columns(n, col("icd10"), col("icpc2"), col("atc"),
+                                   drugs["polypharmacy_count"].to_numpy(zero_copy_only=False), parallel=parallel)
+    scores = {"age": age, **charlson, **drugs, **conditions}
+    for name in ("admissions_12m", "emergency_visits_12m", "gp_contacts_12m"):
+        if name in data.schema.names:
             scores[name] = data.column(name)
     if "lives_alone" in data.schema.names:
         scores["lives_alone"] = data.column("lives_alone")
@@ -86,7 +89,10 @@ def score_risk(data: pa.Table | pa.RecordBatch, *, policy: Policy | None = None,
     out = {
         "age_years": age,
         **{k: charlson[k] for k in ("charlson_groups", "charlson_1987", "charlson_quan2011")},
+        "multimorbidity": conditions["multimorbidity"],
         **{k: drugs[k] for k in ("polypharmacy_count", "polypharmacy_band", "medication_review_due")},
+        "efi": conditions["efi"],
+        "efi_band": conditions["efi_band"],
         **tiered,
         "followed_up": pa.array(followed),
         "unmet_need": pa.array((tier_codes >= _HIGH) & ~followed),

@@ -23,7 +23,7 @@ def test_sample_extract_csv_round_trip(tmp_path, capsys):
     got = pcsv.read_csv(out).to_pylist()
     rows = {r["patient_id"]: r for r in got}
     p1 = rows["p-0001"]
-    assert p1["age_years"] == 88 and p1["charlson_groups"] == "chf;cpd;diab" and p1["risk_tier"] == "HIGH"
+    assert p1["age_years"] == 88 and p1["charlson_groups"] == "chf;cpd;diab" and p1["risk_tier"] == "VERY_HIGH"
     assert p1["unmet_need"] is True and p1["polypharmacy_count"] == 6
     assert rows["p-0002"]["unmet_need"] is False  # followed up: reported, no unmet need
     p8 = rows["p-0008"]  # 428.0 and X malformed, E11 under-specified, C86 in no group; C07 under-specified ATC

@@ -20,6 +20,7 @@ from varde._proto.varde.v1 import (
 )
 from varde.scoring import warm_up
 from varde.scoring.risk import load_policy
+from varde.scoring.risk import warm_up as warm_up_risk
 
 from .config import Settings
 from .flags.queue import FlagQueue
@@ -84,6 +85,7 @@ def create_server(address: str = "127.0.0.1:0", settings: Settings | None = None
 
     def warm():
         warm_up()
+        warm_up_risk()
         ready.set()
         metrics.ready.set(1)
         for name in ("", *SERVICE_NAMES):

@@ -40,6 +40,8 @@ class Metrics:
                                         registry=r)
         self.queue_seconds = Histogram("varde_queue_commit_seconds", "Trend, findings and commit per batch",
                                        buckets=_LATENCY, registry=r)
+        self.codes = Counter("varde_risk_codes", "Codes in risk extracts that could not be used, by problem "
+                             "(unknown, malformed, underspecified)", ["problem"], registry=r)
         self.ready = Gauge("varde_ready", "1 once the kernels are compiled and the server is serving", registry=r)
         self._http = None
         self._lock = threading.Lock()

@@ -15,7 +15,7 @@ from .conditions import condition_columns
 from .medicines import polypharmacy_columns
 from .policy import TIERS, Policy, apply_policy, load_policy
 
-__all__ = ["RISK_COLUMNS", "score_risk"]
+__all__ = ["RISK_COLUMNS", "score_risk", "warm_up"]
 
 FOLLOW_UP = ("has_coordinator", "has_individual_plan", "has_followup_team")
 RISK_COLUMNS = (
@@ -103,3 +103,14 @@ def score_risk(data: pa.Table | pa.RecordBatch, *, policy: Policy | None = None,
     keep = [name for name in data.schema.names if name not in out]
     return pa.Table.from_arrays([data.column(name) for name in keep] + [pa.chunked_array([v]) if isinstance(
         v, pa.Array) else v for v in out.values()], names=keep + list(out))
+
+
+def warm_up() -> None:
+    """Compile (or load from the on-disk cache) every risk kernel, serial and parallel, so no request pays for it."""
+    codes = pa.array([["I50.9", "E11"], None, ["x"]] * 4, pa.list_(pa.string()))
+    icpc = pa.array([["K77"], [], None] * 4, pa.list_(pa.string()))
+    atc = pa.array([["C07AB02", "C07"], None, []] * 4, pa.list_(pa.string()))
+    table = pa.table({"patient_id": ["a", "b", "c"] * 4, "age": [80, 50, None] * 4, "icd10": codes, "icpc2": icpc,
+                      "atc": atc})
+    for parallel in (False, True):
+        score_risk(table, parallel=parallel)

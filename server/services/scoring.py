@@ -115,6 +115,8 @@ class ScoringService(scoring_pb2_grpc.ScoringServicer):
         self.metrics.kernel_seconds.labels("risk").observe(time.perf_counter() - started)
         self.metrics.rows_scored.labels("risk").inc(scored.num_rows)
         self.metrics.batch_rows.labels("risk").observe(scored.num_rows)
+        for problem in ("unknown", "malformed", "underspecified"):
+            self.metrics.codes.labels(problem).inc(int(pc.sum(scored.column(f"codes_{problem}")).as_py() or 0))
         reply = scoring_pb2.ScoredBatch(batch_id=request.batch_id)
         if self.queue is not None:
             recorded = self.queue.record_risk(scored, request.batch_id or f"anonymous:{uuid.uuid4().hex}",

@@ -61,3 +61,18 @@ def test_a_bad_extract_is_refused_with_the_column(server):
     with server.client() as c, pytest.raises(VardeError) as info:
         c.score_patients(pa.table({"patient_id": ["x"], "icd10": pa.array([["I50"]])}))
     assert info.value.code.name == "INVALID_ARGUMENT" and "'age' (years) or 'birth_date'" in info.value.details
+
+
+def test_bad_codes_are_counted_in_metrics(server):
+    import urllib.request
+
+    table = pa.table({"patient_id": ["m1"], "age": [70], "icd10": pa.array([["428.0", "E11", "I50"]]),
+                      "icpc2": pa.array([["J44"]])})
+    with server.client() as c:
+        c.score_patients(table)
+    text = urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=10).read().decode()
+    values = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+              if line.startswith("varde_risk_codes_total")}
+    assert values['varde_risk_codes_total{problem="malformed"}'] >= 1
+    assert values['varde_risk_codes_total{problem="unknown"}'] >= 1
+    assert values['varde_risk_codes_total{problem="underspecified"}'] >= 1

@@ -106,21 +106,18 @@ def apply_policy(policy: Policy, columns: dict) -> dict[str, pa.Array]:
     (name -> Arrow array). A factor whose column is absent gives no points."""
     n = len(next(iter(columns.values())))
     points = np.zeros((len(policy.factors), n))
-    texts = []
     for k, f in enumerate(policy.factors):
         values = _numbers(columns.get(f.column))
         if values is None:
-            texts.append(None)
             continue
         step = np.searchsorted(f.thresholds, np.nan_to_num(values, nan=-np.inf), side="right")
         points[k] = np.where(step > 0, f.points[np.maximum(step - 1, 0)], 0.0)
-        texts.append(_reason_texts(f, columns[f.column]))
     total = points.sum(axis=0)
     tier = (np.searchsorted(policy.tier_points, total, side="right") - 1).astype(np.int8)
     return {
         "risk_tier": pa.DictionaryArray.from_arrays(pa.array(tier), pa.array(TIERS)),
         "risk_points": pa.array(total),
-        "risk_reasons": _reasons(points, texts),
+        "risk_reasons": _reasons(points, policy.factors, columns),
         "risk_policy": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int8)), pa.array([policy.version])),
     }
 
@@ -160,20 +157,27 @@ def _format(col: pa.Array, spec: str) -> pa.Array:
                                        pc.utf8_slice_codeunits(padded, -digits), ".")
 
 
-def _reasons(points: np.ndarray, texts: list) -> pa.Array:
-    """list<string>: per row the factors that gave points, most first, at most MAX_REASONS."""
-    n_factors, n = points.shape
-    order = np.argsort(-points, axis=0, kind="stable")  # per row, factors by points, file order on ties
-    ranked = np.take_along_axis(points, order, axis=0)
-    keep = ranked[:MAX_REASONS] > 0
-    rows = np.broadcast_to(np.arange(n), keep.shape)
-    factor = order[:MAX_REASONS][keep.nonzero()] if keep.any() else np.zeros(0, np.int64)
-    row = rows[keep.nonzero()]
-    # row-major: sort the (rank, row) pairs by row, keeping rank order within a row
-    by_row = np.argsort(row, kind="stable")
-    row, factor = row[by_row], factor[by_row]
-    pool = pa.concat_arrays([t if t is not None else pa.nulls(n, pa.string()) for t in texts])
-    values = pool.take(pa.array(factor * n + row))
+def _reasons(points: np.ndarray, factors: tuple[Factor, ...], columns: dict) -> pa.Array:
+    """list<string>: per row the factors that gave points, most first, at most MAX_REASONS. Texts are made only
+    for the (row, factor) pairs shown."""
+    n = points.shape[1]
+    order = np.argsort(-points, axis=0, kind="stable")[:MAX_REASONS]  # per row, factors by points, file order on ties
+    keep = np.take_along_axis(points, order, axis=0) > 0
+    row, rank = keep.T.nonzero()  # row-major: each row's reasons in rank order
+    factor = order.T[row, rank]
+    parts, positions = [], []
+    for k, f in enumerate(factors):
+        at = np.flatnonzero(factor == k)
+        if at.size:
+            col = columns[f.column]
+            if isinstance(col, pa.ChunkedArray):
+                col = col.combine_chunks()
+            parts.append(_reason_texts(f, col.take(pa.array(row[at]))))
+            positions.append(at)
+    if parts:
+        values = pa.concat_arrays(parts).take(pa.array(np.argsort(np.concatenate(positions), kind="stable")))
+    else:
+        values = pa.array([], pa.string())
     offsets = np.zeros(n + 1, np.int32)
     np.cumsum(np.bincount(row, minlength=n), out=offsets[1:])
     return pa.ListArray.from_arrays(pa.array(offsets), values)

@@ -65,6 +65,7 @@ def _risk(args) -> int:
 
     from varde.scoring.risk import PolicyError, load_policy, score_risk
     from varde.scoring.schema import SchemaError
+    from varde.scoring.summary import count_values
 
     from ._files import RISK_CSV_TYPES, InputError, atomic_output, open_source, split_code_lists
     from ._progress import Progress
@@ -97,7 +98,7 @@ def _risk(args) -> int:
 
     def run(sink):
         for scored in scored_batches:
-            tiers.update(scored.column("risk_tier").to_pylist())
+            tiers.update(count_values(scored.column("risk_tier")))
             counts["rows"] += scored.num_rows
             counts["unmet"] += pc.sum(scored.column("unmet_need")).as_py() or 0
             for name in ("codes_unknown", "codes_malformed", "codes_underspecified"):

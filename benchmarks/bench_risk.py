@@ -363,15 +363,14 @@ def breakdown(icd: pa.ChunkedArray, n: int, repeat: int) -> dict[str, float]:
         col = list_column(large, "icd10")
 
         def kernel():
-            mask = np.zeros(n, np.uint32)
-            z = [np.zeros(n, np.int32) for _ in range(3)]
-            K.charlson_parallel(n, *col, *C.ICD10, t.icd10.keys, t.icd10.masks, t.icd10.counts, t.icd10.under,
-                                mask, *z)
+            mask = np.zeros(n, np.uint64)
+            z = tuple(np.zeros(n, np.int32) for _ in range(3))
+            C.match_codes(n, col, t.icd10, C.ICD10, mask, z, parallel=True)
             return mask
 
         mask = kernel()
-        out["kernel: charlson_parallel (incl. 4 zeroed n-arrays)"] = best(kernel, repeat)
-        final, p1, p2 = np.empty(n, np.uint32), np.empty(n, np.int64), np.empty(n, np.int64)
+        out["kernel: match_codes over ICD-10 (incl. 4 zeroed n-arrays)"] = best(kernel, repeat)
+        final, p1, p2 = np.empty(n, np.uint64), np.empty(n, np.int64), np.empty(n, np.int64)
         out["kernel: points (hierarchy + both weights, serial)"] = best(
             lambda: K.points(mask, t.replaces, t.weights_1987, t.weights_2011, final, p1, p2), repeat)
         out["_group_lists (list<dictionary> from masks)"] = best(lambda: C._group_lists(final, t), repeat)

@@ -22,16 +22,16 @@ def _atc(data, start, end):
     b = start
     while b < end:
         ch = data[b]
-        if ch == 46:
-            b += 1
-            continue
-        skip = _space_bytes(data, b, end)
-        if skip:
-            b += skip
-            continue
         b += 1
         if 97 <= ch <= 122:
             ch -= 32
+        if not (65 <= ch <= 90 or 48 <= ch <= 57):  # rare: a dot, whitespace or a stray character
+            if ch == 46:
+                continue
+            skip = _space_bytes(data, b - 1, end)
+            if skip:
+                b += skip - 1
+                continue
         if length >= 7:
             bad = True
             length += 1

@@ -82,16 +82,10 @@ def _read_code(data, start, end, max_len, tail_digits, letters, keys, masks, cou
     b = start
     while b < end:
         ch = data[b]
-        if ch == 46:  # dots are dropped
-            b += 1
-            continue
-        skip = _space_bytes(data, b, end)
-        if skip:
-            b += skip
-            continue
         b += 1
         if 97 <= ch <= 122:
             ch -= 32
+        # letters and digits first: they are nearly every byte
         if 65 <= ch <= 90:
             v = ch - 64
             if length == 0:
@@ -105,7 +99,13 @@ def _read_code(data, start, end, max_len, tail_digits, letters, keys, masks, cou
             v = ch - 48 + 27
             if length == 0 or (atc and (length == 3 or length == 4)):  # the 1st is a letter
                 bad = True
+        elif ch == 46:  # dots are dropped
+            continue
         else:
+            skip = _space_bytes(data, b - 1, end)
+            if skip:
+                b += skip - 1
+                continue
             bad = True
             v = 0
         if length < MAX_LEN:

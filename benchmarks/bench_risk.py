@@ -370,13 +370,16 @@ def breakdown(icd: pa.ChunkedArray, n: int, repeat: int) -> dict[str, float]:
 
         mask = kernel()
         out["kernel: match_codes over ICD-10 (incl. 4 zeroed n-arrays)"] = best(kernel, repeat)
-        final, p1, p2 = np.empty(n, np.uint64), np.empty(n, np.int64), np.empty(n, np.int64)
-        out["kernel: points (hierarchy + both weights, serial)"] = best(
-            lambda: K.points(mask, t.replaces, t.weights_1987, t.weights_2011, final, p1, p2), repeat)
-        out["_group_lists (list<dictionary> from masks)"] = best(lambda: C._group_lists(final, t), repeat)
-        out["five count/score arrays (astype + pa.array)"] = best(
-            lambda: [pa.array(p1.astype(np.int8)), pa.array(p2.astype(np.int8))]
-            + [pa.array(np.zeros(n, np.int32).astype(np.int16)) for _ in range(3)], repeat)
+        final, p1, p2 = np.empty(n, np.uint64), np.empty(n, np.int8), np.empty(n, np.int8)
+        groups = np.empty(n, np.int32)
+        out["kernel: finish (hierarchy, both weights, groups per row; parallel)"] = best(
+            lambda: K.finish_parallel(n, mask, t.replaces, t.weights_1987, t.weights_2011, final, p1, p2, groups),
+            repeat)
+        offsets = np.zeros(n + 1, np.int32)
+        np.cumsum(groups, out=offsets[1:])
+        values = np.empty(int(offsets[-1]), np.int8)
+        out["kernel: fill the groups list column (parallel)"] = best(
+            lambda: K.fill_parallel(n, final, len(t.groups), offsets, values), repeat)
     except Exception as exc:  # the internals moved: the public timings below still stand
         print(f"  breakdown of the internals skipped ({type(exc).__name__}: {exc})")
     out["charlson_columns, large_list<large_string> input"] = best(lambda: charlson_columns(n, large, None), repeat)

@@ -173,44 +173,51 @@ def charlson_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, max_len, 
 
 
 @serial
-def group_lists(mask, groups, offsets, values):
-    """The list<group> column of the masks: offsets (n + 1) and the group index of each entry, in table order."""
-    k = 0
-    offsets[0] = 0
-    for i in range(mask.shape[0]):
-        m = mask[i]
-        for g in range(groups):
-            if (m >> np.uint64(g)) & np.uint64(1):
-                values[k] = g
-                k += 1
-        offsets[i + 1] = k
-
-
-@serial
-def count_bits(mask, groups):
-    total = 0
-    for i in range(mask.shape[0]):
-        m = mask[i]
-        for g in range(groups):
-            total += (m >> np.uint64(g)) & np.uint64(1)
-    return total
-
-
-@serial
-def points(mask, replaces, weights_1987, weights_2011, out_mask, out_1987, out_2011):
-    """Hierarchy (replaces[g] = the milder group g replaces, -1 none), then both weightings."""
+def finish_block(lo, hi, mask, replaces, weights_1987, weights_2011, out_mask, out_1987, out_2011, n_groups):
+    """Rows lo..hi-1: the hierarchy (replaces[g] = the milder group g replaces, -1 none), both weightings and the
+    number of groups left."""
     groups = weights_1987.shape[0]
-    for i in range(mask.shape[0]):
+    for i in range(lo, hi):
         m = mask[i]
         for g in range(groups):
             if replaces[g] >= 0 and (m >> np.uint64(g)) & np.uint64(1):
                 m &= ~(np.uint64(1) << np.uint64(replaces[g]))
         a = 0
         b = 0
+        c = 0
         for g in range(groups):
             if (m >> np.uint64(g)) & np.uint64(1):
                 a += weights_1987[g]
                 b += weights_2011[g]
+                c += 1
         out_mask[i] = m
         out_1987[i] = a
         out_2011[i] = b
+        n_groups[i] = c
+
+
+@parallel
+def finish_parallel(n, mask, replaces, weights_1987, weights_2011, out_mask, out_1987, out_2011, n_groups):
+    nblocks = (n + BLOCK - 1) // BLOCK
+    for b in prange(nblocks):
+        finish_block(b * BLOCK, min(n, (b + 1) * BLOCK), mask, replaces, weights_1987, weights_2011, out_mask,
+                     out_1987, out_2011, n_groups)
+
+
+@serial
+def fill_block(lo, hi, mask, groups, offsets, values):
+    """The group index of each entry of the list<group> column, rows lo..hi-1, in table order."""
+    for i in range(lo, hi):
+        m = mask[i]
+        k = offsets[i]
+        for g in range(groups):
+            if (m >> np.uint64(g)) & np.uint64(1):
+                values[k] = g
+                k += 1
+
+
+@parallel
+def fill_parallel(n, mask, groups, offsets, values):
+    nblocks = (n + BLOCK - 1) // BLOCK
+    for b in prange(nblocks):
+        fill_block(b * BLOCK, min(n, (b + 1) * BLOCK), mask, groups, offsets, values)

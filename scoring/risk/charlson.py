@@ -96,24 +96,27 @@ def charlson_columns(n: int, icd10, icpc2, *, parallel: bool | None = None) -> d
                                (list_column(icpc2, "icpc2"), t.icpc2, ICPC2)):
         match_codes(n, col, table, system, mask, (n_unknown, n_under, n_malformed), run_parallel)
     final = np.empty(n, np.uint64)
-    p1987 = np.empty(n, np.int64)
-    p2011 = np.empty(n, np.int64)
-    K.points(mask, t.replaces, t.weights_1987, t.weights_2011, final, p1987, p2011)
+    p1987 = np.empty(n, np.int8)
+    p2011 = np.empty(n, np.int8)
+    n_groups = np.empty(n, np.int32)
+    args = (mask, t.replaces, t.weights_1987, t.weights_2011, final, p1987, p2011, n_groups)
+    if run_parallel:
+        K.finish_parallel(n, *args)
+    else:
+        K.finish_block(0, n, *args)
+    offsets = np.zeros(n + 1, np.int32)
+    np.cumsum(n_groups, out=offsets[1:])
+    values = np.empty(int(offsets[-1]), np.int8)
+    if run_parallel:
+        K.fill_parallel(n, final, len(t.groups), offsets, values)
+    else:
+        K.fill_block(0, n, final, len(t.groups), offsets, values)
     return {
-        "charlson_groups": _group_lists(final, t),
-        "charlson_1987": pa.array(p1987.astype(np.int8)),
-        "charlson_quan2011": pa.array(p2011.astype(np.int8)),
+        "charlson_groups": pa.ListArray.from_arrays(pa.array(offsets), pa.DictionaryArray.from_arrays(
+            pa.array(values), t.group_names)),
+        "charlson_1987": pa.array(p1987),
+        "charlson_quan2011": pa.array(p2011),
         "codes_unknown": pa.array(n_unknown.astype(np.int16)),
         "codes_underspecified": pa.array(n_under.astype(np.int16)),
         "codes_malformed": pa.array(n_malformed.astype(np.int16)),
     }
-
-
-def _group_lists(mask: np.ndarray, t: Charlson) -> pa.Array:
-    """list<dictionary<string>> of the groups in each mask, in table order."""
-    groups = len(t.groups)
-    values = np.empty(K.count_bits(mask, groups), np.int8)
-    offsets = np.empty(len(mask) + 1, np.int32)
-    K.group_lists(mask, groups, offsets, values)
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.DictionaryArray.from_arrays(pa.array(values),
-                                                                                      t.group_names))

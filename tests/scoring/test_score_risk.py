@@ -1,0 +1,56 @@
+"""score_risk as a whole against the plain references: every score column, patient by patient."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.reference.charlson import charlson
+from tests.reference.policy import tier
+from tests.reference.risk_extra import efi, multimorbidity, polypharmacy
+from tests.scoring.test_conditions_kernel import codes
+from varde.scoring.risk import score_risk
+from varde.scoring.risk.policy import DEFAULT_POLICY
+
+patient = st.fixed_dictionaries({
+    "icd10": codes("icd10"), "icpc2": codes("icpc2"), "atc": codes("atc"),
+    "age": st.none() | st.integers(0, 105),
+    "admissions_12m": st.none() | st.integers(0, 5),
+    "has_coordinator": st.none() | st.booleans(),
+    "lives_alone": st.none() | st.booleans(),
+})
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.lists(patient, min_size=1, max_size=15), st.booleans())
+def test_score_risk_equals_the_references(patients, parallel):
+    table = pa.table({
+        "patient_id": [f"p{i}" for i in range(len(patients))],
+        **{k: pa.array([p[k] for p in patients], pa.list_(pa.string())) for k in ("icd10", "icpc2", "atc")},
+        "age": pa.array([p["age"] for p in patients], pa.int16()),
+        "admissions_12m": pa.array([p["admissions_12m"] for p in patients], pa.int16()),
+        "has_coordinator": pa.array([p["has_coordinator"] for p in patients], pa.bool_()),
+        "lives_alone": pa.array([p["lives_alone"] for p in patients], pa.bool_()),
+    })
+    got = score_risk(table, as_of=dt.date(2026, 11, 23), parallel=parallel).to_pylist()
+    for row, p in zip(got, patients, strict=True):
+        c = charlson(p["icd10"], p["icpc2"])
+        d = polypharmacy(p["atc"])
+        e = efi(p["icd10"], p["icpc2"], p["atc"], d["count"])
+        m = multimorbidity(p["icd10"], p["icpc2"])["count"]
+        assert row["charlson_groups"] == c["groups"]
+        assert (row["charlson_1987"], row["charlson_quan2011"]) == (c["charlson_1987"], c["charlson_quan2011"])
+        assert row["multimorbidity"] == m and row["polypharmacy_count"] == d["count"]
+        assert row["efi"] == e["efi"] and row["efi_band"] == e["efi_band"]
+        assert row["codes_unknown"] == c["codes_unknown"]
+        assert row["codes_malformed"] == c["codes_malformed"] + d["codes_malformed"]
+        assert row["codes_underspecified"] == c["codes_underspecified"] + d["codes_underspecified"]
+        scores = {"charlson_quan2011": c["charlson_quan2011"], "efi": e["efi"], "polypharmacy_count": d["count"],
+                  "multimorbidity": m, "age": p["age"], "admissions_12m": p["admissions_12m"],
+                  "lives_alone": p["lives_alone"]}
+        name, points, reasons = tier(DEFAULT_POLICY, scores)
+        assert (row["risk_tier"], row["risk_points"], row["risk_reasons"]) == (name, points, reasons)
+        assert row["unmet_need"] == (name in ("HIGH", "VERY_HIGH") and not p["has_coordinator"])

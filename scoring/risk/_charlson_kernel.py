@@ -67,8 +67,9 @@ def _find(keys, count, key):
 
 
 @helper
-def _read_code(data, start, end, max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3):
-    """(outcome, group mask) of the code in data[start:end], normalised on the fly.
+def _normalise(data, start, end, max_len, tail_digits, letters):
+    """(outcome, packed key, length) of the code in data[start:end], normalised on the fly; outcome is EMPTY,
+    MALFORMED, UNKNOWN or NO_GROUP (well-formed, not looked up yet).
 
     Well-formed: a letter, two digits, then up to max_len - 3 more digits (tail_digits) or letters and digits.
     A well-formed code whose letter is not in `letters` (bit k: letter A + k) is UNKNOWN. With max_len == ATC:
@@ -112,14 +113,20 @@ def _read_code(data, start, end, max_len, tail_digits, letters, keys, masks, cou
             key = key * 37 + v
         length += 1
     if length == 0:
-        return EMPTY, np.uint64(0)
+        return EMPTY, key, length
     if atc:
         if bad or length == 2 or length == 6 or length > 7:
-            return MALFORMED, np.uint64(0)
+            return MALFORMED, key, length
     elif bad or length < 3 or length > max_len:
-        return MALFORMED, np.uint64(0)
+        return MALFORMED, key, length
     if not (letters >> first) & 1:
-        return UNKNOWN, np.uint64(0)
+        return UNKNOWN, key, length
+    return NO_GROUP, key, length
+
+
+@helper
+def _lookup(key, length, keys, masks, counts, lut_masks, lut3, lut4, under3):
+    """(outcome, group mask) of a well-formed code in one table: MATCHED, UNDERSPECIFIED or NO_GROUP."""
     found = np.uint64(0)
     if length >= 3:
         found = lut_masks[lut3[key // POW37[length - 3]]]
@@ -137,6 +144,15 @@ def _read_code(data, start, end, max_len, tail_digits, letters, keys, masks, cou
     if length == 3 and under3[key] != 0:
         return UNDERSPECIFIED, np.uint64(0)
     return NO_GROUP, np.uint64(0)
+
+
+@helper
+def _read_code(data, start, end, max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3):
+    """(outcome, group mask) of the code in data[start:end] in one table."""
+    outcome, key, length = _normalise(data, start, end, max_len, tail_digits, letters)
+    if outcome != NO_GROUP:
+        return outcome, np.uint64(0)
+    return _lookup(key, length, keys, masks, counts, lut_masks, lut3, lut4, under3)
 
 
 @serial
@@ -221,3 +237,48 @@ def fill_parallel(n, mask, groups, offsets, values):
     nblocks = (n + BLOCK - 1) // BLOCK
     for b in prange(nblocks):
         fill_block(b * BLOCK, min(n, (b + 1) * BLOCK), mask, groups, offsets, values)
+
+
+@serial
+def codes3_serial(lo, hi, col, max_len, tail_digits, letters, ta, tb, tc, mask_a, mask_b, mask_c, n_unknown, n_under,
+                  n_malformed):
+    """One pass over a code column for three tables (Charlson, conditions, frailty): each code is normalised once.
+    The counts follow table a (under-specified is a Charlson notion)."""
+    loff, lbits, lvoff, soff, data, sbits, svoff = col
+    for i in range(lo, hi):
+        if not _valid(lbits, lvoff, i):
+            continue
+        for j in range(loff[i], loff[i + 1]):
+            if not _valid(sbits, svoff, j):
+                continue
+            outcome, key, length = _normalise(data, soff[j], soff[j + 1], max_len, tail_digits, letters)
+            if outcome == MALFORMED:
+                n_malformed[i] += 1
+                continue
+            if outcome == UNKNOWN:
+                n_unknown[i] += 1
+                continue
+            if outcome == EMPTY:
+                continue
+            got, found = _lookup(key, length, ta[0], ta[1], ta[2], ta[3], ta[4], ta[5], ta[6])
+            if got == MATCHED:
+                mask_a[i] |= found
+            elif got == UNDERSPECIFIED:
+                n_under[i] += 1
+            got, found = _lookup(key, length, tb[0], tb[1], tb[2], tb[3], tb[4], tb[5], tb[6])
+            if got == MATCHED:
+                mask_b[i] |= found
+            got, found = _lookup(key, length, tc[0], tc[1], tc[2], tc[3], tc[4], tc[5], tc[6])
+            if got == MATCHED:
+                mask_c[i] |= found
+
+
+@parallel
+def codes3_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, max_len, tail_digits, letters,
+                    a0, a1, a2, a3, a4, a5, a6, b0, b1, b2, b3, b4, b5, b6, c0, c1, c2, c3, c4, c5, c6,
+                    mask_a, mask_b, mask_c, n_unknown, n_under, n_malformed):
+    nblocks = (n + BLOCK - 1) // BLOCK
+    for b in prange(nblocks):
+        codes3_serial(b * BLOCK, min(n, (b + 1) * BLOCK), (loff, lbits, lvoff, soff, data, sbits, svoff),
+                      max_len, tail_digits, letters, (a0, a1, a2, a3, a4, a5, a6), (b0, b1, b2, b3, b4, b5, b6),
+                      (c0, c1, c2, c3, c4, c5, c6), mask_a, mask_b, mask_c, n_unknown, n_under, n_malformed)

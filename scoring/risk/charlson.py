@@ -39,6 +39,21 @@ ICPC2 = (5, True, _letters("ABDFHKLNPRSTUWXYZ"))
 ATC = (K.ATC, False, _letters("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
 
 
+def match_three(n: int, col: tuple | None, tables3: tuple, system: tuple, masks3: tuple, counts: tuple,
+                parallel: bool) -> None:
+    """match_codes for three tables in one pass over the column (each code normalised once); counts follow the
+    first table."""
+    if col is None:
+        return
+    if len(col[0]) != n + 1:
+        raise SchemaError("a code column has a different number of rows than the table")
+    flat = [a for tb in tables3 for a in (tb.keys, tb.masks, tb.counts, tb.lut_masks, tb.lut3, tb.lut4, tb.under3)]
+    if parallel:
+        K.codes3_parallel(n, *col, *system, *flat, *masks3, *counts)
+    else:
+        K.codes3_serial(0, n, col, *system, *(tuple(flat[k:k + 7]) for k in (0, 7, 14)), *masks3, *counts)
+
+
 def match_codes(n: int, col: tuple | None, table: PrefixTable, system: tuple, mask: np.ndarray,
                 counts: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, parallel: bool | None = None) -> None:
     """OR into mask[i] the groups of row i's codes (col from list_column; None: nothing). counts: the unknown,
@@ -95,6 +110,13 @@ def charlson_columns(n: int, icd10, icpc2, *, parallel: bool | None = None) -> d
     for col, table, system in ((list_column(icd10, "icd10"), t.icd10, ICD10),
                                (list_column(icpc2, "icpc2"), t.icpc2, ICPC2)):
         match_codes(n, col, table, system, mask, (n_unknown, n_under, n_malformed), run_parallel)
+    return finish(n, mask, (n_unknown, n_under, n_malformed), run_parallel)
+
+
+def finish(n: int, mask: np.ndarray, counts: tuple, run_parallel: bool) -> dict[str, pa.Array]:
+    """The Charlson columns from the groups found per patient (before the hierarchy) and the code counts."""
+    t = tables()
+    n_unknown, n_under, n_malformed = counts
     final = np.empty(n, np.uint64)
     p1987 = np.empty(n, np.int8)
     p2011 = np.empty(n, np.int8)

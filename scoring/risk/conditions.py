@@ -22,7 +22,7 @@ from ._codes import PrefixTable, read_rows
 from ._lists import list_column
 from .charlson import ATC, ICD10, ICPC2, match_codes
 
-__all__ = ["EFI_BANDS", "EFI_DEFICITS", "condition_columns"]
+__all__ = ["EFI_BANDS", "EFI_DEFICITS", "condition_columns", "condition_tables", "finish_conditions"]
 
 EFI_DEFICITS = 36
 EFI_BANDS = ("fit", "mild", "moderate", "severe")
@@ -58,14 +58,23 @@ def condition_columns(n: int, icd10, icpc2, atc, polypharmacy_count: np.ndarray,
     """multimorbidity, efi, efi_band and efi_deficits (the count) for n patients. The codes' problems are
     counted by the Charlson and polypharmacy passes over the same columns, not again here."""
     chronic, efi = _tables()
-    cols = {"icd10": list_column(icd10, "icd10"), "icpc2": list_column(icpc2, "icpc2"), "atc": list_column(atc, "atc")}
-    systems = {"icd10": ICD10, "icpc2": ICPC2, "atc": ATC}
+    cols = {"icd10": list_column(icd10, "icd10"), "icpc2": list_column(icpc2, "icpc2")}
+    systems = {"icd10": ICD10, "icpc2": ICPC2}
     conditions = np.zeros(n, np.uint64)
     for system in ("icd10", "icpc2"):
         match_codes(n, cols[system], chronic.tables[system], systems[system], conditions, parallel=parallel)
     deficits = np.zeros(n, np.uint64)
-    for system in ("icd10", "icpc2", "atc"):
+    for system in ("icd10", "icpc2"):
         match_codes(n, cols[system], efi.tables[system], systems[system], deficits, parallel=parallel)
+    return finish_conditions(n, conditions, deficits, atc, polypharmacy_count, parallel=parallel)
+
+
+def finish_conditions(n: int, conditions: np.ndarray, deficits: np.ndarray, atc, polypharmacy_count: np.ndarray, *,
+                      parallel: bool | None = None) -> dict[str, pa.Array]:
+    """The columns from the condition and deficit masks of the diagnosis codes: adds the ATC deficits and the
+    polypharmacy rule."""
+    _, efi = _tables()
+    match_codes(n, list_column(atc, "atc"), efi.tables["atc"], ATC, deficits, parallel=parallel)
     rule = efi.rules.get("polypharmacy>=5")
     if rule is not None:
         deficits |= np.where(np.asarray(polypharmacy_count) >= 5, np.uint64(1) << np.uint64(rule), np.uint64(0))
@@ -77,6 +86,12 @@ def condition_columns(n: int, icd10, icpc2, atc, polypharmacy_count: np.ndarray,
         "efi_band": pa.DictionaryArray.from_arrays(pa.array(band), pa.array(EFI_BANDS)),
         "efi_deficits": pa.array(present.astype(np.int8)),
     }
+
+
+def condition_tables(system: str) -> tuple[PrefixTable, PrefixTable]:
+    """The (conditions, frailty deficits) tables of a code system, for one fused pass with Charlson."""
+    chronic, efi = _tables()
+    return chronic.tables[system], efi.tables[system]
 
 
 def _popcount(mask: np.ndarray) -> np.ndarray:

@@ -10,8 +10,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..schema import SchemaError, missing_column_error
-from .charlson import charlson_columns
-from .conditions import condition_columns
+from ._lists import list_column
+from .charlson import ICD10, ICPC2, SERIAL_BELOW, finish, match_three, tables
+from .conditions import condition_tables, finish_conditions
 from .medicines import polypharmacy_columns
 from .policy import TIERS, Policy, apply_policy, load_policy
 
@@ -71,9 +72,17 @@ def score_risk(data: pa.Table | pa.RecordBatch, *, policy: Policy | None = None,
         return data.column(name) if name in data.schema.names else None
 
     age = _age(data, as_of)
-    charlson = charlson_columns(n, col("icd10"), col("icpc2"), parallel=parallel)
+    run_parallel = n >= SERIAL_BELOW if parallel is None else parallel
+    # One pass per diagnosis column finds the Charlson groups, the long-term conditions and the frailty deficits.
+    found = np.zeros(n, np.uint64), np.zeros(n, np.uint64), np.zeros(n, np.uint64)
+    counts = np.zeros(n, np.int32), np.zeros(n, np.int32), np.zeros(n, np.int32)
+    for name, system in (("icd10", ICD10), ("icpc2", ICPC2)):
+        charlson_table = tables().icd10 if name == "icd10" else tables().icpc2
+        match_three(n, list_column(col(name), name), (charlson_table, *condition_tables(name)), system, found,
+                    counts, run_parallel)
+    charlson = finish(n, found[0], counts, run_parallel)
     drugs = polypharmacy_columns(n, col("atc"), parallel=parallel)
-    conditions = condition_columns(n, col("icd10"), col("icpc2"), col("atc"),
+    conditions = finish_conditions(n, found[1], found[2], col("atc"),
                                    drugs["polypharmacy_count"].to_numpy(zero_copy_only=False), parallel=parallel)
     scores = {"age": age, **charlson, **drugs, **conditions}
     for name in ("admissions_12m", "emergency_visits_12m", "gp_contacts_12m"):

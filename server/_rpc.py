@@ -22,6 +22,12 @@ class _Where:
         self.text = ""
 
 
+def _start(metrics: Metrics, method: str):
+    gauge = metrics.in_flight.labels(method)
+    gauge.inc()
+    return time.perf_counter(), gauge, _Where()
+
+
 def _finish(metrics: Metrics, method: str, started: float, code: grpc.StatusCode) -> None:
     metrics.rpcs.labels(method, code.name).inc()
     metrics.rpc_seconds.labels(method).observe(time.perf_counter() - started)
@@ -34,10 +40,7 @@ def unary(method: str):
         @functools.wraps(fn)
         def handler(self, request, context):
             metrics: Metrics = self.metrics
-            started = time.perf_counter()
-            gauge = metrics.in_flight.labels(method)
-            gauge.inc()
-            where = _Where()
+            started, gauge, where = _start(metrics, method)
             try:
                 response = fn(self, request, context, where)
             except Exception as exc:
@@ -61,10 +64,7 @@ def streaming(method: str):
         @functools.wraps(fn)
         def handler(self, request, context):
             metrics: Metrics = self.metrics
-            started = time.perf_counter()
-            gauge = metrics.in_flight.labels(method)
-            gauge.inc()
-            where = _Where()
+            started, gauge, where = _start(metrics, method)
             code = grpc.StatusCode.OK
             try:
                 yield from fn(self, request, context, where)

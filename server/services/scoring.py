@@ -105,48 +105,49 @@ class ScoringService(scoring_pb2_grpc.ScoringServicer):
             m.band_rows.labels(band).inc(n)
         return scored, c
 
-    def _score_patients(self, request) -> tuple:
+    def _serve(self, request, score, record, result_columns) -> tuple:
+        """One request of a scoring stream: read, score (`score` fills the reply's summary), commit the flags,
+        then the reply and its Arrow bytes (varde._wire puts the two together)."""
         if request.error:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, request.error)
         table = read_ipc(request.arrow_ipc)
-        self._ready.wait()
-        started = time.perf_counter()
-        scored = score_risk(table, policy=self.risk_policy)
-        self.metrics.kernel_seconds.labels("risk").observe(time.perf_counter() - started)
-        self.metrics.rows_scored.labels("risk").inc(scored.num_rows)
-        self.metrics.batch_rows.labels("risk").observe(scored.num_rows)
-        for problem in ("unknown", "malformed", "underspecified"):
-            self.metrics.codes.labels(problem).inc(int(pc.sum(scored.column(f"codes_{problem}")).as_py() or 0))
         reply = scoring_pb2.ScoredBatch(batch_id=request.batch_id)
+        scored = score(table, reply.summary)
         if self.queue is not None:
-            recorded = self.queue.record_risk(scored, request.batch_id or f"anonymous:{uuid.uuid4().hex}",
-                                              request.batch_id or "unnamed batch")
+            # Committed before the reply goes out: a client told of a flag can count on it.
+            recorded = record(scored, request.batch_id or f"anonymous:{uuid.uuid4().hex}",
+                              request.batch_id or "unnamed batch")
             reply.flags_raised, reply.flags_updated = recorded.raised, recorded.updated
             reply.flags_replayed = recorded.replayed
-        s = reply.summary
-        s.rows = scored.num_rows
-        s.tiers.update(count_values(scored.column("risk_tier")))
-        s.unmet_need = int(pc.sum(scored.column("unmet_need")).as_py() or 0)
         if request.results_only:
-            scored = scored.select(list(RISK_COLUMNS))
+            scored = scored.select(list(result_columns))
         return reply, write_ipc(scored)
 
     def _score_request(self, request) -> tuple:
-        if request.error:
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, request.error)
-        table = read_ipc(request.arrow_ipc)
-        scored, c = self.score_table(table)
-        reply = scoring_pb2.ScoredBatch(batch_id=request.batch_id)
-        if self.queue is not None:
-            # Committed before the reply goes out: a client told of a flag can count on it.
-            recorded = self.queue.record(scored, request.batch_id or f"anonymous:{uuid.uuid4().hex}",
-                                         request.batch_id or "unnamed batch")
-            reply.flags_raised, reply.flags_updated = recorded.raised, recorded.updated
-            reply.flags_replayed = recorded.replayed
-        if request.results_only:
-            scored = scored.select(list(RESULT_COLUMNS))
-        fill_summary(reply.summary, c)
-        return reply, write_ipc(scored)  # varde._wire puts the two together
+        def score(table, summary):
+            scored, c = self.score_table(table)
+            fill_summary(summary, c)
+            return scored
+
+        return self._serve(request, score, self.queue and self.queue.record, RESULT_COLUMNS)
+
+    def _score_patients(self, request) -> tuple:
+        def score(table, summary):
+            self._ready.wait()
+            m = self.metrics
+            started = time.perf_counter()
+            scored = score_risk(table, policy=self.risk_policy)
+            m.kernel_seconds.labels("risk").observe(time.perf_counter() - started)
+            m.rows_scored.labels("risk").inc(scored.num_rows)
+            m.batch_rows.labels("risk").observe(scored.num_rows)
+            for problem in ("unknown", "malformed", "underspecified"):
+                m.codes.labels(problem).inc(int(pc.sum(scored.column(f"codes_{problem}")).as_py() or 0))
+            summary.rows = scored.num_rows
+            summary.tiers.update(count_values(scored.column("risk_tier")))
+            summary.unmet_need = int(pc.sum(scored.column("unmet_need")).as_py() or 0)
+            return scored
+
+        return self._serve(request, score, self.queue and self.queue.record_risk, RISK_COLUMNS)
 
     @streaming("ScoreBatches")
     def ScoreBatches(self, request_iterator, context, where):

@@ -121,6 +121,13 @@ def _filter(states, kinds, patient_id, min_severity, limit) -> flags_pb2.FlagFil
                                 patient_id=patient_id, min_severity=min_severity, limit=limit)
 
 
+def _collect(replies) -> pa.Table:
+    out = [batch for batch, _ in replies]
+    if not out:
+        raise ValueError("nothing to score: the data held no record batch")
+    return pa.Table.from_batches(out)
+
+
 def _one_batch(table: pa.Table) -> pa.RecordBatch:
     if table.num_rows == 0:
         return pa.RecordBatch.from_pylist([], schema=table.schema)
@@ -199,10 +206,7 @@ class VardeClient:
 
     def score(self, data, *, batch_id: str | None = None) -> pa.Table:
         """Score a Table, RecordBatch, reader or iterable of them; the rows in order with their result columns."""
-        out = [batch for batch, _ in self.score_batches(data, batch_id=batch_id)]
-        if not out:
-            raise ValueError("nothing to score: the data held no record batch")
-        return pa.Table.from_batches(out)
+        return _collect(self.score_batches(data, batch_id=batch_id))
 
     def score_batches(self, data, *, batch_id: str | None = None
                       ) -> Iterator[tuple[pa.RecordBatch, scoring_pb2.ScoredBatch]]:
@@ -218,10 +222,7 @@ class VardeClient:
 
     def score_patients(self, data, *, batch_id: str | None = None) -> pa.Table:
         """Complex-needs risk (ScorePatients) for a table of GP journal extracts: its rows with the risk columns."""
-        out = [batch for batch, _ in self.score_patients_batches(data, batch_id=batch_id)]
-        if not out:
-            raise ValueError("nothing to score: the data held no record batch")
-        return pa.Table.from_batches(out)
+        return _collect(self.score_patients_batches(data, batch_id=batch_id))
 
     def score_patients_batches(self, data, *, batch_id: str | None = None
                                ) -> Iterator[tuple[pa.RecordBatch, scoring_pb2.ScoredBatch]]:

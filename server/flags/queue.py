@@ -56,22 +56,7 @@ class FlagQueue:
             outcome = self.store.commit_batch(cur, batch_id, source, states, found)
         rising = np.zeros(scored.num_rows, np.bool_)
         rising[prepared.rows] = up
-        ids: dict = {}
-        for (patient, _kind), flag_id in outcome.flag_ids.items():
-            ids.setdefault(patient, []).append(flag_id)
-        if self.metrics is not None:
-            m = self.metrics
-            m.queue_seconds.observe(time.perf_counter() - started)
-            per_kind = Counter()
-            for kind, n in zip(found.kinds, found.occurrences, strict=True):
-                per_kind[kind] += n
-            for kind, n in per_kind.items():
-                m.findings.labels(kind).inc(n)
-            if outcome.raised:
-                m.flags_raised.inc(outcome.raised)
-            if outcome.updated:
-                m.flags_updated.inc(outcome.updated)
-        return Recorded(outcome.raised, outcome.updated, False, rising, ids)
+        return self._recorded(outcome, found, rising, started)
 
     def record_risk(self, scored: pa.Table, batch_id: str, source: str) -> Recorded:
         """RISK_UNMET_NEED and RISK_RISING for a batch that score_risk returned, committed before returning; each
@@ -96,14 +81,22 @@ class FlagQueue:
             outcome = self.store.commit_batch(cur, batch_id, source, states, found, state_table="risk_state")
         rising = np.zeros(scored.num_rows, np.bool_)
         rising[last] = up
+        return self._recorded(outcome, found, rising, started)
+
+    def _recorded(self, outcome, found, rising: np.ndarray, started: float) -> Recorded:
+        """Metrics of a committed batch, and its flag ids per patient."""
         if self.metrics is not None:
-            self.metrics.queue_seconds.observe(time.perf_counter() - started)
-            for kind in set(found.kinds):
-                self.metrics.findings.labels(kind).inc(found.kinds.count(kind))
+            m = self.metrics
+            m.queue_seconds.observe(time.perf_counter() - started)
+            per_kind = Counter()
+            for kind, n in zip(found.kinds, found.occurrences, strict=True):
+                per_kind[kind] += n
+            for kind, n in per_kind.items():
+                m.findings.labels(kind).inc(n)
             if outcome.raised:
-                self.metrics.flags_raised.inc(outcome.raised)
+                m.flags_raised.inc(outcome.raised)
             if outcome.updated:
-                self.metrics.flags_updated.inc(outcome.updated)
+                m.flags_updated.inc(outcome.updated)
         ids: dict = {}
         for (patient, _kind), flag_id in outcome.flag_ids.items():
             ids.setdefault(patient, []).append(flag_id)

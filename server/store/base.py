@@ -6,6 +6,7 @@ told of a flag only after that transaction committed. Times are microseconds sin
 
 from __future__ import annotations
 
+import abc
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 
 __all__ = ["ClaimConflict", "Findings", "FlagNotFound", "FlagRow", "Store", "StoreError", "now_us"]
 
+# The staging table of a batch's findings, in the order Findings.rows() gives them.
+STAGED_COLUMNS = ("patient_id", "kind", "severity", "assessment", "worst_total", "occurrences")
 SEVERITIES = {"LOW": 1, "MEDIUM": 2, "HIGH": 3}
 STATES = ("OPEN", "CLAIMED", "RESOLVED")
 
@@ -93,7 +96,7 @@ class BatchOutcome:
     flag_ids: dict  # (patient_id, kind) -> flag id
 
 
-class Store:
+class Store(abc.ABC):
     """Shared logic; subclasses provide connections, the dialect's few differences, and locking."""
 
     # Dialect: subclasses set these.
@@ -103,12 +106,13 @@ class Store:
 
     # -- connection handling (subclass) ------------------------------------------------------------------------
 
-    @contextmanager
+    @abc.abstractmethod
     def transaction(self, *, write: bool = True) -> Iterator:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        ...
 
     def _sql(self, text: str) -> str:
         return text.replace("?", self.placeholder).replace("GREATEST(", f"{self.greatest}(")
@@ -117,14 +121,17 @@ class Store:
         cur.execute(self._sql(text), params)
         return cur
 
+    @abc.abstractmethod
     def _lock_patients(self, cur, patients: list[str], table: str) -> list[tuple[str, bytes]]:
-        raise NotImplementedError
+        ...
 
     def _lock_events(self, cur) -> None:
         """Serialise event writers so that cursors are committed in order (PostgreSQL); SQLite already is."""
+        return None
 
+    @abc.abstractmethod
     def _claim_next_id(self, cur) -> int | None:
-        raise NotImplementedError
+        ...
 
     # -- schema -------------------------------------------------------------------------------------------------
 
@@ -144,7 +151,8 @@ class Store:
             return len(self.migrations)
 
     def _lock_migrations(self, cur) -> None:
-        pass
+        """Keep two servers from migrating at once (PostgreSQL); SQLite's write transaction already does."""
+        return None
 
     # -- findings -----------------------------------------------------------------------------------------------
 
@@ -201,9 +209,10 @@ class Store:
                            "VALUES (?, ?, ?, ?, ?)", (batch_id, source, now, raised, updated))
         return BatchOutcome(raised, updated, False, ids)
 
+    @abc.abstractmethod
     def _stage(self, cur, f: Findings) -> None:
         """Fill the (transaction-local) staging table with the findings."""
-        raise NotImplementedError
+        ...
 
     def _insert_rows(self, cur, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
         """Plain inserts of many rows, the store's fastest way."""

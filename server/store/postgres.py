@@ -7,7 +7,7 @@ import threading
 from contextlib import contextmanager
 
 from ._schema import migrations
-from .base import Store, StoreError
+from .base import STAGED_COLUMNS, Store, StoreError
 
 __all__ = ["PostgresStore"]
 
@@ -99,8 +99,7 @@ class PostgresStore(Store):
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS staged (patient_id TEXT, kind TEXT, severity BIGINT, "
                     "assessment TEXT, worst_total BIGINT, occurrences BIGINT) ON COMMIT DELETE ROWS")
         cur.execute("TRUNCATE staged")
-        self._insert_rows(cur, "staged", ("patient_id", "kind", "severity", "assessment", "worst_total",
-                                          "occurrences"), f.rows())
+        self._insert_rows(cur, "staged", STAGED_COLUMNS, f.rows())
 
     def _insert_rows(self, cur, table, columns, rows):
         with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ._schema import migrations
-from .base import Store, StoreError
+from .base import STAGED_COLUMNS, Store, StoreError
 
 __all__ = ["SQLiteStore"]
 
@@ -62,8 +62,7 @@ class SQLiteStore(Store):
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS staged (patient_id TEXT, kind TEXT, severity INTEGER, "
                     "assessment TEXT, worst_total INTEGER, occurrences INTEGER)")
         cur.execute("DELETE FROM staged")
-        cur.executemany("INSERT INTO staged VALUES (?, ?, ?, ?, ?, ?)",
-                        f.rows())
+        self._insert_rows(cur, "staged", STAGED_COLUMNS, f.rows())
         cur.execute("CREATE INDEX IF NOT EXISTS temp.staged_key ON staged (patient_id, kind)")
 
     def _claim_next_id(self, cur):

@@ -49,6 +49,9 @@ def add_parser(sub) -> None:
                    help="score on a Varde server (its policy; flags RISK_UNMET_NEED and RISK_RISING go to its queue)")
     r.add_argument("--batch-id", metavar="ID",
                    help="with --server: the id flags are raised under (default: from the file's path, size and time)")
+    from ._connect import add_connection_args
+
+    add_connection_args(r, required=False)
     r.set_defaults(func=_risk)
 
 
@@ -82,10 +85,10 @@ def _risk(args) -> int:
     source = open_source(args.input, args.batch_size, RISK_CSV_TYPES)
     client = None
     if args.server:
+        from ._connect import connect
         from .cli import _file_id
-        from .client import VardeClient
 
-        client = VardeClient(args.server, timeout=None)
+        client = connect(args, timeout=None)
         scored_batches = (pa.Table.from_batches([b]) for b, _ in client.score_patients_batches(
             (split_code_lists(b) for b in source.batches), batch_id=args.batch_id or _file_id(args.input)))
     else:

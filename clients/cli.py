@@ -8,6 +8,8 @@ import time
 
 from varde import __version__
 
+from ._connect import add_connection_args, connect
+
 __all__ = ["main"]
 
 _SCORE_EXAMPLES = """\
@@ -55,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-id", metavar="ID",
                    help="with --server: the id flags are raised under (default: from the file's path, size and "
                         "modification time, so that scoring the same file again raises nothing twice)")
+    add_connection_args(s, required=False)
     s.set_defaults(func=_score)
 
     v = sub.add_parser(
@@ -81,12 +84,34 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--grace-seconds", type=float, metavar="S",
                    help="on SIGTERM, time for in-flight calls to finish (default: 10)")
     v.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sec = v.add_argument_group(
+        "security (docs/security.md)",
+        "With none of these, the server binds to loopback only and every caller is the local operator. A network "
+        "address needs TLS and an auth config, or --insecure.")
+    sec.add_argument("--tls-cert", metavar="PEM", help="server certificate chain (TLS on)")
+    sec.add_argument("--tls-key", metavar="PEM", help="its private key")
+    sec.add_argument("--tls-client-ca", metavar="PEM",
+                     help="CA for client certificates: every client must present one (mutual TLS)")
+    sec.add_argument("--auth-config", metavar="TOML",
+                     help="certificates and token scopes mapped to roles and units; token issuer and JWKS")
+    sec.add_argument("--insecure", action="store_true", default=None,
+                     help="allow a network address without TLS or auth (a test network only; warns)")
+    sec.add_argument("--validate-national-id", action="store_true", default=None,
+                     help="reject rows whose patient_id is not a valid Norwegian national identity number "
+                          "(docs/national-id.md)")
+    lim = v.add_argument_group("limits")
+    lim.add_argument("--max-rows-per-batch", type=int, metavar="N", help="rows per Arrow request (default: 5M)")
+    lim.add_argument("--max-concurrent-streams", type=int, metavar="N",
+                     help="open streaming calls (default: three quarters of --workers)")
+    lim.add_argument("--stream-idle-seconds", type=float, metavar="S",
+                     help="end a request stream that sends nothing for S seconds (default: 300)")
+    lim.add_argument("--keepalive-seconds", type=float, metavar="S",
+                     help="ping idle connections every S seconds; drop peers that do not answer (default: 60)")
     v.set_defaults(func=_serve)
 
     h = sub.add_parser("health", help="ask a server whether it is serving (exit 0 if it is)",
                        description="Standard gRPC health check. Exit 0 when SERVING, 1 otherwise.")
-    h.add_argument("--server", metavar="HOST:PORT", default="127.0.0.1:50051",
-                   help="server address (default: %(default)s)")
+    add_connection_args(h)
     h.add_argument("--timeout", type=float, default=5.0, metavar="S", help="give up after S seconds")
     h.set_defaults(func=_health)
 
@@ -98,8 +123,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     u.add_argument("values", nargs="+", metavar="NAME=VALUE", help="observation fields (docs/news2.md)")
-    u.add_argument("--server", metavar="HOST:PORT", default="127.0.0.1:50051",
-                   help="server address (default: %(default)s)")
+    add_connection_args(u)
     u.set_defaults(func=_push)
     _flags_parser(sub)
     from ._risk_cli import add_parser as add_risk_parser
@@ -113,17 +137,18 @@ examples:
   varde flags list                                  # open and claimed flags, most severe first
   varde flags list --state RESOLVED --kind NEWS2_RISING --json
   varde flags watch                                 # the open flags, then every change as it happens
-  varde flags claim --next --as kari                # take the most severe, oldest open flag
-  varde flags claim 42 --as kari
-  varde flags resolve 42 --as kari --note "GP visited, antibiotics started"
-  varde flags release 42 --as kari                  # give it back to the queue
+  varde flags claim --next                          # take the most severe, oldest open flag
+  varde flags claim 42
+  varde flags resolve 42 --note "GP visited, antibiotics started"
+  varde flags release 42                            # give it back to the queue
+  varde flags list --server varde.kommune.no:443 --tls-ca ca.pem --token-file ~/.varde-token
 
-Who you are (--as, or VARDE_USER) is written to the audit log with every read and change.
+You see and act on your own unit's flags only. Who you are comes from your certificate or token (never typed),
+and is written to the audit log with every read and change (docs/security.md).
 """
 
 
 def _flags_parser(sub) -> None:
-    import os
 
     f = sub.add_parser("flags", help="the coordinating unit's flag queue: list, watch, claim, resolve, release",
                        description="Work the coordinating unit's (koordinerende enhet) flag queue on a server.",
@@ -132,10 +157,7 @@ def _flags_parser(sub) -> None:
     fsub.required = True
 
     def common(p):
-        p.add_argument("--server", metavar="HOST:PORT", default=os.environ.get("VARDE_SERVER", "127.0.0.1:50051"),
-                       help="server address (default: %(default)s; VARDE_SERVER)")
-        p.add_argument("--as", dest="user", metavar="NAME", default=os.environ.get("VARDE_USER", ""),
-                       help="your name for claims and the audit log (VARDE_USER)")
+        add_connection_args(p)
         p.add_argument("--json", action="store_true", help="one JSON object per flag or event")
 
     def filters(p):
@@ -200,9 +222,9 @@ def _print_flag(f, as_json: bool) -> None:
 
 def _flags_call(args, fn):
     from ._files import InputError
-    from .client import VardeClient, VardeError
+    from .client import VardeError
 
-    with VardeClient(args.server, user=args.user or None) as client:
+    with connect(args) as client:
         try:
             return fn(client)
         except VardeError as e:
@@ -247,24 +269,25 @@ def _flags_claim(args) -> int:
 
     if (args.flag_id is None) == (not args.next):
         raise InputError("give a flag ID or --next (not both)")
-    _print_flag(_flags_call(args, lambda c: c.claim(args.flag_id, args.user)), args.json)
+    _print_flag(_flags_call(args, lambda c: c.claim(args.flag_id)), args.json)
     return 0
 
 
 def _flags_resolve(args) -> int:
-    _print_flag(_flags_call(args, lambda c: c.resolve(args.flag_id, args.note, args.user)), args.json)
+    _print_flag(_flags_call(args, lambda c: c.resolve(args.flag_id, args.note)), args.json)
     return 0
 
 
 def _flags_release(args) -> int:
-    _print_flag(_flags_call(args, lambda c: c.release(args.flag_id, args.user)), args.json)
+    _print_flag(_flags_call(args, lambda c: c.release(args.flag_id)), args.json)
     return 0
 
 
 _SERVE_EXAMPLES = """\
 examples:
   varde serve                                     # 127.0.0.1:50051, metrics on http://127.0.0.1:9464/metrics
-  VARDE_ADDRESS=0.0.0.0:50051 varde serve --metrics-port off
+  varde serve --address 0.0.0.0:50051 --tls-cert server.pem --tls-key server.key \
+      --tls-client-ca ca.pem --auth-config auth.toml --queue postgresql://varde@db/varde
   varde score observations.parquet -o scored.parquet --server 127.0.0.1:50051
 
 Limits: requests up to --max-message-bytes (64 MiB); VardeClient and `varde score --server` cut batches into
@@ -292,9 +315,7 @@ def _score(args) -> int:
     started = time.perf_counter()
     client = None
     if args.server:
-        from .client import VardeClient
-
-        client = VardeClient(args.server, timeout=None)
+        client = connect(args, timeout=None)
         scored_batches = (scored for scored, _ in client.score_batches(source.batches,
                                                                        batch_id=args.batch_id or _file_id(args.input)))
     else:
@@ -360,28 +381,33 @@ def _serve(args) -> int:
         settings = Settings.from_env(
             address=args.address, metrics_host=args.metrics_host, metrics_port=args.metrics_port,
             max_message_bytes=args.max_message_bytes, workers=args.workers, grace_seconds=args.grace_seconds,
-            queue=args.queue, risk_policy=args.risk_policy,
+            queue=args.queue, risk_policy=args.risk_policy, tls_cert=args.tls_cert, tls_key=args.tls_key,
+            tls_client_ca=args.tls_client_ca, auth_config=args.auth_config, insecure=args.insecure,
+            validate_national_id=args.validate_national_id, max_rows_per_batch=args.max_rows_per_batch,
+            max_concurrent_streams=args.max_concurrent_streams, stream_idle_seconds=args.stream_idle_seconds,
+            keepalive_seconds=args.keepalive_seconds,
         )
     except ConfigError as e:
         raise InputError(str(e)) from None
     from varde.scoring.risk import PolicyError
     from varde.server.app import serve
+    from varde.server.auth import AuthConfigError
     from varde.server.store import StoreError
 
     try:
         return serve(settings)
     except StoreError as e:
         raise InputError(f"cannot open the flag queue: {e}") from None
-    except PolicyError as e:
+    except (PolicyError, AuthConfigError) as e:
         raise InputError(str(e)) from None
     except (OSError, RuntimeError) as e:
         raise InputError(f"cannot start the server on {settings.address}: {e}") from None
 
 
 def _health(args) -> int:
-    from .client import VardeClient, VardeError
+    from .client import VardeError
 
-    with VardeClient(args.server, timeout=args.timeout, retries=0) as client:
+    with connect(args, timeout=args.timeout, retries=0) as client:
         try:
             status = client.health()
         except VardeError as e:
@@ -397,7 +423,7 @@ def _push(args) -> int:
     from google.protobuf import json_format
 
     from ._files import InputError
-    from .client import VardeClient, VardeError, observation
+    from .client import VardeError, observation
 
     values = {}
     for item in args.values:
@@ -409,7 +435,7 @@ def _push(args) -> int:
         msg = observation(values)
     except (ValueError, TypeError) as e:
         raise InputError(str(e)) from None
-    with VardeClient(args.server) as client:
+    with connect(args) as client:
         try:
             reply = client.push(msg)
         except VardeError as e:

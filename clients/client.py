@@ -21,6 +21,7 @@ import pyarrow as pa
 from varde._proto.varde.v1 import flags_pb2, flags_pb2_grpc, observations_pb2_grpc, scoring_pb2, scoring_pb2_grpc
 from varde._proto.varde.v1 import observations_pb2 as obs_pb2
 from varde._wire import ArrowBatchView, decode_scored_batch, encode_arrow_batch
+from varde.clients._auth import CallCredentials, channel_credentials
 from varde.scoring.risk.score import RISK_COLUMNS
 from varde.scoring.schema import RESULT_COLUMNS
 
@@ -151,15 +152,27 @@ class VardeClient:
 
     `timeout` is the deadline of each call in seconds (None: no deadline). Calls that fail with UNAVAILABLE
     (server restarting, not reachable yet) are retried `retries` times with backoff; nothing else is retried.
-    `user` names the coordinator in the audit log (until the server takes identities from certificates or tokens).
+
+    Credentials (docs/security.md): `tls_ca` (the server's CA; with no TLS file at all the channel is plaintext,
+    for a server on this machine), `tls_cert` and `tls_key` (your certificate, for mutual TLS), and an access token
+    (`token`, or `token_file`, read again when it changes) sent as Bearer, or DPoP-bound with a fresh proof per call
+    signed by `dpop_key` (a PEM EC private key). Files may be given as paths or as bytes.
     """
 
     def __init__(self, address: str, *, timeout: float | None = 60.0, retries: int = 3,
                  chunk_bytes: int = DEFAULT_CHUNK_BYTES, credentials: grpc.ChannelCredentials | None = None,
-                 options: list | None = None, user: str | None = None):
+                 options: list | None = None, tls_ca=None, tls_cert=None, tls_key=None, token: str | None = None,
+                 token_file=None, dpop_key=None):
         opts = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1), *(options or [])]
+        credentials = credentials or channel_credentials(tls_ca, tls_cert, tls_key)
         self._channel = (grpc.secure_channel(address, credentials, opts) if credentials
                          else grpc.insecure_channel(address, opts))
+        if token is not None or token_file is not None:
+            calls = CallCredentials(token=token, token_file=token_file, dpop_key=dpop_key,
+                                    base_url=f"https://{address}")
+            self._channel = grpc.intercept_channel(self._channel, calls)
+        elif dpop_key is not None:
+            raise ValueError("a DPoP key is used with a token: give token or token_file too")
         self.address = address
         self.timeout = timeout
         self.retries = retries
@@ -175,7 +188,6 @@ class VardeClient:
         self._observations = observations_pb2_grpc.ObservationsStub(self._channel)
         self._flags = flags_pb2_grpc.FlagsStub(self._channel)
         self._info: scoring_pb2.ServerInfo | None = None
-        self._metadata = (("varde-user", user),) if user else ()
 
     def __enter__(self) -> VardeClient:
         return self
@@ -294,7 +306,7 @@ class VardeClient:
                    limit: int = 0) -> list[flags_pb2.Flag]:
         """Flags, most severe and oldest first. states: "OPEN", "CLAIMED", "RESOLVED" (default: not resolved)."""
         request = _filter(states, kinds, patient_id, min_severity, limit)
-        reply = self._retry(lambda: self._flags.ListFlags(request, timeout=self.timeout, metadata=self._metadata))
+        reply = self._retry(lambda: self._flags.ListFlags(request, timeout=self.timeout))
         return list(reply.flags)
 
     def watch_flags(self, *, kinds=(), patient_id: str = "", min_severity: str | int = 0, after_cursor: int = 0,
@@ -306,7 +318,7 @@ class VardeClient:
         failures = 0
         while True:
             try:
-                for event in self._flags.WatchFlags(request, metadata=self._metadata):
+                for event in self._flags.WatchFlags(request):
                     failures = 0
                     if event.cursor:
                         request.after_cursor = event.cursor
@@ -318,18 +330,19 @@ class VardeClient:
                 failures += 1
                 time.sleep(min(2.0, 0.1 * 2 ** min(failures, 5)))
 
-    def claim(self, flag_id: int | None = None, coordinator: str = "") -> flags_pb2.Flag:
-        """Take a flag (or, with no id, the most severe and oldest open one)."""
-        request = flags_pb2.ClaimRequest(flag_id=flag_id or 0, coordinator=coordinator)
-        return self._retry(lambda: self._flags.ClaimFlag(request, timeout=self.timeout, metadata=self._metadata))
+    def claim(self, flag_id: int | None = None) -> flags_pb2.Flag:
+        """Take a flag of your unit (or, with no id, its most severe and oldest open one). The server records you
+        as your credential names you."""
+        request = flags_pb2.ClaimRequest(flag_id=flag_id or 0)
+        return self._retry(lambda: self._flags.ClaimFlag(request, timeout=self.timeout))
 
-    def release(self, flag_id: int, coordinator: str = "") -> flags_pb2.Flag:
-        request = flags_pb2.ReleaseRequest(flag_id=flag_id, coordinator=coordinator)
-        return self._retry(lambda: self._flags.ReleaseFlag(request, timeout=self.timeout, metadata=self._metadata))
+    def release(self, flag_id: int) -> flags_pb2.Flag:
+        request = flags_pb2.ReleaseRequest(flag_id=flag_id)
+        return self._retry(lambda: self._flags.ReleaseFlag(request, timeout=self.timeout))
 
-    def resolve(self, flag_id: int, note: str, coordinator: str = "") -> flags_pb2.Flag:
-        request = flags_pb2.ResolveRequest(flag_id=flag_id, coordinator=coordinator, note=note)
-        return self._retry(lambda: self._flags.ResolveFlag(request, timeout=self.timeout, metadata=self._metadata))
+    def resolve(self, flag_id: int, note: str) -> flags_pb2.Flag:
+        request = flags_pb2.ResolveRequest(flag_id=flag_id, note=note)
+        return self._retry(lambda: self._flags.ResolveFlag(request, timeout=self.timeout))
 
     def health(self, service: str = "") -> str:
         """SERVING, NOT_SERVING, ... as the standard gRPC health service reports it."""

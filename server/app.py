@@ -22,14 +22,17 @@ from varde.scoring import warm_up
 from varde.scoring.risk import load_policy
 from varde.scoring.risk import warm_up as warm_up_risk
 
+from .auth import Authenticator, AuthInterceptor, load_auth_config
 from .config import Settings
 from .flags.queue import FlagQueue
+from .limits import StreamLimits
 from .metrics import Metrics
 from .services.flags import FlagsService
 from .services.observations import ObservationsService
 from .services.scoring import ScoringService
 from .services.scoring import add_to_server as add_scoring_to_server
 from .store import open_store
+from .tls import ReloadingCredentials
 
 __all__ = ["SERVICE_NAMES", "create_server", "serve"]
 
@@ -53,20 +56,35 @@ def create_server(address: str = "127.0.0.1:0", settings: Settings | None = None
     settings = settings or Settings(address=address, queue=None)
     metrics = metrics or Metrics()
     limit = settings.max_message_bytes
+    auth_config = load_auth_config(settings.auth_config) if settings.auth_config else None
+    credentials = (ReloadingCredentials(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
+                   if settings.tls_cert else None)
+    _warn_about_exposure(settings, auth_config, credentials, metrics)
+    limits = StreamLimits(settings.max_concurrent_streams, settings.stream_idle_seconds, metrics)
+    keepalive_ms = int(settings.keepalive_seconds * 1000)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="varde-rpc"),
+        interceptors=[AuthInterceptor(Authenticator(auth_config), metrics), limits],
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
         options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", -1),  # a scored batch is larger than its request
             ("grpc.so_reuseport", 0),
+            # Ping idle connections and drop a peer that does not answer: a vanished client frees its worker.
+            ("grpc.keepalive_time_ms", keepalive_ms),
+            ("grpc.keepalive_timeout_ms", 20_000),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+            ("grpc.http2.max_ping_strikes", 3),
+            ("grpc.max_concurrent_streams", settings.max_concurrent_rpcs),
         ],
     )
     ready = threading.Event()
     stopping = threading.Event()
     store = open_store(settings.queue) if settings.queue else None
     queue = FlagQueue(store, metrics) if store else None
-    scoring = ScoringService(metrics, ready, limit, queue, load_policy(settings.risk_policy))
+    scoring = ScoringService(metrics, ready, limit, queue, load_policy(settings.risk_policy),
+                             max_rows=settings.max_rows_per_batch, check_ids=settings.validate_national_id)
     add_scoring_to_server(scoring, server)
     observations_pb2_grpc.add_ObservationsServicer_to_server(
         ObservationsService(metrics, scoring, settings.stream_batch_max), server)
@@ -79,7 +97,8 @@ def create_server(address: str = "127.0.0.1:0", settings: Settings | None = None
     for name in ("", *SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    port = server.add_insecure_port(address)
+    port = (server.add_secure_port(address, credentials.credentials) if credentials
+            else server.add_insecure_port(address))
     if port == 0:
         raise OSError(f"cannot bind {address}: the address is in use or not on this machine")
 
@@ -94,21 +113,36 @@ def create_server(address: str = "127.0.0.1:0", settings: Settings | None = None
 
     threading.Thread(target=warm, name="varde-warm-up", daemon=True).start()
     # For serve() and tests: report NOT_SERVING while draining, end watch streams, close the store.
-    server.varde = Runtime(health_servicer, stopping, store)
+    server.varde = Runtime(health_servicer, stopping, store, limits, credentials)
     return server, port
 
 
+def _warn_about_exposure(settings: Settings, auth_config, credentials, metrics: Metrics) -> None:
+    if settings.loopback and auth_config is None and credentials is None:
+        log.warning("no TLS and no auth configuration: serving plaintext on %s only, every caller is the local "
+                    "operator (docs/security.md before serving a network)", settings.address)
+    elif not settings.loopback and (auth_config is None or credentials is None):
+        metrics.insecure.set(1)
+        missing = " and ".join(m for m, v in (("TLS", credentials), ("authentication", auth_config)) if v is None)
+        log.warning("--insecure: serving %s WITHOUT %s; anyone who reaches the port can read or send health "
+                    "data", settings.address, missing)
+
+
 class Runtime:
-    def __init__(self, health_servicer, stopping, store):
+    def __init__(self, health_servicer, stopping, store, limits=None, credentials=None):
         self.health = health_servicer
         self.stopping = stopping
         self.store = store
+        self.limits = limits
+        self.credentials = credentials
 
     def shutdown(self, server: grpc.Server, grace: float | None) -> None:
         """Refuse new calls, end watch streams, let in-flight calls finish within `grace`, close the store."""
         self.health.enter_graceful_shutdown()
         self.stopping.set()
         server.stop(grace).wait()
+        if self.limits is not None:
+            self.limits.close()
         if self.store is not None:
             self.store.close()
 
@@ -140,6 +174,8 @@ def serve(settings: Settings, *, on_ready=None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if server.varde.credentials is not None:
+        signal.signal(signal.SIGHUP, lambda *_: server.varde.credentials.reload_now())
     stopping.wait()
     server.varde.shutdown(server, settings.grace_seconds)
     metrics.close()

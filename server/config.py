@@ -7,6 +7,7 @@ it without a command line.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 
@@ -40,6 +41,26 @@ class Settings:
     """The risk policy (TOML) for ScorePatients; None: the shipped default (docs/risk.md)."""
     stream_batch_max: int = 512
     """StreamObservations scores up to this many queued observations in one kernel call."""
+    tls_cert: str | None = None
+    """PEM certificate chain the server presents; with tls_key, the server speaks TLS only."""
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
+    """PEM CA bundle for client certificates: set, every client must present one it signed (mutual TLS)."""
+    auth_config: str | None = None
+    """TOML mapping certificates and token scopes to roles and units (docs/security.md). None: local operator."""
+    insecure: bool = False
+    """Allow a non-loopback address without TLS or without auth (a warning at start and on the metrics page)."""
+    validate_national_id: bool = False
+    """Check patient_id as a Norwegian national identity number (docs/national-id.md)."""
+    max_rows_per_batch: int = 5_000_000
+    """Rows in one Arrow request; more is refused with RESOURCE_EXHAUSTED (the client splits by bytes first)."""
+    max_concurrent_streams: int | None = None
+    """Open streaming calls at once; beyond it RESOURCE_EXHAUSTED. Below workers, so that unary calls always
+    find one. None: three quarters of workers (48 of 64)."""
+    stream_idle_seconds: float = 300.0
+    """A request stream that sends nothing for this long is ended (DEADLINE_EXCEEDED), freeing its worker."""
+    keepalive_seconds: float = 60.0
+    """HTTP/2 pings on idle connections; a peer that does not answer within 20 s is dropped."""
 
     def __post_init__(self):
         host, sep, port = self.address.rpartition(":")
@@ -48,11 +69,46 @@ class Settings:
         if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
             raise ConfigError(f"metrics port {self.metrics_port} must be 0-65535 (or 'off')")
         for name, low in (("max_message_bytes", 1024), ("workers", 2), ("max_concurrent_rpcs", 1),
-                          ("stream_batch_max", 1)):
+                          ("stream_batch_max", 1), ("max_rows_per_batch", 1)):
             if getattr(self, name) < low:
                 raise ConfigError(f"{name} is {getattr(self, name)}; it must be at least {low}")
         if self.grace_seconds < 0:
             raise ConfigError(f"grace_seconds is {self.grace_seconds}; it must be 0 or more")
+        for name in ("stream_idle_seconds", "keepalive_seconds"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} is {getattr(self, name)}; it must be at least 1")
+        if self.max_concurrent_streams is None:
+            object.__setattr__(self, "max_concurrent_streams", max(1, self.workers * 3 // 4))
+        if not 1 <= self.max_concurrent_streams < self.workers:
+            raise ConfigError(f"max_concurrent_streams ({self.max_concurrent_streams}) must be 1 or more and below "
+                              f"workers ({self.workers}), or open streams could take every worker from unary calls")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("--tls-cert and --tls-key go together (VARDE_TLS_CERT, VARDE_TLS_KEY)")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise ConfigError("--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key for the server itself")
+        for name in ("tls_cert", "tls_key", "tls_client_ca", "auth_config"):
+            path = getattr(self, name)
+            if path is not None and not os.path.isfile(path):
+                raise ConfigError(f"--{name.replace('_', '-')} {path!r}: no such file")
+        if not self.loopback and not self.insecure:
+            missing = [flag for flag, value in (("--tls-cert/--tls-key", self.tls_cert),
+                                                ("--auth-config", self.auth_config)) if value is None]
+            if missing:
+                raise ConfigError(
+                    f"refusing to serve health data on {self.address} without {' and '.join(missing)}: "
+                    "anyone on the network could read or send it. Set them (docs/security.md), bind to "
+                    "127.0.0.1, or pass --insecure to accept the risk (a test network only)")
+
+    @property
+    def loopback(self) -> bool:
+        """Whether the gRPC address is reachable from this machine only."""
+        host = self.address.rpartition(":")[0].strip("[]")
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -88,6 +144,12 @@ def _parse(field: dataclasses.Field, text: str, var: str):
             return int(text)
         if kind == "float":
             return float(text)
+        if kind == "bool":
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(text)
     except ValueError:
         raise ConfigError(f"{var}={text!r} is not a valid {kind.split()[0]}") from None
     raise AssertionError(f"no parser for {kind}")

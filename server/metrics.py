@@ -42,6 +42,18 @@ class Metrics:
                                        buckets=_LATENCY, registry=r)
         self.codes = Counter("varde_risk_codes", "Codes in risk extracts that could not be used, by problem "
                              "(unknown, malformed, underspecified)", ["problem"], registry=r)
+        self.auth_refused = Counter("varde_auth_refused", "Calls refused by the auth interceptor, by method, status "
+                                    "code and reason (a fixed word such as token_expired or role)",
+                                    ["method", "code", "reason"], registry=r)
+        self.streams_open = Gauge("varde_streams_open", "Streaming calls open now (capped by "
+                                  "--max-concurrent-streams)", registry=r)
+        self.streams_refused = Counter("varde_streams_refused", "Streaming calls refused because the cap was "
+                                       "reached", registry=r)
+        self.streams_idle_ended = Counter("varde_streams_idle_ended", "Request streams ended for sending nothing "
+                                          "for --stream-idle-seconds", registry=r)
+        self.insecure = Gauge("varde_insecure", "1 = WARNING: serving on a network address without TLS or without "
+                              "authentication (--insecure); health data can be read or sent by anyone who reaches "
+                              "the port", registry=r)
         self.ready = Gauge("varde_ready", "1 once the kernels are compiled and the server is serving", registry=r)
         self._http = None
         self._lock = threading.Lock()

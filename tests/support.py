@@ -18,7 +18,8 @@ from varde.server.metrics import Metrics
 class Running:
     """A server with its flag queue in a fresh SQLite file (or `queue`, e.g. a postgresql:// URL)."""
 
-    def __init__(self, settings: Settings | None = None, queue: str | None = None):
+    def __init__(self, settings: Settings | None = None, queue: str | None = None,
+                 connect=None):
         self.metrics = Metrics()
         if settings is None:
             queue = queue or os.path.join(tempfile.mkdtemp(prefix="varde-test-"), "queue.sqlite3")
@@ -28,7 +29,7 @@ class Running:
         self.server.start()
         self.address = f"127.0.0.1:{self.port}"
         self.metrics_port = self.metrics.serve_http("127.0.0.1", 0)
-        with VardeClient(self.address) as c:
+        with (connect(self.port) if connect else VardeClient(self.address)) as c:
             c.wait_until_serving()
 
     def client(self, **kw) -> VardeClient:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from ..store.base import Store, now_us
+from ..store.base import Caller, Store, now_us
 from . import risk_rules, rules
 
 __all__ = ["FlagQueue", "Recorded"]
@@ -37,28 +37,29 @@ class FlagQueue:
         self.remember_us = remember_us
         self._calls = 0
 
-    def record(self, scored: pa.Table, batch_id: str, source: str) -> Recorded:
-        """Trend, findings and flags for one scored batch, committed in one transaction before returning.
+    def record(self, scored: pa.Table, batch_id: str, caller: Caller) -> Recorded:
+        """Trend, findings and flags for one scored batch of the caller's unit, committed (and the call audited)
+        in one transaction before returning. The flags' source is the caller's authenticated identity.
 
-        The same batch_id twice records nothing the second time (replayed=True).
+        The same batch_id twice from one unit records nothing the second time (replayed=True).
         """
         started = time.perf_counter()
         self._calls += 1
         if self._calls % 1000 == 1:
             self.store.forget_batches(now_us() - self.remember_us)
         prepared = rules.prepare(scored, now_us())
-        with self.store.batch(batch_id, prepared.patients) as opened:
+        with self.store.batch(batch_id, prepared.patients, caller=caller, rows=scored.num_rows) as opened:
             if opened is None:
                 return Recorded(replayed=True)
             stored, cur = opened
             up, states = rules.trend(prepared, stored, self.window_us)
             found = rules.findings(scored, prepared, up)
-            outcome = self.store.commit_batch(cur, batch_id, source, states, found)
+            outcome = self.store.commit_batch(cur, batch_id, caller.actor, states, found, unit=caller.unit)
         rising = np.zeros(scored.num_rows, np.bool_)
         rising[prepared.rows] = up
         return self._recorded(outcome, found, rising, started)
 
-    def record_risk(self, scored: pa.Table, batch_id: str, source: str) -> Recorded:
+    def record_risk(self, scored: pa.Table, batch_id: str, caller: Caller) -> Recorded:
         """RISK_UNMET_NEED and RISK_RISING for a batch that score_risk returned, committed before returning; each
         patient's tier is kept for the next scoring. The same batch_id twice records nothing the second time."""
         started = time.perf_counter()
@@ -73,12 +74,14 @@ class FlagQueue:
             last_row[name] = row
         patients = sorted(last_row)
         last = np.array([last_row[p] for p in patients], np.int64)
-        with self.store.batch(batch_id, patients, state_table="risk_state") as opened:
+        with self.store.batch(batch_id, patients, state_table="risk_state", caller=caller,
+                              rows=scored.num_rows) as opened:
             if opened is None:
                 return Recorded(replayed=True)
             stored, cur = opened
             found, states, up = risk_rules.risk_findings(scored, patients, last, stored)
-            outcome = self.store.commit_batch(cur, batch_id, source, states, found, state_table="risk_state")
+            outcome = self.store.commit_batch(cur, batch_id, caller.actor, states, found, state_table="risk_state",
+                                              unit=caller.unit)
         rising = np.zeros(scored.num_rows, np.bool_)
         rising[last] = up
         return self._recorded(outcome, found, rising, started)

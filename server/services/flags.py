@@ -8,13 +8,13 @@ from varde._proto.varde.v1 import flags_pb2 as pb
 from varde._proto.varde.v1 import flags_pb2_grpc
 
 from .._rpc import streaming, unary
+from ..auth import identity_of
 from ..errors import RequestError
 from ..metrics import Metrics
-from ..store.base import FlagRow, Store, now_us
+from ..store.base import Caller, FlagRow, Store, now_us
 
 __all__ = ["FlagsService", "flag_message"]
 
-LOCAL_OPERATOR = "local-operator"
 _STATE_NAMES = {pb.OPEN: "OPEN", pb.CLAIMED: "CLAIMED", pb.RESOLVED: "RESOLVED"}
 _STATES = {v: k for k, v in _STATE_NAMES.items()}
 
@@ -27,7 +27,7 @@ def _ts(msg, us: int | None) -> None:
 def flag_message(f: FlagRow) -> pb.Flag:
     msg = pb.Flag(id=f.id, patient_id=f.patient_id, kind=f.kind, severity=f.severity, state=_STATES[f.state],
                   assessment_json=f.assessment, source=f.source, occurrences=f.occurrences,
-                  claimed_by=f.claimed_by or "", resolution_note=f.resolution_note or "")
+                  claimed_by=f.claimed_by or "", resolution_note=f.resolution_note or "", unit=f.unit)
     _ts(msg.created_at, f.created_at)
     _ts(msg.updated_at, f.updated_at)
     _ts(msg.claimed_at, f.claimed_at)
@@ -35,20 +35,10 @@ def flag_message(f: FlagRow) -> pb.Flag:
     return msg
 
 
-def actor(context: grpc.ServicerContext, named: str = "") -> str:
-    """Who is asking. Until identities come from tokens or certificates, the caller's own claim, else local."""
-    for key, value in context.invocation_metadata():
-        if key == "varde-user" and value:
-            return value
-    return named or LOCAL_OPERATOR
-
-
-def _coordinator(context, name: str) -> str:
-    who = name.strip() or actor(context)
-    if len(who) > 200:
-        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "coordinator name is longer than 200 characters",
-                           field="coordinator")
-    return who
+def caller(context: grpc.ServicerContext, method: str) -> Caller:
+    """Who is asking, from their checked credential only (a request's `coordinator` field is not trusted)."""
+    identity = identity_of(context)
+    return Caller(identity.actor, identity.unit, method)
 
 
 def _filter_args(f: pb.FlagFilter) -> dict:
@@ -84,13 +74,13 @@ class FlagsService(flags_pb2_grpc.FlagsServicer):
 
     @unary("ListFlags")
     def ListFlags(self, request, context, where):
-        flags = self._store.list_flags(actor(context), **_filter_args(request))
+        flags = self._store.list_flags(caller(context, "ListFlags"), **_filter_args(request))
         return pb.FlagList(flags=[flag_message(f) for f in flags])
 
     @streaming("WatchFlags")
     def WatchFlags(self, request, context, where):
         args = _filter_args(request.filter)
-        who = actor(context)
+        who = caller(context, "WatchFlags")
         cursor = request.after_cursor
         if cursor < 0:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "after_cursor must be 0 or a cursor from an event",
@@ -105,7 +95,7 @@ class FlagsService(flags_pb2_grpc.FlagsServicer):
             events = self._store.events_after(cursor, who)
             for seq, kind, f in events:
                 cursor = seq
-                if _matches(f, args):
+                if f is not None and _matches(f, args):
                     yield pb.FlagEvent(type=pb.FlagEvent.Type.Value(kind), flag=flag_message(f), cursor=seq)
             if not events:
                 self._stopping.wait(self._poll)
@@ -115,20 +105,20 @@ class FlagsService(flags_pb2_grpc.FlagsServicer):
 
     @unary("ClaimFlag")
     def ClaimFlag(self, request, context, where):
-        f = self._store.claim(request.flag_id or None, _coordinator(context, request.coordinator))
+        f = self._store.claim(request.flag_id or None, caller(context, "ClaimFlag"))
         self.metrics.flags_claimed.inc()
         self.metrics.raise_to_claim.observe(max(0.0, (now_us() - f.created_at) / 1e6))
         return flag_message(f)
 
     @unary("ReleaseFlag")
     def ReleaseFlag(self, request, context, where):
-        return flag_message(self._store.release(request.flag_id, _coordinator(context, request.coordinator)))
+        return flag_message(self._store.release(request.flag_id, caller(context, "ReleaseFlag")))
 
     @unary("ResolveFlag")
     def ResolveFlag(self, request, context, where):
         if len(request.note) > 10_000:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "note is longer than 10,000 characters",
                                field="note")
-        f = self._store.resolve(request.flag_id, _coordinator(context, request.coordinator), request.note)
+        f = self._store.resolve(request.flag_id, caller(context, "ResolveFlag"), request.note)
         self.metrics.flags_resolved.inc()
         return flag_message(f)

@@ -30,7 +30,9 @@ from varde.scoring.schema import (
 )
 
 from .._rpc import streaming, unary
+from ..auth import identity_of
 from ..metrics import Metrics
+from ..store.base import Caller
 
 __all__ = ["ObservationsService", "assessments", "score_observations"]
 
@@ -111,7 +113,7 @@ class ObservationsService(observations_pb2_grpc.ObservationsServicer):
         for code in raw.band[raw.bits(K.BM_SCORED)].tolist():
             m.band_rows.labels(BANDS[code]).inc()
 
-    def _assess(self, observations: list[pb.Observation]) -> list[pb.Assessment]:
+    def _assess(self, observations: list[pb.Observation], caller: Caller) -> list[pb.Assessment]:
         self._scoring.wait_ready()
         started = time.perf_counter()
         raw = score_observations(observations)
@@ -123,8 +125,7 @@ class ObservationsService(observations_pb2_grpc.ObservationsServicer):
             digest = hashlib.sha256()
             for obs in observations:
                 digest.update(obs.SerializeToString(deterministic=True))
-            source = observations[0].source or "push"
-            recorded = queue.record(_table(observations, raw), f"push:{digest.hexdigest()}", source)
+            recorded = queue.record(_table(observations, raw), f"push:{digest.hexdigest()}", caller)
             if not recorded.replayed:
                 for i, a in enumerate(out):
                     a.rising = bool(recorded.rising[i])
@@ -133,12 +134,15 @@ class ObservationsService(observations_pb2_grpc.ObservationsServicer):
 
     @unary("PushObservation")
     def PushObservation(self, request, context, where):
-        return self._assess([request])[0]
+        identity = identity_of(context)
+        return self._assess([request], Caller(identity.actor, identity.unit, "PushObservation"))[0]
 
     @streaming("StreamObservations")
     def StreamObservations(self, request_iterator, context, where):
         # A reader thread drains the request stream into a queue, so that whatever arrived while the last group
         # was scored is scored together: one kernel call per group, not per observation.
+        identity = identity_of(context)
+        caller = Caller(identity.actor, identity.unit, "StreamObservations")
         inbox: queue.SimpleQueue = queue.SimpleQueue()
         done = object()
 
@@ -166,4 +170,4 @@ class ObservationsService(observations_pb2_grpc.ObservationsServicer):
                 if isinstance(item, Exception):
                     return
             if group:
-                yield from self._assess(group)
+                yield from self._assess(group, caller)

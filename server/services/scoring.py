@@ -21,9 +21,11 @@ from varde.scoring.risk.policy import Policy, load_policy
 from varde.scoring.summary import Counts, count, count_values
 
 from .._rpc import streaming, unary
+from ..auth import identity_of
 from ..errors import RequestError
 from ..flags.queue import FlagQueue
 from ..metrics import Metrics
+from ..store.base import Caller
 
 __all__ = ["ScoringService", "add_to_server", "read_ipc", "write_ipc"]
 
@@ -73,8 +75,10 @@ def add_to_server(service: ScoringService, server: grpc.Server) -> None:
 
 class ScoringService(scoring_pb2_grpc.ScoringServicer):
     def __init__(self, metrics: Metrics, ready, max_message_bytes: int, queue: FlagQueue | None,
-                 risk_policy: Policy | None = None):
+                 risk_policy: Policy | None = None, *, max_rows: int = 5_000_000, check_ids: bool = False):
         self.metrics = metrics
+        self.max_rows = max_rows
+        self.check_ids = check_ids
         self._ready = ready
         self.queue = queue
         self.risk_policy = risk_policy or load_policy()
@@ -105,33 +109,37 @@ class ScoringService(scoring_pb2_grpc.ScoringServicer):
             m.band_rows.labels(band).inc(n)
         return scored, c
 
-    def _serve(self, request, score, record, result_columns) -> tuple:
+    def _serve(self, request, caller: Caller, score, record, result_columns) -> tuple:
         """One request of a scoring stream: read, score (`score` fills the reply's summary), commit the flags,
         then the reply and its Arrow bytes (varde._wire puts the two together)."""
         if request.error:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, request.error)
         table = read_ipc(request.arrow_ipc)
+        if table.num_rows > self.max_rows:
+            raise RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                               f"{table.num_rows:,} rows in one request; the server takes at most "
+                               f"{self.max_rows:,} (--max-rows-per-batch): send them as several batches",
+                               field="arrow_ipc")
         reply = scoring_pb2.ScoredBatch(batch_id=request.batch_id)
         scored = score(table, reply.summary)
         if self.queue is not None:
             # Committed before the reply goes out: a client told of a flag can count on it.
-            recorded = record(scored, request.batch_id or f"anonymous:{uuid.uuid4().hex}",
-                              request.batch_id or "unnamed batch")
+            recorded = record(scored, request.batch_id or f"anonymous:{uuid.uuid4().hex}", caller)
             reply.flags_raised, reply.flags_updated = recorded.raised, recorded.updated
             reply.flags_replayed = recorded.replayed
         if request.results_only:
             scored = scored.select(list(result_columns))
         return reply, write_ipc(scored)
 
-    def _score_request(self, request) -> tuple:
+    def _score_request(self, request, caller: Caller) -> tuple:
         def score(table, summary):
             scored, c = self.score_table(table)
             fill_summary(summary, c)
             return scored
 
-        return self._serve(request, score, self.queue and self.queue.record, RESULT_COLUMNS)
+        return self._serve(request, caller, score, self.queue and self.queue.record, RESULT_COLUMNS)
 
-    def _score_patients(self, request) -> tuple:
+    def _score_patients(self, request, caller: Caller) -> tuple:
         def score(table, summary):
             self._ready.wait()
             m = self.metrics
@@ -147,17 +155,21 @@ class ScoringService(scoring_pb2_grpc.ScoringServicer):
             summary.unmet_need = int(pc.sum(scored.column("unmet_need")).as_py() or 0)
             return scored
 
-        return self._serve(request, score, self.queue and self.queue.record_risk, RISK_COLUMNS)
+        return self._serve(request, caller, score, self.queue and self.queue.record_risk, RISK_COLUMNS)
 
     @streaming("ScoreBatches")
     def ScoreBatches(self, request_iterator, context, where):
-        yield from self._pipeline(request_iterator, where, self._score_request)
+        identity = identity_of(context)
+        yield from self._pipeline(request_iterator, where, self._score_request,
+                                  Caller(identity.actor, identity.unit, "ScoreBatches"))
 
     @streaming("ScorePatients")
     def ScorePatients(self, request_iterator, context, where):
-        yield from self._pipeline(request_iterator, where, self._score_patients)
+        identity = identity_of(context)
+        yield from self._pipeline(request_iterator, where, self._score_patients,
+                                  Caller(identity.actor, identity.unit, "ScorePatients"))
 
-    def _pipeline(self, request_iterator, where, score):
+    def _pipeline(self, request_iterator, where, score, caller: Caller):
         # A worker reads and scores the next request while gRPC sends the last reply (sending blocks this
         # thread); at most two replies wait, so a slow reader holds the server back, not its memory.
         ready: queue.Queue = queue.Queue(maxsize=2)
@@ -178,7 +190,7 @@ class ScoringService(scoring_pb2_grpc.ScoringServicer):
                     seen += 1
                     label = f"batch {request.batch_id!r}" if request.batch_id else f"batch #{seen} (no batch_id)"
                     try:
-                        put(("reply", score(request), label))
+                        put(("reply", score(request, caller), label))
                     except Exception as e:
                         put(("error", e, label))
                         return

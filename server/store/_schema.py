@@ -28,9 +28,41 @@ CREATE TABLE risk_state (patient_id TEXT PRIMARY KEY, state {blob} NOT NULL, upd
 """
 
 
+# v3: units. Every flag, trend and risk state and batch id belongs to the unit (organisation number) of the
+# credential that sent it ('' for the local operator); one open flag per unit, patient and kind. The audit trail
+# records the unit, the method, the batch and its row count.
+_V3 = """
+ALTER TABLE flags ADD COLUMN unit TEXT NOT NULL DEFAULT '';
+DROP INDEX flags_one_open;
+CREATE UNIQUE INDEX flags_one_open_unit ON flags (unit, patient_id, kind) WHERE state <> 'RESOLVED';
+CREATE INDEX flags_unit_queue ON flags (unit, state, severity, created_at);
+CREATE TABLE trend_state_v3 (unit TEXT NOT NULL, patient_id TEXT NOT NULL, state {blob} NOT NULL,
+    updated_at {int} NOT NULL, PRIMARY KEY (unit, patient_id));
+INSERT INTO trend_state_v3 SELECT '', patient_id, state, updated_at FROM trend_state;
+DROP TABLE trend_state;
+ALTER TABLE trend_state_v3 RENAME TO trend_state;
+CREATE TABLE risk_state_v3 (unit TEXT NOT NULL, patient_id TEXT NOT NULL, state {blob} NOT NULL,
+    updated_at {int} NOT NULL, PRIMARY KEY (unit, patient_id));
+INSERT INTO risk_state_v3 SELECT '', patient_id, state, updated_at FROM risk_state;
+DROP TABLE risk_state;
+ALTER TABLE risk_state_v3 RENAME TO risk_state;
+CREATE TABLE batches_v3 (unit TEXT NOT NULL, batch_id TEXT NOT NULL, source TEXT NOT NULL,
+    committed_at {int} NOT NULL, raised {int} NOT NULL, updated {int} NOT NULL, PRIMARY KEY (unit, batch_id));
+INSERT INTO batches_v3 SELECT '', batch_id, source, committed_at, raised, updated FROM batches;
+DROP TABLE batches;
+ALTER TABLE batches_v3 RENAME TO batches;
+CREATE INDEX batches_committed ON batches (committed_at);
+ALTER TABLE audit ADD COLUMN unit TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN method TEXT;
+ALTER TABLE audit ADD COLUMN batch_id TEXT;
+ALTER TABLE audit ADD COLUMN row_count {int};
+CREATE INDEX audit_at ON audit (at)
+"""
+
+
 def migrations(dialect: str) -> tuple[str, ...]:
     types = {
         "sqlite": {"serial": "INTEGER", "int": "INTEGER", "blob": "BLOB"},
         "postgresql": {"serial": "BIGSERIAL", "int": "BIGINT", "blob": "BYTEA"},
     }[dialect]
-    return (_V1.format(**types), _V2.format(**types))
+    return (_V1.format(**types), _V2.format(**types), _V3.format(**types))

@@ -13,7 +13,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-__all__ = ["ClaimConflict", "Findings", "FlagNotFound", "FlagRow", "Store", "StoreError", "now_us"]
+__all__ = ["AuditRow", "Caller", "ClaimConflict", "Findings", "FlagNotFound", "FlagRow", "Store", "StoreError",
+           "now_us"]
 
 # The staging table of a batch's findings, in the order Findings.rows() gives them.
 STAGED_COLUMNS = ("patient_id", "kind", "severity", "assessment", "worst_total", "occurrences")
@@ -63,6 +64,29 @@ class Findings:
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who made a change, as the store records it: the authenticated actor, their unit, the RPC method."""
+
+    actor: str
+    unit: str = ""
+    method: str = ""
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    at: int
+    actor: str
+    unit: str
+    action: str
+    method: str | None
+    flag_id: int | None
+    patient_id: str | None
+    batch_id: str | None
+    row_count: int | None
+    detail: str
+
+
+@dataclass(frozen=True)
 class FlagRow:
     id: int
     patient_id: str
@@ -78,10 +102,11 @@ class FlagRow:
     claimed_at: int | None
     resolved_at: int | None
     resolution_note: str | None
+    unit: str = ""
 
 
 _FLAG_COLUMNS = ("id, patient_id, kind, severity, state, assessment, source, occurrences, created_at, updated_at, "
-                 "claimed_by, claimed_at, resolved_at, resolution_note")
+                 "claimed_by, claimed_at, resolved_at, resolution_note, unit")
 
 
 def _flag(row) -> FlagRow:
@@ -122,7 +147,7 @@ class Store(abc.ABC):
         return cur
 
     @abc.abstractmethod
-    def _lock_patients(self, cur, patients: list[str], table: str) -> list[tuple[str, bytes]]:
+    def _lock_patients(self, cur, unit: str, patients: list[str], table: str) -> list[tuple[str, bytes]]:
         ...
 
     def _lock_events(self, cur) -> None:
@@ -130,7 +155,7 @@ class Store(abc.ABC):
         return None
 
     @abc.abstractmethod
-    def _claim_next_id(self, cur) -> int | None:
+    def _claim_next_id(self, cur, unit: str) -> int | None:
         ...
 
     # -- schema -------------------------------------------------------------------------------------------------
@@ -157,27 +182,32 @@ class Store(abc.ABC):
     # -- findings -----------------------------------------------------------------------------------------------
 
     @contextmanager
-    def batch(self, batch_id: str, patients: list[str], state_table: str = "trend_state"):
-        """A transaction for one scored batch. Yields (states, cur): states maps patient -> stored trend bytes.
+    def batch(self, batch_id: str, patients: list[str], state_table: str = "trend_state",
+              caller: Caller = Caller("local-operator"), rows: int | None = None):
+        """A transaction for one scored batch of `caller`'s unit. Yields (states, cur): states maps patient ->
+        stored trend bytes. The scoring itself is audited (who, method, batch id, row count) in the same
+        transaction.
 
         Yields None instead when this batch_id was committed before: a resubmitted batch raises nothing twice.
         """
         with self.transaction() as cur:
-            seen = self._execute(cur, "SELECT 1 FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
+            self.audit_call(cur, caller, "SCORE", batch_id=batch_id, row_count=rows)
+            seen = self._execute(cur, "SELECT 1 FROM batches WHERE unit = ? AND batch_id = ?",
+                                 (caller.unit, batch_id)).fetchone()
             if seen:
                 yield None
                 return
-            yield dict(self._lock_patients(cur, patients, state_table)) if patients else {}, cur
+            yield dict(self._lock_patients(cur, caller.unit, patients, state_table)) if patients else {}, cur
 
     def commit_batch(self, cur, batch_id: str, source: str, states: dict[str, bytes],
-                     findings: Findings, state_table: str = "trend_state") -> BatchOutcome:
+                     findings: Findings, state_table: str = "trend_state", unit: str = "") -> BatchOutcome:
         """Inside `batch`: save trend states, fold findings into flags, record the batch, in one transaction.
 
         Findings go through a staging table, so that a batch with thousands of them costs a few statements.
         """
         now = now_us()
         if states:
-            self._save_states(cur, [(p, s, now) for p, s in states.items()], state_table)
+            self._save_states(cur, [(unit, p, s, now) for p, s in states.items()], state_table)
         raised = updated = 0
         ids = {}
         if len(findings):
@@ -185,11 +215,11 @@ class Store(abc.ABC):
             self._stage(cur, findings)
             token = uuid.uuid4().hex  # marks the flags this commit creates (a batch id may come back later)
             folded = self._execute(cur, (
-                "INSERT INTO flags (patient_id, kind, severity, state, assessment, worst_total, source, batch_id, "
-                "raised_by, occurrences, created_at, updated_at) "
-                "SELECT patient_id, kind, severity, 'OPEN', assessment, worst_total, ?, ?, ?, occurrences, ?, ? "
+                "INSERT INTO flags (unit, patient_id, kind, severity, state, assessment, worst_total, source, "
+                "batch_id, raised_by, occurrences, created_at, updated_at) "
+                "SELECT ?, patient_id, kind, severity, 'OPEN', assessment, worst_total, ?, ?, ?, occurrences, ?, ? "
                 "FROM staged WHERE true ORDER BY patient_id, kind "
-                "ON CONFLICT (patient_id, kind) WHERE state <> 'RESOLVED' DO UPDATE SET "
+                "ON CONFLICT (unit, patient_id, kind) WHERE state <> 'RESOLVED' DO UPDATE SET "
                 "occurrences = flags.occurrences + excluded.occurrences, "
                 "severity = GREATEST(flags.severity, excluded.severity), "
                 "assessment = CASE WHEN excluded.worst_total > flags.worst_total THEN excluded.assessment "
@@ -197,7 +227,7 @@ class Store(abc.ABC):
                 "worst_total = GREATEST(flags.worst_total, excluded.worst_total), "
                 "source = excluded.source, batch_id = excluded.batch_id, updated_at = excluded.updated_at "
                 "RETURNING id, patient_id, kind, raised_by"),
-                (source, batch_id, token, now, now)).fetchall()
+                (unit, source, batch_id, token, now, now)).fetchall()
             folded.sort(key=lambda r: (r[1], r[2]))  # events in the order the rows were locked
             events = [(flag_id, "RAISED" if by == token else "UPDATED", now) for flag_id, _, _, by in folded]
             raised = sum(1 for _, kind, _ in events if kind == "RAISED")
@@ -205,8 +235,8 @@ class Store(abc.ABC):
             self._insert_rows(cur, "flag_events", ("flag_id", "type", "at"), events)
             if len(findings) <= 1000:  # the ids matter to a push's answer, not to a bulk batch
                 ids = {(p, k): i for i, p, k, _ in folded}
-        self._execute(cur, "INSERT INTO batches (batch_id, source, committed_at, raised, updated) "
-                           "VALUES (?, ?, ?, ?, ?)", (batch_id, source, now, raised, updated))
+        self._execute(cur, "INSERT INTO batches (unit, batch_id, source, committed_at, raised, updated) "
+                           "VALUES (?, ?, ?, ?, ?, ?)", (unit, batch_id, source, now, raised, updated))
         return BatchOutcome(raised, updated, False, ids)
 
     @abc.abstractmethod
@@ -219,9 +249,9 @@ class Store(abc.ABC):
         cur.executemany(self._sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
                                   f"({', '.join('?' * len(columns))})"), rows)
 
-    def _save_states(self, cur, rows: list[tuple[str, bytes, int]], table: str) -> None:
-        cur.executemany(self._sql(f"INSERT INTO {table} (patient_id, state, updated_at) VALUES (?, ?, ?) "
-                                  "ON CONFLICT (patient_id) DO UPDATE SET state = excluded.state, "
+    def _save_states(self, cur, rows: list[tuple[str, str, bytes, int]], table: str) -> None:
+        cur.executemany(self._sql(f"INSERT INTO {table} (unit, patient_id, state, updated_at) VALUES (?, ?, ?, ?) "
+                                  "ON CONFLICT (unit, patient_id) DO UPDATE SET state = excluded.state, "
                                   "updated_at = excluded.updated_at"), rows)
 
     def forget_batches(self, before_us: int) -> int:
@@ -232,25 +262,37 @@ class Store(abc.ABC):
     def _event(self, cur, flag_id: int, kind: str, at: int) -> None:
         self._execute(cur, "INSERT INTO flag_events (flag_id, type, at) VALUES (?, ?, ?)", (flag_id, kind, at))
 
-    def _audit(self, cur, actor: str, action: str, flag_ids: Sequence[int], detail: str = "") -> None:
+    def _audit(self, cur, caller: Caller, action: str, flag_ids: Sequence[int], detail: str = "") -> None:
         now = now_us()
-        cur.executemany(self._sql("INSERT INTO audit (at, actor, action, flag_id, detail) VALUES (?, ?, ?, ?, ?)"),
-                        [(now, actor, action, i, detail) for i in flag_ids])
+        cur.executemany(self._sql("INSERT INTO audit (at, actor, unit, method, action, flag_id, detail) "
+                                  "VALUES (?, ?, ?, ?, ?, ?, ?)"),
+                        [(now, caller.actor, caller.unit, caller.method or None, action, i, detail)
+                         for i in flag_ids])
+
+    def audit_call(self, cur, caller: Caller, action: str, *, batch_id: str | None = None,
+                   row_count: int | None = None, detail: str = "") -> None:
+        """One audit row for a call that touches no single flag (a batch scored, a setting changed)."""
+        self._execute(cur, "INSERT INTO audit (at, actor, unit, method, action, batch_id, row_count, detail) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                      (now_us(), caller.actor, caller.unit, caller.method or None, action, batch_id, row_count,
+                       detail))
 
     # -- coordinators -------------------------------------------------------------------------------------------
 
-    def list_flags(self, actor: str, *, states: Sequence[str] = ("OPEN", "CLAIMED"), kinds: Sequence[str] = (),
-                   patient_id: str = "", min_severity: int = 0, limit: int = 1000) -> list[FlagRow]:
-        where, params = self._filter(states, kinds, patient_id, min_severity)
+    def list_flags(self, caller: Caller, *, states: Sequence[str] = ("OPEN", "CLAIMED"),
+                   kinds: Sequence[str] = (), patient_id: str = "", min_severity: int = 0,
+                   limit: int = 1000) -> list[FlagRow]:
+        """The caller's unit's flags, most severe and oldest first; each one returned is audited as read."""
+        where, params = self._filter(caller.unit, states, kinds, patient_id, min_severity)
         with self.transaction() as cur:
             rows = self._execute(cur, f"SELECT {_FLAG_COLUMNS} FROM flags WHERE {where} "
                                       "ORDER BY severity DESC, created_at, id LIMIT ?", (*params, limit)).fetchall()
             flags = [_flag(r) for r in rows]
-            self._audit(cur, actor, "READ", [f.id for f in flags], "list")
+            self._audit(cur, caller, "READ", [f.id for f in flags], "list")
         return flags
 
-    def _filter(self, states, kinds, patient_id, min_severity):
-        clauses, params = [], []
+    def _filter(self, unit, states, kinds, patient_id, min_severity):
+        clauses, params = ["unit = ?"], [unit]
         if states:
             clauses.append(f"state IN ({', '.join('?' * len(states))})")
             params += list(states)
@@ -263,83 +305,93 @@ class Store(abc.ABC):
         if min_severity:
             clauses.append("severity >= ?")
             params.append(min_severity)
-        return " AND ".join(clauses) or "1 = 1", params
+        return " AND ".join(clauses), params
 
-    def get(self, flag_id: int, actor: str) -> FlagRow:
+    def get(self, flag_id: int, caller: Caller) -> FlagRow:
         with self.transaction() as cur:
-            row = self._execute(cur, f"SELECT {_FLAG_COLUMNS} FROM flags WHERE id = ?", (flag_id,)).fetchone()
-            if row is None:
-                raise FlagNotFound(f"no flag with id {flag_id}")
-            self._audit(cur, actor, "READ", [flag_id], "get")
-        return _flag(row)
+            flag = self._current(cur, flag_id, caller.unit)
+            self._audit(cur, caller, "READ", [flag_id], "get")
+        return flag
 
     def cursor(self) -> int:
         with self.transaction(write=False) as cur:
             return self._execute(cur, "SELECT coalesce(max(seq), 0) FROM flag_events").fetchone()[0]
 
-    def events_after(self, cursor: int, actor: str, limit: int = 500) -> list[tuple[int, str, FlagRow]]:
-        """(cursor, event type, flag as it is now) for events after `cursor`, oldest first."""
+    def events_after(self, cursor: int, caller: Caller, limit: int = 500) -> list[tuple[int, str, FlagRow]]:
+        """(cursor, event type, flag as it is now) for the caller's unit's events after `cursor`, oldest first.
+
+        The cursor moves past other units' events too (the last seq looked at is returned with a None flag)."""
         with self.transaction() as cur:
             cols = ", ".join(f"f.{c.strip()}" for c in _FLAG_COLUMNS.split(","))
             rows = self._execute(cur, f"SELECT e.seq, e.type, {cols} FROM flag_events e JOIN flags f ON "
                                       "f.id = e.flag_id WHERE e.seq > ? ORDER BY e.seq LIMIT ?",
                                  (cursor, limit)).fetchall()
             out = [(r[0], r[1], _flag(r[2:])) for r in rows]
-            if out:
-                self._audit(cur, actor, "READ", [f.id for _, _, f in out], "watch")
-        return out
+            mine = [(seq, kind, f) for seq, kind, f in out if f.unit == caller.unit]
+            if mine:
+                self._audit(cur, caller, "READ", [f.id for _, _, f in mine], "watch")
+        if out and (not mine or mine[-1][0] != out[-1][0]):
+            mine.append((out[-1][0], "", None))  # where the next look starts
+        return mine
 
-    def claim(self, flag_id: int | None, coordinator: str) -> FlagRow:
-        """Take a flag (or, with None, the most severe and oldest open one) for `coordinator`."""
+    def claim(self, flag_id: int | None, caller: Caller) -> FlagRow:
+        """Take a flag of the caller's unit (or, with None, its most severe and oldest open one)."""
         now = now_us()
+        who = caller.actor
         with self.transaction() as cur:
             self._lock_events(cur)  # before any row lock, in the same order as a batch takes them
             if flag_id is None:
-                flag_id = self._claim_next_id(cur)
+                flag_id = self._claim_next_id(cur, caller.unit)
                 if flag_id is None:
                     raise FlagNotFound("no open flag to claim")
             row = self._execute(cur, f"UPDATE flags SET state = 'CLAIMED', claimed_by = ?, claimed_at = ?, "
-                                     f"updated_at = ? WHERE id = ? AND state = 'OPEN' RETURNING {_FLAG_COLUMNS}",
-                                (coordinator, now, now, flag_id)).fetchone()
+                                     f"updated_at = ? WHERE id = ? AND unit = ? AND state = 'OPEN' "
+                                     f"RETURNING {_FLAG_COLUMNS}",
+                                (who, now, now, flag_id, caller.unit)).fetchone()
             if row is None:
-                current = self._current(cur, flag_id)
-                if current.state == "CLAIMED" and current.claimed_by == coordinator:
+                current = self._current(cur, flag_id, caller.unit)
+                if current.state == "CLAIMED" and current.claimed_by == who:
+                    self._audit(cur, caller, "CLAIM", [flag_id], "already held")
                     return current  # claiming again what you hold is not an error
                 raise ClaimConflict(_why_not(current, "claim"))
             self._event(cur, flag_id, "CLAIMED", now)
-            self._audit(cur, coordinator, "CLAIM", [flag_id])
+            self._audit(cur, caller, "CLAIM", [flag_id])
         return _flag(row)
 
-    def release(self, flag_id: int, coordinator: str) -> FlagRow:
+    def release(self, flag_id: int, caller: Caller) -> FlagRow:
         now = now_us()
         with self.transaction() as cur:
             self._lock_events(cur)
             row = self._execute(cur, f"UPDATE flags SET state = 'OPEN', claimed_by = NULL, claimed_at = NULL, "
-                                     f"updated_at = ? WHERE id = ? AND state = 'CLAIMED' AND claimed_by = ? "
-                                     f"RETURNING {_FLAG_COLUMNS}", (now, flag_id, coordinator)).fetchone()
+                                     f"updated_at = ? WHERE id = ? AND unit = ? AND state = 'CLAIMED' AND "
+                                     f"claimed_by = ? RETURNING {_FLAG_COLUMNS}",
+                                (now, flag_id, caller.unit, caller.actor)).fetchone()
             if row is None:
-                raise ClaimConflict(_why_not(self._current(cur, flag_id), "release", coordinator))
+                raise ClaimConflict(_why_not(self._current(cur, flag_id, caller.unit), "release", caller.actor))
             self._event(cur, flag_id, "RELEASED", now)
-            self._audit(cur, coordinator, "RELEASE", [flag_id])
+            self._audit(cur, caller, "RELEASE", [flag_id])
         return _flag(row)
 
-    def resolve(self, flag_id: int, coordinator: str, note: str) -> FlagRow:
+    def resolve(self, flag_id: int, caller: Caller, note: str) -> FlagRow:
         now = now_us()
+        who = caller.actor
         with self.transaction() as cur:
             self._lock_events(cur)
             row = self._execute(cur, f"UPDATE flags SET state = 'RESOLVED', resolved_at = ?, resolution_note = ?, "
                                      f"claimed_by = coalesce(claimed_by, ?), updated_at = ? WHERE id = ? AND "
-                                     f"(state = 'OPEN' OR (state = 'CLAIMED' AND claimed_by = ?)) "
+                                     f"unit = ? AND (state = 'OPEN' OR (state = 'CLAIMED' AND claimed_by = ?)) "
                                      f"RETURNING {_FLAG_COLUMNS}",
-                                (now, note, coordinator, now, flag_id, coordinator)).fetchone()
+                                (now, note, who, now, flag_id, caller.unit, who)).fetchone()
             if row is None:
-                raise ClaimConflict(_why_not(self._current(cur, flag_id), "resolve", coordinator))
+                raise ClaimConflict(_why_not(self._current(cur, flag_id, caller.unit), "resolve", who))
             self._event(cur, flag_id, "RESOLVED", now)
-            self._audit(cur, coordinator, "RESOLVE", [flag_id])  # the note is not copied into the audit log
+            self._audit(cur, caller, "RESOLVE", [flag_id])  # the note is not copied into the audit log
         return _flag(row)
 
-    def _current(self, cur, flag_id: int) -> FlagRow:
-        row = self._execute(cur, f"SELECT {_FLAG_COLUMNS} FROM flags WHERE id = ?", (flag_id,)).fetchone()
+    def _current(self, cur, flag_id: int, unit: str) -> FlagRow:
+        """The flag if it is the unit's; another unit's flag is not found (its existence is not theirs to know)."""
+        row = self._execute(cur, f"SELECT {_FLAG_COLUMNS} FROM flags WHERE id = ? AND unit = ?",
+                            (flag_id, unit)).fetchone()
         if row is None:
             raise FlagNotFound(f"no flag with id {flag_id}")
         return _flag(row)
@@ -350,11 +402,18 @@ class Store(abc.ABC):
             return self._execute(cur, "SELECT kind, severity, count(*) FROM flags WHERE state <> 'RESOLVED' "
                                       "GROUP BY kind, severity").fetchall()
 
-    def audit_log(self, limit: int = 1000) -> list[tuple]:
-        """(at, actor, action, flag_id, detail), newest first."""
+    def audit_log(self, *, since_us: int = 0, patient_id: str | None = None, limit: int = 1000) -> list[AuditRow]:
+        """The audit trail, oldest first from `since_us`; with `patient_id`, the accesses to that patient's flags."""
+        clauses, params = ["a.at >= ?"], [since_us]
+        if patient_id:
+            clauses.append("f.patient_id = ?")
+            params.append(patient_id)
         with self.transaction(write=False) as cur:
-            return self._execute(cur, "SELECT at, actor, action, flag_id, detail FROM audit ORDER BY seq DESC "
-                                      "LIMIT ?", (limit,)).fetchall()
+            rows = self._execute(cur, "SELECT a.at, a.actor, a.unit, a.action, a.method, a.flag_id, f.patient_id, "
+                                      "a.batch_id, a.row_count, a.detail FROM audit a LEFT JOIN flags f ON "
+                                      f"f.id = a.flag_id WHERE {' AND '.join(clauses)} ORDER BY a.seq LIMIT ?",
+                                 (*params, limit)).fetchall()
+        return [AuditRow(*r) for r in rows]
 
 
 def _why_not(flag: FlagRow, verb: str, coordinator: str | None = None) -> str:

@@ -91,9 +91,9 @@ class PostgresStore(Store):
     def _lock_events(self, cur):
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_EVENT_LOCK,))
 
-    def _lock_patients(self, cur, patients, table):
-        return cur.execute(f"SELECT patient_id, state FROM {table} WHERE patient_id = ANY(%s) "
-                           "ORDER BY patient_id FOR UPDATE", (patients,)).fetchall()
+    def _lock_patients(self, cur, unit, patients, table):
+        return cur.execute(f"SELECT patient_id, state FROM {table} WHERE unit = %s AND patient_id = ANY(%s) "
+                           "ORDER BY patient_id FOR UPDATE", (unit, patients)).fetchall()
 
     def _stage(self, cur, f):
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS staged (patient_id TEXT, kind TEXT, severity BIGINT, "
@@ -107,17 +107,17 @@ class PostgresStore(Store):
                 copy.write_row(row)
 
     def _save_states(self, cur, rows, table):
-        cur.execute("CREATE TEMP TABLE IF NOT EXISTS staged_state (patient_id TEXT, state BYTEA, updated_at BIGINT) "
-                    "ON COMMIT DELETE ROWS")
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS staged_state (unit TEXT, patient_id TEXT, state BYTEA, "
+                    "updated_at BIGINT) ON COMMIT DELETE ROWS")
         cur.execute("TRUNCATE staged_state")
-        self._insert_rows(cur, "staged_state", ("patient_id", "state", "updated_at"), rows)
-        cur.execute(f"INSERT INTO {table} (patient_id, state, updated_at) SELECT patient_id, state, updated_at "
-                    "FROM staged_state ORDER BY patient_id ON CONFLICT (patient_id) DO UPDATE SET "
+        self._insert_rows(cur, "staged_state", ("unit", "patient_id", "state", "updated_at"), rows)
+        cur.execute(f"INSERT INTO {table} (unit, patient_id, state, updated_at) SELECT unit, patient_id, state, "
+                    "updated_at FROM staged_state ORDER BY patient_id ON CONFLICT (unit, patient_id) DO UPDATE SET "
                     "state = excluded.state, updated_at = excluded.updated_at")
 
-    def _claim_next_id(self, cur):
-        row = cur.execute("SELECT id FROM flags WHERE state = 'OPEN' ORDER BY severity DESC, created_at, id "
-                          "LIMIT 1 FOR UPDATE SKIP LOCKED").fetchone()
+    def _claim_next_id(self, cur, unit):
+        row = cur.execute("SELECT id FROM flags WHERE unit = %s AND state = 'OPEN' ORDER BY severity DESC, "
+                          "created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED", (unit,)).fetchone()
         return row[0] if row else None
 
     def close(self) -> None:

@@ -50,12 +50,12 @@ class SQLiteStore(Store):
             finally:
                 cur.close()
 
-    def _lock_patients(self, cur, patients, table):
+    def _lock_patients(self, cur, unit, patients, table):
         out = []
         for start in range(0, len(patients), 900):  # SQLite's limit on bound parameters
             part = patients[start:start + 900]
-            out += cur.execute(f"SELECT patient_id, state FROM {table} WHERE patient_id IN "
-                               f"({', '.join('?' * len(part))})", part).fetchall()
+            out += cur.execute(f"SELECT patient_id, state FROM {table} WHERE unit = ? AND patient_id IN "
+                               f"({', '.join('?' * len(part))})", (unit, *part)).fetchall()
         return out
 
     def _stage(self, cur, f):
@@ -65,9 +65,9 @@ class SQLiteStore(Store):
         self._insert_rows(cur, "staged", STAGED_COLUMNS, f.rows())
         cur.execute("CREATE INDEX IF NOT EXISTS temp.staged_key ON staged (patient_id, kind)")
 
-    def _claim_next_id(self, cur):
-        row = cur.execute("SELECT id FROM flags WHERE state = 'OPEN' ORDER BY severity DESC, created_at, id "
-                          "LIMIT 1").fetchone()
+    def _claim_next_id(self, cur, unit):
+        row = cur.execute("SELECT id FROM flags WHERE unit = ? AND state = 'OPEN' ORDER BY severity DESC, "
+                          "created_at, id LIMIT 1", (unit,)).fetchone()
         return row[0] if row else None
 
     def close(self) -> None:

@@ -85,32 +85,52 @@ def test_readme_service_example_runs(server, capsys):
     assert capsys.readouterr().out.split() == ["5", "4"]
 
 
-def test_flags_commands_and_resubmitting_a_file_raises_nothing_twice(server, tmp_path, capsys):
+def test_flags_commands_over_tls_with_tokens_and_resubmitting_a_file_raises_nothing_twice(tmp_path, capsys):
     import pyarrow as pa
 
-    src = tmp_path / "ward.csv"
-    calm = {"resp_rate": 16, "spo2": 97, "on_oxygen": False, "systolic_bp": 120, "pulse": 70,
-            "consciousness": "A", "temperature": 37.0}
-    rows = [{"patient_id": "cli-p1", **calm, "resp_rate": 26, "spo2": 91, "pulse": 135},
-            {"patient_id": "cli-p2", **calm}]
-    pa.csv.write_csv(pa.Table.from_pylist(rows), src)
-    for _ in range(2):
-        assert main(["score", str(src), "-q", "--server", server.address]) == 0
-    assert main(["flags", "list", "--server", server.address, "--patient", "cli-p1", "--json"]) == 0
-    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert {f["kind"] for f in listed} == {"NEWS2_HIGH", "NEWS2_RED"}
-    assert all(f["occurrences"] == "1" for f in listed)  # the second run of the same file raised nothing
-    high = next(f for f in listed if f["kind"] == "NEWS2_HIGH")
+    from tests.server.secured import Secured
 
-    assert main(["flags", "claim", high["id"], "--server", server.address, "--as", "kari"]) == 0
-    assert "CLAIMED by kari" in capsys.readouterr().out
-    assert main(["flags", "claim", high["id"], "--server", server.address, "--as", "ola"]) == 2
-    assert "claimed by 'kari'" in capsys.readouterr().err
-    assert main(["flags", "resolve", high["id"], "--server", server.address, "--as", "kari",
-                 "--note", "GP visited"]) == 0
-    assert "RESOLVED" in capsys.readouterr().out
-    assert main(["flags", "claim", "--server", server.address, "--as", "kari"]) == 2
-    assert "ID or --next" in capsys.readouterr().err
+    secured = Secured()
+    try:
+        tokens = {}
+        for name, role, hpr in (("journal", "journal", None), ("kari", "coordinator", "1111111"),
+                                ("ola", "coordinator", "2222222")):
+            tokens[name] = tmp_path / f"{name}.jwt"
+            tokens[name].write_text(secured.token(role, hpr=hpr, client_id=f"client-{name}"))
+
+        def as_(name):
+            return ["--server", secured.address, "--tls-ca", str(secured.pki.ca_path),
+                    "--tls-cert", str(secured.certs["device"].cert_path),
+                    "--tls-key", str(secured.certs["device"].key_path), "--token-file", str(tokens[name])]
+
+        src = tmp_path / "ward.csv"
+        calm = {"resp_rate": 16, "spo2": 97, "on_oxygen": False, "systolic_bp": 120, "pulse": 70,
+                "consciousness": "A", "temperature": 37.0}
+        rows = [{"patient_id": "cli-p1", **calm, "resp_rate": 26, "spo2": 91, "pulse": 135},
+                {"patient_id": "cli-p2", **calm}]
+        pa.csv.write_csv(pa.Table.from_pylist(rows), src)
+        for _ in range(2):
+            assert main(["score", str(src), "-q", *as_("journal")]) == 0
+        assert main(["flags", "list", "--patient", "cli-p1", "--json", *as_("kari")]) == 0
+        listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert {f["kind"] for f in listed} == {"NEWS2_HIGH", "NEWS2_RED"}
+        assert all(f["occurrences"] == "1" for f in listed)  # the second run of the same file raised nothing
+        assert {f["source"] for f in listed} == {"client:client-journal"}  # the token's client, not a typed name
+        high = next(f for f in listed if f["kind"] == "NEWS2_HIGH")
+
+        assert main(["flags", "claim", high["id"], *as_("kari")]) == 0
+        assert "CLAIMED by hpr:1111111" in capsys.readouterr().out
+        assert main(["flags", "claim", high["id"], *as_("ola")]) == 2
+        assert "claimed by 'hpr:1111111'" in capsys.readouterr().err
+        assert main(["flags", "resolve", high["id"], "--note", "GP visited", *as_("kari")]) == 0
+        assert "RESOLVED" in capsys.readouterr().out
+        assert main(["flags", "claim", *as_("kari")]) == 2
+        assert "ID or --next" in capsys.readouterr().err
+        # a journal system may score, not read the queue
+        assert main(["flags", "list", *as_("journal")]) == 2
+        assert "needs role coordinator or operator; you have journal" in capsys.readouterr().err
+    finally:
+        secured.stop()
 
 
 def test_big_dictionaries_are_cut_to_each_request_and_the_result_is_the_same(server):

@@ -29,10 +29,10 @@ def batch(k: int) -> pa.RecordBatch:
     return pa.RecordBatch.from_pylist(rows)
 
 
-def start(port: int, queue: str) -> subprocess.Popen:
+def start(port: int, queue: str, *args: str) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, "-m", "varde", "serve", "--address", f"127.0.0.1:{port}", "--metrics-port", "off",
-         "--queue", queue], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+         "--queue", queue, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
     with VardeClient(f"127.0.0.1:{port}", retries=0, timeout=5) as c:
         # an early exit (port taken, bad queue) fails here with the server's own message

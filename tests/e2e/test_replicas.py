@@ -6,6 +6,7 @@ import datetime as dt
 import threading
 
 from tests.e2e.test_crash import HIGH9, start
+from tests.security_support import TokenIssuer
 from tests.server.stores import new_postgres_database
 from varde._proto.varde.v1 import flags_pb2
 from varde.clients.client import VardeClient, VardeError
@@ -25,18 +26,29 @@ def _ports(n: int) -> list[int]:
 
 
 def test_two_servers_share_one_queue(tmp_path):
+    """Coordinators kari (on A) and ola (on B) of one unit, and a device, each with their own token."""
     url, drop = new_postgres_database()
     procs = []
+    issuer = TokenIssuer()
+    jwks = issuer.write_jwks(tmp_path / "jwks.json")
+    config = tmp_path / "auth.toml"
+    config.write_text(f'[tokens]\nissuer = "{issuer.issuer}"\naudience = "varde-api"\njwks = "{jwks}"\n'
+                      'scheme = "Bearer"\n[tokens.scopes]\n"varde/coordinator" = "coordinator"\n'
+                      '"varde/device" = "device"\n')
+    kari = issuer.token(hpr_number="1111111")
+    ola = issuer.token(hpr_number="2222222")
+    device = issuer.token(scopes=("varde/device",), hpr_number=None)
     try:
         pa_, pb_ = _ports(2)
-        procs = [start(pa_, url), start(pb_, url)]
-        a, b = VardeClient(f"127.0.0.1:{pa_}"), VardeClient(f"127.0.0.1:{pb_}")
+        procs = [start(pa_, url, "--auth-config", str(config)), start(pb_, url, "--auth-config", str(config))]
+        a, b = VardeClient(f"127.0.0.1:{pa_}", token=kari), VardeClient(f"127.0.0.1:{pb_}", token=ola)
+        da, db = VardeClient(f"127.0.0.1:{pa_}", token=device), VardeClient(f"127.0.0.1:{pb_}", token=device)
         try:
             events = b.watch_flags()
             assert next(events).type == flags_pb2.FlagEvent.CAUGHT_UP  # empty queue
             when = dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)
-            a.push({"patient_id": "shared-1", "observed_at": when, **HIGH9})
-            b.push({"patient_id": "shared-1", "observed_at": when + dt.timedelta(minutes=5), **HIGH9})
+            da.push({"patient_id": "shared-1", "observed_at": when, **HIGH9})
+            db.push({"patient_id": "shared-1", "observed_at": when + dt.timedelta(minutes=5), **HIGH9})
             seen = [next(events) for _ in range(4)]  # raised on A, then updated from B
             assert [e.type for e in seen] == [flags_pb2.FlagEvent.RAISED] * 2 + [flags_pb2.FlagEvent.UPDATED] * 2
             flags = a.list_flags()
@@ -49,7 +61,7 @@ def test_two_servers_share_one_queue(tmp_path):
             def claim(client, who):
                 barrier.wait()
                 try:
-                    results[who] = client.claim(target, who).claimed_by
+                    results[who] = client.claim(target).claimed_by
                 except VardeError as e:
                     results[who] = e.code.name
 
@@ -58,11 +70,12 @@ def test_two_servers_share_one_queue(tmp_path):
                 t.start()
             for t in threads:
                 t.join()
-            assert sorted(results.values()) in (["FAILED_PRECONDITION", "kari"], ["FAILED_PRECONDITION", "ola"])
+            assert sorted(results.values()) in (["FAILED_PRECONDITION", "hpr:1111111"],
+                                                ["FAILED_PRECONDITION", "hpr:2222222"])
             events.close()
         finally:
-            a.close()
-            b.close()
+            for c in (a, b, da, db):
+                c.close()
     finally:
         for p in procs:
             p.terminate()

@@ -118,9 +118,27 @@ def test_a_big_batch_does_not_block_pushes(server):
 
 
 def test_settings_from_environment_and_flags():
-    s = Settings.from_env({"VARDE_ADDRESS": "0.0.0.0:6000", "VARDE_METRICS_PORT": "off", "VARDE_WORKERS": "8"},
-                          workers=16)
-    assert (s.address, s.metrics_port, s.workers) == ("0.0.0.0:6000", None, 16)
+    s = Settings.from_env({"VARDE_ADDRESS": "0.0.0.0:6000", "VARDE_METRICS_PORT": "off", "VARDE_WORKERS": "8",
+                           "VARDE_INSECURE": "true"}, workers=16)
+    assert (s.address, s.metrics_port, s.workers, s.insecure) == ("0.0.0.0:6000", None, 16, True)
+    assert s.max_concurrent_streams == 12  # three quarters of the workers: unary calls always find one
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0:50051", "10.0.0.5:50051", "[::]:50051", "varde.kommune.no:443"])
+def test_a_network_address_without_tls_and_auth_is_refused(address, tmp_path):
+    with pytest.raises(ConfigError, match="--tls-cert/--tls-key and --auth-config") as info:
+        Settings(address=address)
+    assert "--insecure" in str(info.value)
+    cert = tmp_path / "c.pem"
+    cert.write_text("x")
+    with pytest.raises(ConfigError, match="without --auth-config"):
+        Settings(address=address, tls_cert=str(cert), tls_key=str(cert))
+    assert Settings(address=address, insecure=True).insecure
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:0", "localhost:50051", "[::1]:50051", "127.0.0.2:1"])
+def test_loopback_needs_nothing(address):
+    assert Settings(address=address).loopback
 
 
 @pytest.mark.parametrize(("env", "needle"), [
@@ -128,6 +146,10 @@ def test_settings_from_environment_and_flags():
     ({"VARDE_WORKERS": "many"}, "VARDE_WORKERS='many' is not a valid int"),
     ({"VARDE_MAX_MESSAGE_BYTES": "10"}, "max_message_bytes is 10"),
     ({"VARDE_METRICS_PORT": "70000"}, "metrics port 70000"),
+    ({"VARDE_TLS_CERT": "/nonexistent.pem", "VARDE_TLS_KEY": "/nonexistent.key"}, "no such file"),
+    ({"VARDE_TLS_CERT": "/etc/hostname"}, "go together"),
+    ({"VARDE_INSECURE": "perhaps"}, "VARDE_INSECURE='perhaps' is not a valid bool"),
+    ({"VARDE_MAX_CONCURRENT_STREAMS": "64"}, "below workers"),
 ])
 def test_bad_settings_fail_fast_with_the_name(env, needle):
     with pytest.raises(ConfigError, match=needle):

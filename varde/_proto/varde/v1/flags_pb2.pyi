@@ -33,7 +33,7 @@ MEDIUM: Severity
 HIGH: Severity
 
 class Flag(_message.Message):
-    __slots__ = ("id", "patient_id", "kind", "severity", "state", "assessment_json", "source", "occurrences", "created_at", "updated_at", "claimed_by", "claimed_at", "resolution_note", "resolved_at")
+    __slots__ = ("id", "patient_id", "kind", "severity", "state", "assessment_json", "source", "occurrences", "created_at", "updated_at", "claimed_by", "claimed_at", "resolution_note", "resolved_at", "unit")
     ID_FIELD_NUMBER: _ClassVar[int]
     PATIENT_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -48,6 +48,7 @@ class Flag(_message.Message):
     CLAIMED_AT_FIELD_NUMBER: _ClassVar[int]
     RESOLUTION_NOTE_FIELD_NUMBER: _ClassVar[int]
     RESOLVED_AT_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
     id: int
     patient_id: str
     kind: str
@@ -62,7 +63,8 @@ class Flag(_message.Message):
     claimed_at: _timestamp_pb2.Timestamp
     resolution_note: str
     resolved_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[int] = ..., patient_id: _Optional[str] = ..., kind: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., state: _Optional[_Union[FlagState, str]] = ..., assessment_json: _Optional[str] = ..., source: _Optional[str] = ..., occurrences: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., claimed_by: _Optional[str] = ..., claimed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_note: _Optional[str] = ..., resolved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    unit: str
+    def __init__(self, id: _Optional[int] = ..., patient_id: _Optional[str] = ..., kind: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., state: _Optional[_Union[FlagState, str]] = ..., assessment_json: _Optional[str] = ..., source: _Optional[str] = ..., occurrences: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., claimed_by: _Optional[str] = ..., claimed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_note: _Optional[str] = ..., resolved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unit: _Optional[str] = ...) -> None: ...
 
 class FlagFilter(_message.Message):
     __slots__ = ("states", "kinds", "patient_id", "min_severity", "limit")

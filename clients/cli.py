@@ -126,9 +126,11 @@ def _parser() -> argparse.ArgumentParser:
     add_connection_args(u)
     u.set_defaults(func=_push)
     _flags_parser(sub)
+    from ._audit_cli import add_parser as add_audit_parser
     from ._risk_cli import add_parser as add_risk_parser
 
     add_risk_parser(sub)
+    add_audit_parser(sub)
     return p
 
 

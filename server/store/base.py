@@ -403,7 +403,8 @@ class Store(abc.ABC):
                                       "GROUP BY kind, severity").fetchall()
 
     def audit_log(self, *, since_us: int = 0, patient_id: str | None = None, limit: int = 1000) -> list[AuditRow]:
-        """The audit trail, oldest first from `since_us`; with `patient_id`, the accesses to that patient's flags."""
+        """The newest `limit` entries from `since_us` on, oldest first; with `patient_id`, the accesses to that
+        patient's flags."""
         clauses, params = ["a.at >= ?"], [since_us]
         if patient_id:
             clauses.append("f.patient_id = ?")
@@ -411,9 +412,9 @@ class Store(abc.ABC):
         with self.transaction(write=False) as cur:
             rows = self._execute(cur, "SELECT a.at, a.actor, a.unit, a.action, a.method, a.flag_id, f.patient_id, "
                                       "a.batch_id, a.row_count, a.detail FROM audit a LEFT JOIN flags f ON "
-                                      f"f.id = a.flag_id WHERE {' AND '.join(clauses)} ORDER BY a.seq LIMIT ?",
+                                      f"f.id = a.flag_id WHERE {' AND '.join(clauses)} ORDER BY a.seq DESC LIMIT ?",
                                  (*params, limit)).fetchall()
-        return [AuditRow(*r) for r in rows]
+        return [AuditRow(*r) for r in reversed(rows)]
 
 
 def _why_not(flag: FlagRow, verb: str, coordinator: str | None = None) -> str:

@@ -16,6 +16,8 @@ from varde.server.config import Settings
 
 UNIT_A, UNIT_B = "974600951", "964338531"
 SCOPES = {role: f"varde/{role}" for role in ROLES}
+# keywords of token_client that shape the token rather than the client
+_CLAIM_KEYWORDS = {"security_level", "client_id", "lifetime", "orgnr_child", "extra", "not_before", "audience"}
 
 
 class Secured:
@@ -77,9 +79,10 @@ class Secured:
                      dpop: DPoPKey | None = None, token: str | None = None, **kw) -> VardeClient:
         if self.scheme == "DPoP" and dpop is None:
             dpop = DPoPKey()
+        claims = {k: kw.pop(k) for k in _CLAIM_KEYWORDS & set(kw)}
         if token is None:
             token = self.token(role, unit=unit, hpr=hpr,
-                               dpop_jkt=dpop.thumbprint() if dpop is not None else None)
+                               dpop_jkt=dpop.thumbprint() if dpop is not None else None, **claims)
         return VardeClient(f"localhost:{self.port}", **self._tls(), token=token,
                            dpop_key=dpop.private_key_pem() if dpop is not None else None, **kw)
 

@@ -21,6 +21,7 @@ __all__ = [
     "F32",
     "F64",
     "bool_array",
+    "check_names",
     "dictionary_array",
     "int8_array",
     "numeric_column",
@@ -68,6 +69,32 @@ def validity(arr: pa.Array) -> tuple[np.ndarray, int]:
 def _bytes(buf: pa.Buffer, itemsize: int, offset: int, length: int) -> np.ndarray:
     # Buffers pyarrow allocated itself are mutable, so numpy's view would be writable: mark every view read-only.
     return readonly(np.frombuffer(buf, np.uint8, count=length * itemsize, offset=offset * itemsize))
+
+
+def check_names(schema: pa.Schema) -> None:
+    """Every field name, nested ones included, is UTF-8 text. An Arrow IPC stream can carry any bytes as a name,
+    and pyarrow raises UnicodeDecodeError wherever such a name is read or printed (also inside its own errors)."""
+
+    def name_of(field: pa.Field) -> str | None:
+        try:
+            return field.name
+        except UnicodeDecodeError:
+            return None
+
+    def walk(t: pa.DataType, column: str) -> None:
+        if pa.types.is_dictionary(t):
+            t = t.value_type
+        for i in range(t.num_fields):
+            child = t.field(i)
+            if name_of(child) is None:
+                raise SchemaError(f"the name of field {i} inside column {column!r} is not UTF-8 text", column=column)
+            walk(child.type, column)
+
+    for i in range(len(schema)):
+        name = name_of(schema.field(i))
+        if name is None:
+            raise SchemaError(f"the name of column {i} is not UTF-8 text; Arrow field names are UTF-8")
+        walk(schema.field(i).type, name)
 
 
 def numeric_column(arr: pa.Array | None, name: str) -> tuple:

@@ -13,7 +13,18 @@ import numpy as np
 import pyarrow as pa
 
 from . import _news2_kernel as K
-from .arrow import BOOL, F64, I8, bool_array, dictionary_array, int8_array, numeric_column, readonly, validity
+from .arrow import (
+    BOOL,
+    F64,
+    I8,
+    bool_array,
+    check_names,
+    dictionary_array,
+    int8_array,
+    numeric_column,
+    readonly,
+    validity,
+)
 from .schema import (
     BANDS,
     MISSING_NAMES,
@@ -109,6 +120,7 @@ def _is_text(t: pa.DataType) -> bool:
 
 
 def _check_columns(schema: pa.Schema) -> None:
+    check_names(schema)
     names = schema.names
     for name in REQUIRED_COLUMNS:
         if name not in names:
@@ -118,15 +130,40 @@ def _check_columns(schema: pa.Schema) -> None:
             raise SchemaError(f"column {name!r} appears {names.count(name)} times; keep one", column=name)
 
 
-def _score_batch(batch: pa.RecordBatch, force_parallel: bool | None) -> pa.RecordBatch:
+def _check_arrays(batch: pa.RecordBatch) -> None:
+    """Every column holds what its metadata claims, with dictionary indices and offsets inside their buffers. A
+    batch from an Arrow IPC stream is not validated when pyarrow reads it; the kernels read the observation columns
+    in place without bounds checks, and the columns passed through come back to the caller, whose next Arrow call
+    on them (a take, a cast) would read outside their buffers too."""
+    for i, name in enumerate(batch.schema.names):
+        try:
+            batch.column(i).validate(full=True)
+        except pa.ArrowException as e:
+            raise SchemaError(f"column {name!r} is not valid Arrow data ({e})", column=name) from None
+
+
+def _score_batch(batch: pa.RecordBatch, force_parallel: bool | None, bad_ids: np.ndarray | None = None
+                 ) -> pa.RecordBatch:
+    _check_arrays(batch)
     run_parallel = batch.num_rows >= SERIAL_BELOW if force_parallel is None else force_parallel
     if run_parallel:
         with _PARALLEL:
-            return _score(batch, True)
-    return _score(batch, False)
+            return _score(batch, True, bad_ids)
+    return _score(batch, False, bad_ids)
 
 
-def _score(batch: pa.RecordBatch, run_parallel: bool) -> pa.RecordBatch:
+_INVALID_ID = REJECT_REASONS.index("INVALID_NATIONAL_ID")
+
+
+def reject_invalid_ids(raw: Raw, bad: np.ndarray) -> None:
+    """Rows scored with their patient taken as absent (so rejected first, nothing else scored) get the reason
+    INVALID_NATIONAL_ID instead of MISSING_PATIENT_ID."""
+    rows = np.flatnonzero(bad)
+    if len(rows):
+        raw.reject[rows] = _INVALID_ID
+
+
+def _score(batch: pa.RecordBatch, run_parallel: bool, bad_ids: np.ndarray | None = None) -> pa.RecordBatch:
     n = batch.num_rows
     col = batch.column
     names = batch.schema.names
@@ -135,6 +172,9 @@ def _score(batch: pa.RecordBatch, run_parallel: bool) -> pa.RecordBatch:
         return col(name) if name in names else None
 
     pid_bits, pid_off = validity(col("patient_id"))
+    if bad_ids is not None and bad_ids.any():
+        present = col("patient_id").is_valid().to_numpy(zero_copy_only=False) & ~bad_ids
+        pid_bits, pid_off = _bits(present), 0
     cons, cons_codes = _consciousness(col("consciousness"), run_parallel)
     # In the kernel's PASS_ORDER: scale, oxygen, resp, spo2, sbp, pulse, consciousness, temperature, age, pregnant
     cols = (
@@ -150,6 +190,8 @@ def _score(batch: pa.RecordBatch, run_parallel: bool) -> pa.RecordBatch:
         numeric_column(opt("pregnant"), "pregnant"),
     )
     raw = _run(n, pid_bits, pid_off, cols, cons_codes, run_parallel)
+    if bad_ids is not None:
+        reject_invalid_ids(raw, bad_ids)
     out = raw.arrays()
     keep = [i for i, name in enumerate(names) if name not in RESULT_COLUMNS]
     arrays = [batch.column(i) for i in keep] + out
@@ -246,20 +288,31 @@ def score_values(patient_present: np.ndarray, values: dict, consciousness: list)
     return _run(n, _bits(present), 0, cols, K.CONSCIOUSNESS_CODES, False)
 
 
-def score_news2(data: pa.Table | pa.RecordBatch, *, parallel: bool | None = None) -> pa.Table | pa.RecordBatch:
+def score_news2(data: pa.Table | pa.RecordBatch, *, parallel: bool | None = None,
+                invalid_ids: np.ndarray | None = None) -> pa.Table | pa.RecordBatch:
     """Score every row of an observation table; return its columns followed by the NEWS2 result columns.
 
     A bad row is rejected with a `reject_reason` and never stops the batch; a missing required column raises
     `SchemaError` naming it. Result columns already present in the input are replaced. `parallel` forces the
     parallel (True) or serial (False) kernel; by default batches under SERIAL_BELOW rows run serially.
+    `invalid_ids` (a bool per row, from national_id.check_national_ids) rejects those rows with
+    INVALID_NATIONAL_ID.
     """
+    if invalid_ids is not None:
+        invalid_ids = np.asarray(invalid_ids, np.bool_)
+        if invalid_ids.shape != (data.num_rows,):
+            raise ValueError(f"invalid_ids has {invalid_ids.shape} entries for {data.num_rows} rows")
     if isinstance(data, pa.RecordBatch):
         _check_columns(data.schema)
-        return _score_batch(data, parallel)
+        return _score_batch(data, parallel, invalid_ids)
     if not isinstance(data, pa.Table):
         raise TypeError(f"score_news2 takes a pyarrow Table or RecordBatch, not {type(data).__name__}")
     _check_columns(data.schema)
-    batches = [_score_batch(b, parallel) for b in data.to_batches()]
+    batches, start = [], 0
+    for b in data.to_batches():
+        batches.append(_score_batch(b, parallel, None if invalid_ids is None else
+                                    invalid_ids[start:start + b.num_rows]))
+        start += b.num_rows
     if not batches:
         empty = data.schema.empty_table().to_batches() or [pa.RecordBatch.from_pylist([], schema=data.schema)]
         batches = [_score_batch(empty[0], parallel)]

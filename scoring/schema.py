@@ -77,6 +77,9 @@ REJECT_REASONS = (
     "TEMPERATURE_OUT_OF_RANGE",
     "AGE_OUT_OF_RANGE",
     "NO_VITAL_SIGNS",
+    # Not written by the kernel: a patient_id that fails the national identity number check (server option
+    # --validate-national-id). It takes MISSING_PATIENT_ID's place in the order: checked first.
+    "INVALID_NATIONAL_ID",
 )
 
 # news2_missing: the names of the missing parameters, ';'-joined in chart order, one entry per 7-bit mask.

@@ -19,6 +19,7 @@ from varde._proto.varde.v1 import (
     scoring_pb2,
 )
 from varde.scoring import warm_up
+from varde.scoring.national_id import warm_up as warm_up_ids
 from varde.scoring.risk import load_policy
 from varde.scoring.risk import warm_up as warm_up_risk
 
@@ -105,6 +106,8 @@ def create_server(address: str = "127.0.0.1:0", settings: Settings | None = None
     def warm():
         warm_up()
         warm_up_risk()
+        if settings.validate_national_id:
+            warm_up_ids()
         ready.set()
         metrics.ready.set(1)
         for name in ("", *SERVICE_NAMES):

@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..arrow import check_names
 from ..schema import SchemaError, missing_column_error
 from ._lists import list_column
 from .charlson import ICD10, ICPC2, SERIAL_BELOW, finish, match_three, tables
@@ -23,6 +24,7 @@ RISK_COLUMNS = (
     "age_years", "charlson_groups", "charlson_1987", "charlson_quan2011", "multimorbidity", "polypharmacy_count",
     "polypharmacy_band", "medication_review_due", "efi", "efi_band", "risk_tier", "risk_points", "risk_reasons",
     "risk_policy", "followed_up", "unmet_need", "codes_unknown", "codes_malformed", "codes_underspecified",
+    "reject_reason",
 )
 _HIGH = TIERS.index("HIGH")
 
@@ -44,6 +46,29 @@ def _age(batch: pa.RecordBatch | pa.Table, as_of: dt.date) -> pa.Array:
     raise SchemaError("a risk table needs 'age' (years) or 'birth_date' (date); found neither", column="age")
 
 
+def _check_input(data: pa.Table) -> None:
+    """One column per name; patient_id a text or integer id; every column valid Arrow data (a table from an Arrow
+    IPC stream is not validated when pyarrow reads it, and the kernels read the code lists without bounds checks)."""
+    check_names(data.schema)
+    names = data.schema.names
+    for name in set(names):
+        if names.count(name) > 1:
+            raise SchemaError(f"column {name!r} appears {names.count(name)} times; keep one", column=name)
+    if "patient_id" not in names:
+        raise missing_column_error("patient_id", names)
+    t = data.schema.field("patient_id").type
+    value_type = t.value_type if pa.types.is_dictionary(t) else t
+    if not (pa.types.is_string(value_type) or pa.types.is_large_string(value_type)
+            or pa.types.is_string_view(value_type) or pa.types.is_integer(value_type) or pa.types.is_null(t)):
+        raise SchemaError(f"column 'patient_id' has type {t}; it must be text (or an integer id)",
+                          column="patient_id")
+    for i, name in enumerate(names):
+        try:
+            data.column(i).validate(full=True)
+        except pa.ArrowException as e:
+            raise SchemaError(f"column {name!r} is not valid Arrow data ({e})", column=name) from None
+
+
 def _bool(batch, name: str) -> np.ndarray:
     """True where the column says true; null or absent is not true."""
     if name not in batch.schema.names:
@@ -55,15 +80,15 @@ def _bool(batch, name: str) -> np.ndarray:
 
 
 def score_risk(data: pa.Table | pa.RecordBatch, *, policy: Policy | None = None, as_of: dt.date | None = None,
-               parallel: bool | None = None) -> pa.Table:
+               parallel: bool | None = None, invalid_ids: np.ndarray | None = None) -> pa.Table:
     """Score every row; return its columns followed by RISK_COLUMNS. A missing required column raises
-    SchemaError naming it; a bad code is counted in its row, never an error."""
+    SchemaError naming it; a bad code is counted in its row, never an error. Rows marked in `invalid_ids`
+    (national_id.check_national_ids) are rejected: reject_reason INVALID_NATIONAL_ID, every score null."""
     if isinstance(data, pa.RecordBatch):
         data = pa.Table.from_batches([data])
     if not isinstance(data, pa.Table):
         raise TypeError(f"score_risk takes a pyarrow Table or RecordBatch, not {type(data).__name__}")
-    if "patient_id" not in data.schema.names:
-        raise missing_column_error("patient_id", data.schema.names)
+    _check_input(data)
     policy = policy or load_policy()
     as_of = as_of or dt.date.today()
     n = data.num_rows
@@ -108,7 +133,12 @@ def score_risk(data: pa.Table | pa.RecordBatch, *, policy: Policy | None = None,
         "codes_unknown": charlson["codes_unknown"],
         "codes_malformed": pc.add(charlson["codes_malformed"], drugs["atc_malformed"]),
         "codes_underspecified": pc.add(charlson["codes_underspecified"], drugs["atc_underspecified"]),
+        "reject_reason": pa.nulls(n, pa.string()),
     }
+    if invalid_ids is not None and np.any(invalid_ids):
+        keep_row = pa.array(~np.asarray(invalid_ids, np.bool_))
+        out = {name: pc.if_else(keep_row, v, pa.nulls(n, v.type)) for name, v in out.items()}
+        out["reject_reason"] = pc.if_else(keep_row, pa.nulls(n, pa.string()), "INVALID_NATIONAL_ID")
     keep = [name for name in data.schema.names if name not in out]
     return pa.Table.from_arrays([data.column(name) for name in keep] + [pa.chunked_array([v]) if isinstance(
         v, pa.Array) else v for v in out.values()], names=keep + list(out))

@@ -12,13 +12,15 @@ import queue
 import threading
 import time
 
+import grpc
 import numpy as np
 import pyarrow as pa
 
 from varde._proto.varde.v1 import observations_pb2 as pb
 from varde._proto.varde.v1 import observations_pb2_grpc
 from varde.scoring import _news2_kernel as K
-from varde.scoring.news2 import Raw, score_values
+from varde.scoring.national_id import is_valid_national_id
+from varde.scoring.news2 import Raw, reject_invalid_ids, score_values
 from varde.scoring.schema import (
     BANDS,
     MISSING_NAMES,
@@ -31,6 +33,7 @@ from varde.scoring.schema import (
 
 from .._rpc import streaming, unary
 from ..auth import identity_of
+from ..errors import RequestError
 from ..metrics import Metrics
 from ..store.base import Caller
 
@@ -43,15 +46,23 @@ _MISSING_LISTS = tuple(tuple(m.split(";")) if m else () for m in MISSING_NAMES)
 _TS = pa.timestamp("us", tz="UTC")
 
 
-def score_observations(observations: list[pb.Observation]) -> Raw:
+def score_observations(observations: list[pb.Observation], check_ids: bool = False) -> Raw:
+    """The serial kernel over protobuf observations; with `check_ids` a patient_id that is not a valid national
+    identity number rejects its row with INVALID_NATIONAL_ID."""
     values = {}
     for name in (*_NUMBERS, *_FLAGS):
         present = [o.HasField(name) for o in observations]
         if any(present):
             kind = np.bool_ if name in _FLAGS else np.float64
             values[name] = (np.array([getattr(o, name) for o in observations], kind), np.array(present))
-    return score_values(np.array([bool(o.patient_id) for o in observations]), values,
-                        [o.consciousness or None for o in observations])
+    present = np.array([bool(o.patient_id) for o in observations])
+    bad = (np.array([bool(o.patient_id) and not is_valid_national_id(o.patient_id) for o in observations])
+           if check_ids else None)
+    raw = score_values(present if bad is None else present & ~bad, values,
+                       [o.consciousness or None for o in observations])
+    if bad is not None:
+        reject_invalid_ids(raw, bad)
+    return raw
 
 
 def assessments(observations: list[pb.Observation], raw: Raw) -> list[pb.Assessment]:
@@ -116,7 +127,7 @@ class ObservationsService(observations_pb2_grpc.ObservationsServicer):
     def _assess(self, observations: list[pb.Observation], caller: Caller) -> list[pb.Assessment]:
         self._scoring.wait_ready()
         started = time.perf_counter()
-        raw = score_observations(observations)
+        raw = score_observations(observations, self._scoring.check_ids)
         self._count(raw, started)
         out = assessments(observations, raw)
         queue = self._scoring.queue
@@ -135,6 +146,11 @@ class ObservationsService(observations_pb2_grpc.ObservationsServicer):
     @unary("PushObservation")
     def PushObservation(self, request, context, where):
         identity = identity_of(context)
+        if (self._scoring.check_ids and request.patient_id
+                and not is_valid_national_id(request.patient_id)):
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "INVALID_NATIONAL_ID: patient_id is not a valid "
+                               "national identity number, D-number or help number (docs/national-id.md)",
+                               field="patient_id")
         return self._assess([request], Caller(identity.actor, identity.unit, "PushObservation"))[0]
 
     @streaming("StreamObservations")

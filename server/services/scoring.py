@@ -15,9 +15,11 @@ from varde import __version__
 from varde._proto.varde.v1 import scoring_pb2, scoring_pb2_grpc
 from varde._wire import decode_arrow_batch, encode_scored_batch
 from varde.scoring import RESULT_COLUMNS, score_news2
+from varde.scoring.national_id import check_national_ids
 from varde.scoring.news2 import SERIAL_BELOW
 from varde.scoring.risk import RISK_COLUMNS, score_risk
 from varde.scoring.risk.policy import Policy, load_policy
+from varde.scoring.schema import SchemaError
 from varde.scoring.summary import Counts, count, count_values
 
 from .._rpc import streaming, unary
@@ -93,11 +95,22 @@ class ScoringService(scoring_pb2_grpc.ScoringServicer):
         """Requests that arrive during start-up wait for the kernels rather than compile them."""
         self._ready.wait()
 
+    def invalid_ids(self, table: pa.Table):
+        """With --validate-national-id: which rows' patient_id fails the check (None: not checking)."""
+        if not self.check_ids or "patient_id" not in table.column_names:
+            return None
+        try:
+            return check_national_ids(table.column("patient_id"))
+        except TypeError:
+            raise SchemaError(f"column 'patient_id' has type {table.schema.field('patient_id').type}; with "
+                              "national identity numbers checked it must be text (11 digits, leading zeros kept)",
+                              column="patient_id") from None
+
     def score_table(self, table: pa.Table) -> tuple[pa.Table, Counts]:
         self._ready.wait()
         kernel = "news2_parallel" if table.num_rows >= SERIAL_BELOW else "news2_serial"
         started = time.perf_counter()
-        scored = score_news2(table)
+        scored = score_news2(table, invalid_ids=self.invalid_ids(table))
         self.metrics.kernel_seconds.labels(kernel).observe(time.perf_counter() - started)
         c = count(scored)
         m = self.metrics
@@ -144,7 +157,7 @@ class ScoringService(scoring_pb2_grpc.ScoringServicer):
             self._ready.wait()
             m = self.metrics
             started = time.perf_counter()
-            scored = score_risk(table, policy=self.risk_policy)
+            scored = score_risk(table, policy=self.risk_policy, invalid_ids=self.invalid_ids(table))
             m.kernel_seconds.labels("risk").observe(time.perf_counter() - started)
             m.rows_scored.labels("risk").inc(scored.num_rows)
             m.batch_rows.labels("risk").observe(scored.num_rows)
@@ -153,6 +166,12 @@ class ScoringService(scoring_pb2_grpc.ScoringServicer):
             summary.rows = scored.num_rows
             summary.tiers.update(count_values(scored.column("risk_tier")))
             summary.unmet_need = int(pc.sum(scored.column("unmet_need")).as_py() or 0)
+            rejected = count_values(scored.column("reject_reason"))
+            if rejected:
+                summary.rejected = sum(rejected.values())
+                summary.rejected_by_reason.update(rejected)
+                for reason, k in rejected.items():
+                    m.rows_rejected.labels(reason).inc(k)
             return scored
 
         return self._serve(request, caller, score, self.queue and self.queue.record_risk, RISK_COLUMNS)

@@ -48,6 +48,7 @@ class TokenConfig:
     dpop_max_age_seconds: float = 60.0
     public_url: str | None = None  # if set, a DPoP proof's htu must be exactly this + the method path
     jwks_cache_seconds: float = 300.0
+    jwks_cooldown_seconds: float = 30.0  # an unknown key id fetches the set again at most this often
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,8 @@ def load_auth_config(path: str | Path) -> AuthConfig:
     if "tokens" in doc:
         t = doc["tokens"]
         extra = set(t) - {"issuer", "audience", "jwks", "scheme", "scopes", "algorithms", "leeway_seconds",
-                          "dpop_max_age_seconds", "public_url", "jwks_cache_seconds"}
+                          "dpop_max_age_seconds", "public_url", "jwks_cache_seconds",
+                          "jwks_cooldown_seconds"}
         if extra:
             fail("[tokens]", f"unknown key(s) {sorted(extra)}")
         for key in ("issuer", "audience", "jwks", "scheme", "scopes"):
@@ -145,7 +147,8 @@ def load_auth_config(path: str | Path) -> AuthConfig:
                 algorithms=algorithms, leeway_seconds=float(t.get("leeway_seconds", 30)),
                 dpop_max_age_seconds=float(t.get("dpop_max_age_seconds", 60)),
                 public_url=t.get("public_url", "").rstrip("/") or None,
-                jwks_cache_seconds=float(t.get("jwks_cache_seconds", 300)))
+                jwks_cache_seconds=float(t.get("jwks_cache_seconds", 300)),
+                jwks_cooldown_seconds=float(t.get("jwks_cooldown_seconds", 30)))
         except (TypeError, ValueError) as e:
             fail("[tokens]", str(e))
         if not 0 <= tokens.leeway_seconds <= 300:

@@ -60,12 +60,13 @@ def jwk_thumbprint(jwk: dict) -> str:
 class _Jwks:
     """The issuer's signing keys: from a file (read again when it changes) or a URL (PyJWT's cached client)."""
 
-    def __init__(self, source: str, cache_seconds: float):
+    def __init__(self, source: str, cache_seconds: float, cooldown_seconds: float = 30.0):
         self._source = source
         self._lock = threading.Lock()
         if source.startswith("https://"):
+            # The cooldown keeps tokens with made-up key ids from turning into a flood of fetches at the issuer.
             self._client = jwt.PyJWKClient(source, cache_jwk_set=True, lifespan=max(1, int(cache_seconds)),
-                                           timeout=10)
+                                           timeout=10, cooldown_duration=cooldown_seconds)
         else:
             self._client = None
             self._mtime = None
@@ -130,7 +131,7 @@ class TokenVerifier:
         assert config.tokens is not None
         self.config: TokenConfig = config.tokens
         self._levels = config.min_security_level
-        self._jwks = _Jwks(self.config.jwks, self.config.jwks_cache_seconds)
+        self._jwks = _Jwks(self.config.jwks, self.config.jwks_cache_seconds, self.config.jwks_cooldown_seconds)
         self._replays = _ReplayCache()
 
     def identify(self, authorization: str, proof: str | None, method: str) -> Identity:

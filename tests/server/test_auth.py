@@ -264,3 +264,55 @@ def test_a_bad_auth_config_stops_the_server_with_the_key_to_fix(tmp_path, text, 
     path.write_text(text)
     with pytest.raises(AuthConfigError, match=needle):
         load_auth_config(path)
+
+
+def test_jwks_from_an_https_url_is_cached_and_fetched_again_for_a_new_key(tmp_path, monkeypatch):
+    """The issuer's keys over HTTPS (as HelseID publishes them), trusted through the test CA."""
+    import http.server
+    import json
+    import threading
+
+    from tests.security_support import Pki
+    from varde.server.auth.config import AuthConfig, TokenConfig
+    from varde.server.auth.tokens import AuthError, TokenVerifier
+
+    pki = Pki(tmp_path)
+    cert = pki.server()
+    issuer = TokenIssuer()
+    fetches = []
+
+    class Jwks(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            fetches.append(self.path)
+            body = json.dumps(issuer.jwks()).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert.cert_path, cert.key_path)
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca_path))
+    try:
+        url = f"https://localhost:{httpd.server_address[1]}/jwks"
+        verifier = TokenVerifier(AuthConfig(path="test", tokens=TokenConfig(
+            issuer=issuer.issuer, audience="varde-api", jwks=url, scheme="Bearer",
+            scopes={"varde/coordinator": frozenset({"coordinator"})}, jwks_cooldown_seconds=0)))
+        method = "/varde.v1.Flags/ListFlags"
+        for _ in range(3):
+            assert verifier.identify(f"Bearer {issuer.token()}", None, method).roles == {"coordinator"}
+        assert len(fetches) == 1  # cached
+        issuer.rotate("key-2")
+        assert verifier.identify(f"Bearer {issuer.token()}", None, method).unit == UNIT_A
+        assert len(fetches) == 2  # an unknown key id fetched the set again
+        with pytest.raises(AuthError, match="signing keys|signature"):
+            verifier.identify(f"Bearer {TokenIssuer(kid='key-2').token()}", None, method)
+    finally:
+        httpd.shutdown()

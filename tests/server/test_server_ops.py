@@ -202,3 +202,32 @@ def test_sigterm_lets_an_in_flight_stream_finish_then_exits_cleanly(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_insecure_on_a_network_address_warns_in_the_log_and_on_the_metrics_page(caplog):
+    import logging
+    import urllib.request
+
+    from tests.support import Running
+
+    with caplog.at_level(logging.WARNING, logger="varde.server"):
+        running = Running(Settings(address="0.0.0.0:0", insecure=True, queue=None))
+    try:
+        page = urllib.request.urlopen(f"http://127.0.0.1:{running.metrics_port}/metrics", timeout=10).read().decode()
+        assert "varde_insecure 1.0" in page and "WARNING" in page
+        assert any("--insecure" in r.getMessage() and "WITHOUT TLS and authentication" in r.getMessage()
+                   for r in caplog.records)
+    finally:
+        running.stop()
+
+
+def test_the_local_operator_default_is_said_once(caplog):
+    import logging
+
+    from tests.support import Running
+
+    with caplog.at_level(logging.WARNING, logger="varde.server"):
+        running = Running(Settings(address="127.0.0.1:0", queue=None))
+    running.stop()
+    said = [r.getMessage() for r in caplog.records if "local operator" in r.getMessage()]
+    assert len(said) == 1 and "127.0.0.1:0 only" in said[0]

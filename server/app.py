@@ -110,14 +110,46 @@ def create_server(address: str = "127.0.0.1:0", settings: Settings | None = None
             warm_up_ids()
         ready.set()
         metrics.ready.set(1)
-        for name in ("", *SERVICE_NAMES):
-            health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+        for name in SERVICE_NAMES:
+            health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING if store_state["up"]
+                                else health_pb2.HealthCheckResponse.NOT_SERVING)
         log.info("kernels ready; serving")
 
+    store_state = {"up": True}
     threading.Thread(target=warm, name="varde-warm-up", daemon=True).start()
+    if store is not None:
+        threading.Thread(target=_watch_store, args=(store, metrics, health_servicer, ready, stopping, store_state),
+                         name="varde-store-watch", daemon=True).start()
     # For serve() and tests: report NOT_SERVING while draining, end watch streams, close the store.
     server.varde = Runtime(health_servicer, stopping, store, limits, credentials)
     return server, port
+
+
+def _watch_store(store, metrics: Metrics, health_servicer, ready: threading.Event, stopping: threading.Event,
+                 state: dict, every: float = 1.0) -> None:
+    """Say in health and metrics whether the flag store answers. While it does not, every service whose calls
+    commit or read flags is NOT_SERVING (the process itself, "", stays SERVING: it recovers by itself)."""
+    up = True
+    metrics.store_up.set(1)
+    while not stopping.wait(every):
+        try:
+            store.ping()
+            now_up = True
+        except Exception as e:  # any driver error means the same to a caller: not now
+            now_up, why = False, str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if now_up == up:
+            continue
+        up = state["up"] = now_up
+        metrics.store_up.set(1 if up else 0)
+        if up:
+            log.info("flag store reachable again; serving")
+        else:
+            log.error("flag store unreachable (%s); scoring and flag calls answer UNAVAILABLE until it is back", why)
+        if ready.is_set() and not stopping.is_set():
+            status = health_pb2.HealthCheckResponse.SERVING if up else health_pb2.HealthCheckResponse.NOT_SERVING
+            for name in SERVICE_NAMES:
+                health_servicer.set(name, status)
 
 
 def _warn_about_exposure(settings: Settings, auth_config, credentials, metrics: Metrics) -> None:

@@ -54,6 +54,8 @@ class Metrics:
         self.insecure = Gauge("varde_insecure", "1 = WARNING: serving on a network address without TLS or without "
                               "authentication (--insecure); health data can be read or sent by anyone who reaches "
                               "the port", registry=r)
+        self.store_up = Gauge("varde_store_up", "1 while the flag store answers; 0: calls that raise or read flags "
+                              "answer UNAVAILABLE (nothing is kept that could not be committed)", registry=r)
         self.ready = Gauge("varde_ready", "1 once the kernels are compiled and the server is serving", registry=r)
         self._http = None
         self._lock = threading.Lock()

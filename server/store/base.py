@@ -396,6 +396,11 @@ class Store(abc.ABC):
             raise FlagNotFound(f"no flag with id {flag_id}")
         return _flag(row)
 
+    def ping(self) -> None:
+        """Raise if the store cannot run a statement now (for the health watcher)."""
+        with self.transaction(write=False) as cur:
+            self._execute(cur, "SELECT 1").fetchone()
+
     def open_counts(self) -> list[tuple[str, int, int]]:
         """(kind, severity, open or claimed flags) for the metrics page."""
         with self.transaction(write=False) as cur:

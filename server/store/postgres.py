@@ -41,7 +41,8 @@ class PostgresStore(Store):
 
     def _connect(self):
         try:
-            return self._psycopg.connect(self.url, autocommit=False, connect_timeout=10)
+            # Fail fast when the database is away: the caller gets UNAVAILABLE and retries, not a hung worker.
+            return self._psycopg.connect(self.url, autocommit=False, connect_timeout=5)
         except self._psycopg.OperationalError as e:
             raise StoreError(f"cannot connect to the PostgreSQL queue: {str(e).strip()}") from None
 

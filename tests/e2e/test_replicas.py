@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import threading
+
+import psycopg
 
 from tests.e2e.test_crash import HIGH9, start
 from tests.security_support import TokenIssuer
@@ -40,7 +43,9 @@ def test_two_servers_share_one_queue(tmp_path):
     device = issuer.token(scopes=("varde/device",), hpr_number=None)
     try:
         pa_, pb_ = _ports(2)
-        procs = [start(pa_, url, "--auth-config", str(config)), start(pb_, url, "--auth-config", str(config))]
+        # Both start at once on the empty database: the schema migration runs under an advisory lock.
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            procs = list(pool.map(lambda port: start(port, url, "--auth-config", str(config)), (pa_, pb_)))
         a, b = VardeClient(f"127.0.0.1:{pa_}", token=kari), VardeClient(f"127.0.0.1:{pb_}", token=ola)
         da, db = VardeClient(f"127.0.0.1:{pa_}", token=device), VardeClient(f"127.0.0.1:{pb_}", token=device)
         try:
@@ -73,6 +78,9 @@ def test_two_servers_share_one_queue(tmp_path):
             assert sorted(results.values()) in (["FAILED_PRECONDITION", "hpr:1111111"],
                                                 ["FAILED_PRECONDITION", "hpr:2222222"])
             events.close()
+            with psycopg.connect(url) as conn:
+                versions = [v for (v,) in conn.execute("SELECT version FROM varde_schema ORDER BY version")]
+            assert versions == [1, 2, 3]  # each migration applied once
         finally:
             for c in (a, b, da, db):
                 c.close()

@@ -36,15 +36,17 @@ def wrap_handler(handler: grpc.RpcMethodHandler, before) -> grpc.RpcMethodHandle
     return _rebuild(handler, make, behaviour)
 
 
-def wrap_stream_handler(handler: grpc.RpcMethodHandler, enter, leave, track) -> grpc.RpcMethodHandler:
-    """`entry = enter(context)` first (it may abort), `leave(entry)` however the call ends, and a request stream
-    passed through `track(entry, requests)`."""
+def wrap_stream_handler(handler: grpc.RpcMethodHandler, enter, leave, track, track_replies
+                        ) -> grpc.RpcMethodHandler:
+    """`entry = enter(context)` first (it may abort), `leave(entry)` however the call ends, a request stream
+    passed through `track(entry, requests)` and a reply stream through `track_replies(entry, replies)`."""
     inner, make = _parts(handler)
     if handler.response_streaming:
         def behaviour(request, context):
             entry = enter(context)
             try:
-                yield from inner(track(entry, request) if handler.request_streaming else request, context)
+                replies = inner(track(entry, request) if handler.request_streaming else request, context)
+                yield from track_replies(entry, replies)
             finally:
                 leave(entry)
     else:

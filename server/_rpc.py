@@ -57,6 +57,16 @@ def unary(method: str):
     return wrap
 
 
+def _ended(context: grpc.ServicerContext) -> grpc.StatusCode | None:
+    """How a call ended that the handler did not end: gRPC often just ends the request stream of a cancelled call
+    before is_active() turns False, so the deadline and the idle watchdog's mark are asked too."""
+    if context.time_remaining() <= 0:
+        return grpc.StatusCode.DEADLINE_EXCEEDED
+    if getattr(context, "varde_idle_ended", False) or not context.is_active():
+        return grpc.StatusCode.CANCELLED
+    return None
+
+
 def streaming(method: str):
     """For a response-streaming handler `fn(self, request_or_iterator, context, where)` that yields responses."""
 
@@ -68,12 +78,14 @@ def streaming(method: str):
             code = grpc.StatusCode.OK
             try:
                 yield from fn(self, request, context, where)
+                code = _ended(context) or code
             except GeneratorExit:
-                code = grpc.StatusCode.CANCELLED
+                code = _ended(context) or grpc.StatusCode.CANCELLED
                 raise
             except Exception as exc:
-                if not context.is_active():  # the client went away: nobody to tell
-                    code = grpc.StatusCode.CANCELLED
+                ended = _ended(context)
+                if ended is not None:  # the call is over: nobody to tell
+                    code = ended
                     return
                 code, message, field = to_status(exc, where.text)
                 abort_with(context, code, message, field)

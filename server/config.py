@@ -58,7 +58,8 @@ class Settings:
     """Open streaming calls at once; beyond it RESOURCE_EXHAUSTED. Below workers, so that unary calls always
     find one. None: three quarters of workers (48 of 64)."""
     stream_idle_seconds: float = 300.0
-    """A request stream that sends nothing for this long is ended (DEADLINE_EXCEEDED), freeing its worker."""
+    """A stream stuck this long, waiting for the client's next message or for the client to read a reply, is
+    ended (the client sees CANCELLED), freeing its worker."""
     keepalive_seconds: float = 60.0
     """HTTP/2 pings on idle connections; a peer that does not answer within 20 s is dropped."""
 

@@ -7,6 +7,7 @@ reject_reason); a bad request is, and never comes back success-shaped.
 from __future__ import annotations
 
 import logging
+import traceback
 
 import grpc
 import pyarrow as pa
@@ -46,15 +47,27 @@ def to_status(exc: BaseException, where: str = "") -> tuple[grpc.StatusCode, str
     if isinstance(exc, ClaimConflict):
         return grpc.StatusCode.FAILED_PRECONDITION, prefix + str(exc), "flag_id"
     if isinstance(exc, StoreError) or type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg"):
-        log.error("flag store: %s", exc)
+        why = _first_line(exc)
+        log.error("flag store: %s", why)
         return (grpc.StatusCode.UNAVAILABLE,
-                f"{prefix}the flag store is unavailable ({exc}); nothing from this request was kept, send it again",
+                f"{prefix}the flag store is unavailable ({why}); nothing from this request was kept, send it again",
                 None)
     if isinstance(exc, MemoryError):
         return grpc.StatusCode.RESOURCE_EXHAUSTED, f"{prefix}out of memory; send smaller batches", None
-    log.exception("internal error")  # no request content: the traceback names code, not patients
+    # The trace names code, not data: an exception's message may hold a value (KeyError('13097248022')),
+    # so it is left out of the log and the reply.
+    log.error("internal error (%s); trace:\n%s", type(exc).__name__,
+              "".join(traceback.format_tb(exc.__traceback__)).rstrip())
     message = f"{prefix}internal error ({type(exc).__name__}); the server log has the trace"
     return grpc.StatusCode.INTERNAL, message, None
+
+
+def _first_line(exc: BaseException) -> str:
+    """A database error's first line: its DETAIL lines may quote a row (a patient id, a value)."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else type(exc).__name__
+    return f"{first} [{sqlstate}]" if sqlstate else first
 
 
 def abort_with(context: grpc.ServicerContext, code: grpc.StatusCode, message: str, field: str | None):

@@ -1,5 +1,6 @@
 """Limits on streaming calls, so that no client can hold the server's workers: a cap on open streams (beyond it
-RESOURCE_EXHAUSTED at once) and an end to request streams that wait for a message longer than allowed."""
+RESOURCE_EXHAUSTED at once), and an end to streams stuck longer than allowed waiting for the client's next message
+or for the client to read a reply."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ __all__ = ["StreamLimits"]
 
 
 class _Open:
-    __slots__ = ("context", "waiting_since", "released", "method")
+    __slots__ = ("context", "waiting_since", "sending_since", "released", "method")
 
     def __init__(self, context, method):
         self.context = context
         self.method = method
-        self.waiting_since: float | None = None
+        self.waiting_since: float | None = None  # blocked reading the client's next message since
+        self.sending_since: float | None = None  # blocked sending a reply the client does not read since
         self.released = False
 
 
@@ -44,16 +46,15 @@ class StreamLimits(grpc.ServerInterceptor):
             return handler
         name = details.method.rsplit("/", 1)[-1]
         return wrap_stream_handler(handler, lambda context: self._enter(context, name), self._leave,
-                                   self._track)
+                                   self._track, self._track_replies)
 
     def _enter(self, context, name: str) -> _Open:
-        with self._lock:
-            if len(self._open) >= self._max:
-                full = True
-            else:
-                full = False
+        with self._lock:  # the gauge is set under the lock, or two threads could write it out of order
+            full = len(self._open) >= self._max
+            if not full:
                 entry = _Open(context, name)
                 self._open.add(entry)
+                self._metrics.streams_open.set(len(self._open))
         if full:
             self._metrics.streams_refused.inc()
             self._metrics.rpcs.labels(name, "RESOURCE_EXHAUSTED").inc()
@@ -61,7 +62,6 @@ class StreamLimits(grpc.ServerInterceptor):
                        f"{self._max} streams are open on this server (--max-concurrent-streams); close one or "
                        "retry with backoff", None)
         context.add_callback(lambda: self._leave(entry))
-        self._metrics.streams_open.set(len(self._open))
         return entry
 
     def _leave(self, entry: _Open) -> None:
@@ -70,8 +70,7 @@ class StreamLimits(grpc.ServerInterceptor):
                 return
             entry.released = True
             self._open.discard(entry)
-            n = len(self._open)
-        self._metrics.streams_open.set(n)
+            self._metrics.streams_open.set(len(self._open))
 
     def _track(self, entry: _Open, requests):
         """The request iterator, timed: how long each wait for the client's next message lasts."""
@@ -85,11 +84,22 @@ class StreamLimits(grpc.ServerInterceptor):
                 entry.waiting_since = None
             yield request
 
+    @staticmethod
+    def _track_replies(entry: _Open, replies):
+        """The reply stream, timed: gRPC asks for the next reply once it has sent the last one, so the time between
+        is a send the client's flow control holds up (a client that does not read)."""
+        for reply in replies:
+            entry.sending_since = time.monotonic()
+            yield reply
+            entry.sending_since = None
+
     def _watch(self) -> None:
         while not self._stop.wait(min(1.0, self._idle / 4)):
             now = time.monotonic()
             with self._lock:
-                idle = [e for e in self._open if e.waiting_since is not None and now - e.waiting_since > self._idle]
-            for entry in idle:
+                stuck = [e for e in self._open
+                         if any(t is not None and now - t > self._idle for t in (e.waiting_since, e.sending_since))]
+            for entry in stuck:
                 self._metrics.streams_idle_ended.inc()
+                entry.context.varde_idle_ended = True  # so that the RPC is counted as ended, not OK
                 entry.context.cancel()

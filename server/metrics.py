@@ -35,7 +35,8 @@ class Metrics:
         self.flags_updated = Counter("varde_flags_updated", "Findings folded into an open flag", registry=r)
         self.flags_claimed = Counter("varde_flags_claimed", "Flags claimed by a coordinator", registry=r)
         self.flags_resolved = Counter("varde_flags_resolved", "Flags resolved", registry=r)
-        self.raise_to_claim = Histogram("varde_flag_raise_to_claim_seconds", "Time from a flag's raise to its claim",
+        self.raise_to_claim = Histogram("varde_flag_raise_to_claim_seconds", "Time from a flag's raise to its claim, "
+                                        "by the flag's severity", ["severity"],
                                         buckets=(10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400),
                                         registry=r)
         self.queue_seconds = Histogram("varde_queue_commit_seconds", "Trend, findings and commit per batch",
@@ -54,15 +55,18 @@ class Metrics:
         self.insecure = Gauge("varde_insecure", "1 = WARNING: serving on a network address without TLS or without "
                               "authentication (--insecure); health data can be read or sent by anyone who reaches "
                               "the port", registry=r)
-        self.store_up = Gauge("varde_store_up", "1 while the flag store answers; 0: calls that raise or read flags "
-                              "answer UNAVAILABLE (nothing is kept that could not be committed)", registry=r)
+        self.store_up: Gauge | None = None  # only with a flag store (watch_store)
         self.ready = Gauge("varde_ready", "1 once the kernels are compiled and the server is serving", registry=r)
         self._http = None
         self._lock = threading.Lock()
 
     def watch_store(self, store) -> None:
-        """Report open flags by kind and severity, read from the store at scrape time (shared by all servers)."""
+        """Report open flags by kind and severity and the oldest unclaimed one, read from the store at scrape time
+        (shared by all servers), and whether the store answers."""
         self.registry.register(_OpenFlags(store))
+        self.store_up = Gauge("varde_store_up", "1 while the flag store answers; 0: calls that raise or read flags "
+                              "answer UNAVAILABLE (nothing is kept that could not be committed)",
+                              registry=self.registry)
 
     def serve_http(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Serve /metrics on host:port in a daemon thread; return the bound port."""
@@ -94,10 +98,18 @@ class _OpenFlags:
         names = {1: "LOW", 2: "MEDIUM", 3: "HIGH"}
         family = GaugeMetricFamily("varde_flags_open", "Flags not yet resolved, by kind and severity",
                                    labels=["kind", "severity"])
+        oldest = GaugeMetricFamily("varde_flags_oldest_unclaimed_timestamp_seconds",
+                                   "Raise time of the oldest flag nobody has claimed yet, by severity (for the "
+                                   "escalation alerts: time() minus this is how long it has waited)",
+                                   labels=["severity"])
         try:
             counts = self._store.open_counts()
+            waiting = self._store.oldest_unclaimed()
         except Exception:  # a scrape must not fail because the store is briefly away
-            counts = []
+            counts, waiting = [], []
         for kind, severity, n in counts:
             family.add_metric([kind, names.get(severity, str(severity))], n)
+        for severity, created_us in waiting:
+            oldest.add_metric([names.get(severity, str(severity))], created_us / 1e6)
         yield family
+        yield oldest

@@ -17,6 +17,7 @@ __all__ = ["FlagsService", "flag_message"]
 
 _STATE_NAMES = {pb.OPEN: "OPEN", pb.CLAIMED: "CLAIMED", pb.RESOLVED: "RESOLVED"}
 _STATES = {v: k for k, v in _STATE_NAMES.items()}
+_SEVERITY_NAMES = {1: "LOW", 2: "MEDIUM", 3: "HIGH"}
 
 
 def _ts(msg, us: int | None) -> None:
@@ -107,7 +108,8 @@ class FlagsService(flags_pb2_grpc.FlagsServicer):
     def ClaimFlag(self, request, context, where):
         f = self._store.claim(request.flag_id or None, caller(context, "ClaimFlag"))
         self.metrics.flags_claimed.inc()
-        self.metrics.raise_to_claim.observe(max(0.0, (now_us() - f.created_at) / 1e6))
+        self.metrics.raise_to_claim.labels(_SEVERITY_NAMES.get(f.severity, str(f.severity))).observe(
+            max(0.0, (now_us() - f.created_at) / 1e6))
         return flag_message(f)
 
     @unary("ReleaseFlag")

@@ -407,6 +407,12 @@ class Store(abc.ABC):
             return self._execute(cur, "SELECT kind, severity, count(*) FROM flags WHERE state <> 'RESOLVED' "
                                       "GROUP BY kind, severity").fetchall()
 
+    def oldest_unclaimed(self) -> list[tuple[int, int]]:
+        """(severity, raise time in µs of the oldest OPEN flag of that severity), for the escalation alerts."""
+        with self.transaction(write=False) as cur:
+            return self._execute(cur, "SELECT severity, min(created_at) FROM flags WHERE state = 'OPEN' "
+                                      "GROUP BY severity").fetchall()
+
     def audit_log(self, *, since_us: int = 0, patient_id: str | None = None, limit: int = 1000) -> list[AuditRow]:
         """The newest `limit` entries from `since_us` on, oldest first; with `patient_id`, the accesses to that
         patient's flags."""

@@ -21,7 +21,7 @@ __all__ = [
     "F32",
     "F64",
     "bool_array",
-    "check_names",
+    "check_schema",
     "dictionary_array",
     "int8_array",
     "numeric_column",
@@ -71,30 +71,43 @@ def _bytes(buf: pa.Buffer, itemsize: int, offset: int, length: int) -> np.ndarra
     return readonly(np.frombuffer(buf, np.uint8, count=length * itemsize, offset=offset * itemsize))
 
 
-def check_names(schema: pa.Schema) -> None:
-    """Every field name, nested ones included, is UTF-8 text. An Arrow IPC stream can carry any bytes as a name,
-    and pyarrow raises UnicodeDecodeError wherever such a name is read or printed (also inside its own errors)."""
+# Arrow types pyarrow reads from IPC but has no array class for (Type::INTERVAL_MONTHS, INTERVAL_DAY_TIME).
+_NO_ARRAY_CLASS = ("month_interval", "day_time_interval")
 
-    def name_of(field: pa.Field) -> str | None:
+
+def check_schema(schema: pa.Schema) -> None:
+    """What pyarrow needs to read a schema from an untrusted Arrow IPC stream in Python: every field name (nested
+    ones too) and time zone UTF-8 text, and every type one pyarrow has an array class for. The stream may carry any
+    bytes as text (pyarrow then raises UnicodeDecodeError wherever it is read, also inside its own errors) and types
+    such as day_time_interval that other Arrow libraries write (pyarrow raises KeyError on touching the column)."""
+
+    def text(obj, attribute: str) -> bool:
         try:
-            return field.name
+            getattr(obj, attribute)
         except UnicodeDecodeError:
-            return None
+            return False
+        return True
 
     def walk(t: pa.DataType, column: str) -> None:
+        if str(t) in _NO_ARRAY_CLASS:
+            raise SchemaError(f"column {column!r} has type {t}, which Varde cannot read; send it as another type "
+                              "or leave it out", column=column)
         if pa.types.is_dictionary(t):
-            t = t.value_type
+            walk(t.value_type, column)
+            return
+        if pa.types.is_timestamp(t) and not text(t, "tz"):
+            raise SchemaError(f"a time zone in column {column!r} is not UTF-8 text", column=column)
         for i in range(t.num_fields):
             child = t.field(i)
-            if name_of(child) is None:
+            if not text(child, "name"):
                 raise SchemaError(f"the name of field {i} inside column {column!r} is not UTF-8 text", column=column)
             walk(child.type, column)
 
     for i in range(len(schema)):
-        name = name_of(schema.field(i))
-        if name is None:
+        field = schema.field(i)
+        if not text(field, "name"):
             raise SchemaError(f"the name of column {i} is not UTF-8 text; Arrow field names are UTF-8")
-        walk(schema.field(i).type, name)
+        walk(field.type, field.name)
 
 
 def numeric_column(arr: pa.Array | None, name: str) -> tuple:

@@ -18,7 +18,7 @@ from .arrow import (
     F64,
     I8,
     bool_array,
-    check_names,
+    check_schema,
     dictionary_array,
     int8_array,
     numeric_column,
@@ -120,7 +120,7 @@ def _is_text(t: pa.DataType) -> bool:
 
 
 def _check_columns(schema: pa.Schema) -> None:
-    check_names(schema)
+    check_schema(schema)
     names = schema.names
     for name in REQUIRED_COLUMNS:
         if name not in names:

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..arrow import check_names
+from ..arrow import check_schema
 from ..schema import SchemaError, missing_column_error
 from ._lists import list_column
 from .charlson import ICD10, ICPC2, SERIAL_BELOW, finish, match_three, tables
@@ -49,7 +49,7 @@ def _age(batch: pa.RecordBatch | pa.Table, as_of: dt.date) -> pa.Array:
 def _check_input(data: pa.Table) -> None:
     """One column per name; patient_id a text or integer id; every column valid Arrow data (a table from an Arrow
     IPC stream is not validated when pyarrow reads it, and the kernels read the code lists without bounds checks)."""
-    check_names(data.schema)
+    check_schema(data.schema)
     names = data.schema.names
     for name in set(names):
         if names.count(name) > 1:

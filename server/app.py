@@ -23,6 +23,7 @@ from varde.scoring.national_id import warm_up as warm_up_ids
 from varde.scoring.risk import load_policy
 from varde.scoring.risk import warm_up as warm_up_risk
 
+from ._decoding import SafeDecoding
 from .auth import Authenticator, AuthInterceptor, load_auth_config
 from .config import Settings
 from .flags.queue import FlagQueue
@@ -65,7 +66,7 @@ def create_server(address: str = "127.0.0.1:0", settings: Settings | None = None
     keepalive_ms = int(settings.keepalive_seconds * 1000)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="varde-rpc"),
-        interceptors=[AuthInterceptor(Authenticator(auth_config), metrics), limits],
+        interceptors=[AuthInterceptor(Authenticator(auth_config), metrics), limits, SafeDecoding()],
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
         options=[
             ("grpc.max_receive_message_length", limit),

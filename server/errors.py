@@ -40,8 +40,11 @@ def to_status(exc: BaseException, where: str = "") -> tuple[grpc.StatusCode, str
         return exc.code, prefix + str(exc), exc.field
     if isinstance(exc, SchemaError):
         return grpc.StatusCode.INVALID_ARGUMENT, prefix + str(exc), exc.column
-    if isinstance(exc, (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)):
+    if isinstance(exc, (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, pa.ArrowIndexError,
+                        pa.ArrowKeyError, UnicodeDecodeError)):
         return grpc.StatusCode.INVALID_ARGUMENT, f"{prefix}the batch cannot be scored as sent: {exc}", None
+    if isinstance(exc, (pa.ArrowCapacityError, pa.ArrowMemoryError)):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED, f"{prefix}the batch is too large to score: {exc}", None
     if isinstance(exc, FlagNotFound):
         return grpc.StatusCode.NOT_FOUND, prefix + str(exc), "flag_id"
     if isinstance(exc, ClaimConflict):

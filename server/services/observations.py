@@ -36,6 +36,7 @@ from ..auth import identity_of
 from ..errors import RequestError
 from ..metrics import Metrics
 from ..store.base import Caller
+from .scoring import MAX_PATIENT_ID_BYTES
 
 __all__ = ["ObservationsService", "assessments", "score_observations"]
 
@@ -44,6 +45,7 @@ _FLAGS = ("on_oxygen", "pregnant")
 _BAND_ENUM = (pb.BAND_ZERO, pb.BAND_LOW, pb.BAND_LOW_MEDIUM, pb.BAND_MEDIUM, pb.BAND_HIGH)
 _MISSING_LISTS = tuple(tuple(m.split(";")) if m else () for m in MISSING_NAMES)
 _TS = pa.timestamp("us", tz="UTC")
+_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799  # google.protobuf.Timestamp's valid range
 
 
 def score_observations(observations: list[pb.Observation], check_ids: bool = False) -> Raw:
@@ -124,7 +126,21 @@ class ObservationsService(observations_pb2_grpc.ObservationsServicer):
         for code in raw.band[raw.bits(K.BM_SCORED)].tolist():
             m.band_rows.labels(BANDS[code]).inc()
 
+    @staticmethod
+    def _check(observations: list[pb.Observation]) -> None:
+        """What the kernel cannot reject per row: a time outside the protobuf Timestamp range, an absurd id."""
+        for obs in observations:
+            if obs.HasField("observed_at"):
+                t = obs.observed_at
+                if not (_MIN_SECONDS <= t.seconds <= _MAX_SECONDS and 0 <= t.nanos < 1_000_000_000):
+                    raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "observed_at is outside 0001-01-01 to "
+                                       "9999-12-31 (or its nanos are outside 0-999,999,999)", field="observed_at")
+            if len(obs.patient_id) > MAX_PATIENT_ID_BYTES:
+                raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"patient_id is longer than "
+                                   f"{MAX_PATIENT_ID_BYTES} characters", field="patient_id")
+
     def _assess(self, observations: list[pb.Observation], caller: Caller) -> list[pb.Assessment]:
+        self._check(observations)
         self._scoring.wait_ready()
         started = time.perf_counter()
         raw = score_observations(observations, self._scoring.check_ids)
@@ -183,6 +199,8 @@ class ObservationsService(observations_pb2_grpc.ObservationsServicer):
                 group.pop()
                 finished = True
             for item in group:
+                if isinstance(item, RequestError):
+                    raise item  # an undecodable message: INVALID_ARGUMENT
                 if isinstance(item, Exception):
                     return
             if group:

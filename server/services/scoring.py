@@ -15,6 +15,7 @@ from varde import __version__
 from varde._proto.varde.v1 import scoring_pb2, scoring_pb2_grpc
 from varde._wire import decode_arrow_batch, encode_scored_batch
 from varde.scoring import RESULT_COLUMNS, score_news2
+from varde.scoring.arrow import check_schema
 from varde.scoring.national_id import check_national_ids
 from varde.scoring.news2 import SERIAL_BELOW
 from varde.scoring.risk import RISK_COLUMNS, score_risk
@@ -22,6 +23,7 @@ from varde.scoring.risk.policy import Policy, load_policy
 from varde.scoring.schema import SchemaError
 from varde.scoring.summary import Counts, count, count_values
 
+from .._ipc_limits import check_ipc
 from .._rpc import streaming, unary
 from ..auth import identity_of
 from ..errors import RequestError
@@ -30,6 +32,10 @@ from ..metrics import Metrics
 from ..store.base import Caller
 
 __all__ = ["ScoringService", "add_to_server", "read_ipc", "write_ipc"]
+
+# Each record batch of a request is a kernel call and a result batch: a request of 20,000 one-row batches costs
+# seconds of CPU for nothing. Clients send one batch per request (VardeClient does).
+MAX_BATCHES_PER_REQUEST = 1000
 
 
 def read_ipc(data) -> pa.Table:
@@ -75,11 +81,30 @@ def add_to_server(service: ScoringService, server: grpc.Server) -> None:
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("varde.v1.Scoring", handlers),))
 
 
+MAX_PATIENT_ID_BYTES = 256
+
+
+def _check_id_lengths(ids: pa.ChunkedArray) -> None:
+    for chunk in ids.chunks:
+        values = chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+                or pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type)):
+            continue
+        longest = pc.max(pc.binary_length(values)).as_py()
+        if longest is not None and longest > MAX_PATIENT_ID_BYTES:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"a patient_id is {longest:,} bytes long; at most {MAX_PATIENT_ID_BYTES} are accepted",
+                               field="patient_id")
+
+
 class ScoringService(scoring_pb2_grpc.ScoringServicer):
     def __init__(self, metrics: Metrics, ready, max_message_bytes: int, queue: FlagQueue | None,
                  risk_policy: Policy | None = None, *, max_rows: int = 5_000_000, check_ids: bool = False):
         self.metrics = metrics
         self.max_rows = max_rows
+        # Compressed IPC may declare any size; a request may inflate to 4 times the message limit (256 MiB by
+        # default), more than Arrow's lz4 or zstd make of real observation data.
+        self.max_inflated_bytes = 4 * max_message_bytes
         self.check_ids = check_ids
         self._ready = ready
         self.queue = queue
@@ -96,8 +121,14 @@ class ScoringService(scoring_pb2_grpc.ScoringServicer):
         self._ready.wait()
 
     def invalid_ids(self, table: pa.Table):
-        """With --validate-national-id: which rows' patient_id fails the check (None: not checking)."""
-        if not self.check_ids or "patient_id" not in table.column_names:
+        """With --validate-national-id: which rows' patient_id fails the check (None: not checking). Any
+        patient_id longer than MAX_PATIENT_ID_BYTES refuses the request: it would be stored in flags and sent to
+        every coordinator who lists them."""
+        check_schema(table.schema)  # names are text, types readable: before any column is looked up by name
+        if table.schema.names.count("patient_id") != 1:
+            return None  # missing or repeated: the scoring says so
+        _check_id_lengths(table.column("patient_id"))
+        if not self.check_ids:
             return None
         try:
             return check_national_ids(table.column("patient_id"))
@@ -127,6 +158,9 @@ class ScoringService(scoring_pb2_grpc.ScoringServicer):
         then the reply and its Arrow bytes (varde._wire puts the two together)."""
         if request.error:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, request.error)
+        if request.arrow_ipc:
+            check_ipc(request.arrow_ipc, max_batches=MAX_BATCHES_PER_REQUEST,
+                      max_inflated_bytes=self.max_inflated_bytes)
         table = read_ipc(request.arrow_ipc)
         if table.num_rows > self.max_rows:
             raise RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED,

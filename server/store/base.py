@@ -430,7 +430,8 @@ class Store(abc.ABC):
 
 def _why_not(flag: FlagRow, verb: str, coordinator: str | None = None) -> str:
     if flag.state == "RESOLVED":
-        return f"flag {flag.id} is resolved; it cannot be {verb}ed"
+        done = {"claim": "claimed", "release": "released", "resolve": "resolved"}[verb]
+        return f"flag {flag.id} is resolved; it cannot be {done}"
     if flag.state == "CLAIMED":
         return f"flag {flag.id} is claimed by {flag.claimed_by!r}; only they can release or resolve it"
     return f"flag {flag.id} is open; claim it before you {verb} it"

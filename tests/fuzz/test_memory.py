@@ -88,8 +88,6 @@ def bad_requests(varde, rng: random.Random):
 
 def check(name: str, code: grpc.StatusCode) -> None:
     allowed = ARROW_ERRORS | PROTO_ERRORS | {grpc.StatusCode.OK}
-    if name == "undecodable":  # answered INTERNAL by grpc: reported, see test_regressions.py
-        allowed = allowed | {grpc.StatusCode.INTERNAL}
     assert code in allowed, f"{name}: {code.name}"
 
 

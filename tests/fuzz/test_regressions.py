@@ -1,8 +1,6 @@
 """Every input the fuzzing found that crashed the server, answered INTERNAL or UNAVAILABLE, or read memory it should
 not: each one minimised, sent to the running server, and answered with a request error now.
 
-Defects in server/ that are reported but not fixed yet are pinned as strict xfails: they start failing (XPASS) the
-day they are fixed, and the xfail can go.
 """
 
 from __future__ import annotations
@@ -160,8 +158,6 @@ def test_compressed_string_view_written_by_pyarrow(serving, compression):
 
 # -- reported, not fixed: server/ ---------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="reported: server/services/observations.py _table builds observed_at as "
-                                       "int64 microseconds without a range check (OverflowError -> INTERNAL)")
 @pytest.mark.parametrize("seconds", [10**13, -(10**13), 2**63 - 1])
 def test_observed_at_beyond_int64_microseconds(serving, seconds):
     """Found by the property tests. A Timestamp's seconds may be any int64 on the wire (protobuf documents
@@ -176,9 +172,6 @@ def test_observed_at_beyond_int64_microseconds(serving, seconds):
     assert code in (grpc.StatusCode.OK, INVALID), code
 
 
-@pytest.mark.xfail(strict=True, reason="reported: undecodable protobuf requests are answered INTERNAL by grpc "
-                                       "('Exception deserializing request!'); the Observations and Flags services "
-                                       "are registered with the generated deserializers (server/app.py)")
 @pytest.mark.parametrize("method", ["/varde.v1.Observations/PushObservation", "/varde.v1.Flags/ListFlags",
                                     "/varde.v1.Flags/ClaimFlag", "/varde.v1.Scoring/GetServerInfo"])
 def test_undecodable_protobuf_request_is_invalid_argument(serving, method):
@@ -212,8 +205,6 @@ def _rss_growth_during(call) -> tuple[object, int]:
     return result, max(0, peak[0] - start)
 
 
-@pytest.mark.xfail(strict=True, reason="reported: server/services/scoring.py read_ipc inflates compressed IPC "
-                                       "buffers to whatever size they declare, before any check")
 def test_compressed_stream_is_not_inflated_without_bound(serving):
     """A 30 KiB request whose zstd-compressed columns of zeros inflate to 512 MiB: the server answers, but only
     after allocating all of it. A 64 MiB request inflates to some 2 TB, and the server is killed for memory."""

@@ -127,11 +127,16 @@ class ScoringService(scoring_pb2_grpc.ScoringServicer):
         check_schema(table.schema)  # names are text, types readable: before any column is looked up by name
         if table.schema.names.count("patient_id") != 1:
             return None  # missing or repeated: the scoring says so
-        _check_id_lengths(table.column("patient_id"))
+        ids = table.column("patient_id")
+        try:  # read in place below (lengths, the national id kernel): its offsets must be inside its buffers
+            ids.validate(full=True)
+        except pa.ArrowException as e:
+            raise SchemaError(f"column 'patient_id' is not valid Arrow data ({e})", column="patient_id") from None
+        _check_id_lengths(ids)
         if not self.check_ids:
             return None
         try:
-            return check_national_ids(table.column("patient_id"))
+            return check_national_ids(ids)
         except TypeError:
             raise SchemaError(f"column 'patient_id' has type {table.schema.field('patient_id').type}; with "
                               "national identity numbers checked it must be text (11 digits, leading zeros kept)",

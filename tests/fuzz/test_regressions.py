@@ -76,6 +76,16 @@ def test_passed_through_column_with_broken_offsets(serving):
         assert_refused(serving.score(method, ipc(table.append_column("note", note))), "note")
 
 
+def test_patient_id_with_broken_offsets(serving):
+    """Found by atheris after the patient_id length check went in: that check (and the national id kernel) read
+    patient_id's offsets before the scoring validated them (SIGSEGV in pyarrow's binary_length)."""
+    offsets = np.array([0, -83_886_081, 1], np.int32)
+    ids = pa.Array.from_buffers(pa.string(), 2, [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"x")])
+    patients = pa.table({"patient_id": ["a", "b"], "age": [81, 50], "icd10": [["I50.9"], None]})
+    for method, table in (("ScoreBatches", HIGH), ("ScorePatients", patients)):
+        assert_refused(serving.score(method, ipc(replace(table, "patient_id", ids))), "patient_id")
+
+
 def _patched(data: bytes, old: bytes, new: bytes) -> bytes:
     assert len(old) == len(new) and data.count(old) == 1
     return data.replace(old, new)

@@ -156,14 +156,17 @@ class VardeClient:
     Credentials (docs/security.md): `tls_ca` (the server's CA; with no TLS file at all the channel is plaintext,
     for a server on this machine), `tls_cert` and `tls_key` (your certificate, for mutual TLS), and an access token
     (`token`, or `token_file`, read again when it changes) sent as Bearer, or DPoP-bound with a fresh proof per call
-    signed by `dpop_key` (a PEM EC private key). Files may be given as paths or as bytes.
+    signed by `dpop_key` (a PEM EC private key). Files may be given as paths or as bytes. `tls_server_name` is the
+    name to expect in the server's certificate when it is not the address dialled.
     """
 
     def __init__(self, address: str, *, timeout: float | None = 60.0, retries: int = 3,
                  chunk_bytes: int = DEFAULT_CHUNK_BYTES, credentials: grpc.ChannelCredentials | None = None,
-                 options: list | None = None, tls_ca=None, tls_cert=None, tls_key=None, token: str | None = None,
-                 token_file=None, dpop_key=None):
+                 options: list | None = None, tls_ca=None, tls_cert=None, tls_key=None,
+                 tls_server_name: str | None = None, token: str | None = None, token_file=None, dpop_key=None):
         opts = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1), *(options or [])]
+        if tls_server_name:
+            opts.append(("grpc.ssl_target_name_override", tls_server_name))
         credentials = credentials or channel_credentials(tls_ca, tls_cert, tls_key)
         self._channel = (grpc.secure_channel(address, credentials, opts) if credentials
                          else grpc.insecure_channel(address, opts))

@@ -67,10 +67,9 @@ def rising(starts: np.ndarray, times: np.ndarray, totals: np.ndarray, risk: np.n
     `state` holds the patients' history before these rows and is advanced past them. baseline is the lowest
     total in the window before each row (-1: none).
     """
-    starts = np.ascontiguousarray(starts, np.int64)
-    times = np.ascontiguousarray(times, np.int64)
-    totals = np.ascontiguousarray(totals, np.int8)
-    risk = np.ascontiguousarray(risk, np.int8)
+    # Read-only views throughout: arrays straight from Arrow are read-only, and one signature means one compile.
+    starts, times, totals, risk = (_readonly(a, t) for a, t in ((starts, np.int64), (times, np.int64),
+                                                              (totals, np.int8), (risk, np.int8)))
     n, groups = times.shape[0], starts.shape[0] - 1
     if totals.shape[0] != n or risk.shape[0] != n or starts[0] != 0 or starts[-1] != n:
         raise ValueError("starts, times, totals and risk do not describe the same rows")
@@ -83,3 +82,14 @@ def rising(starts: np.ndarray, times: np.ndarray, totals: np.ndarray, risk: np.n
     K.trend(starts, times, totals, risk, np.int64(window_us), state.count, state.times, state.totals,
             state.last_time, state.last_risk, state.last_base, out, baseline)
     return out, baseline
+
+
+def _readonly(a, dtype) -> np.ndarray:
+    view = np.ascontiguousarray(a, dtype).view()
+    view.setflags(write=False)
+    return view
+
+
+def warm_up() -> None:
+    """Compile (or load from the cache) the trend kernel, so that the first batch that raises a flag does not."""
+    rising(np.array([0, 1]), np.zeros(1, np.int64), np.array([5]), np.array([1]), TrendState.empty(1))

@@ -231,3 +231,29 @@ def test_the_local_operator_default_is_said_once(caplog):
     running.stop()
     said = [r.getMessage() for r in caplog.records if "local operator" in r.getMessage()]
     assert len(said) == 1 and "127.0.0.1:0 only" in said[0]
+
+
+def test_no_request_compiles_a_kernel_after_the_warm_up(tmp_path):
+    """The trend kernel (NEWS2_RISING) was in no warm-up: the first batch that raised a flag compiled it (~1 s)."""
+    import datetime as dt
+
+    from tests.support import Running
+    from varde.scoring import _national_id_kernel, _news2_kernel, _trend_kernel
+
+    running = Running(Settings(address="127.0.0.1:0", queue=str(tmp_path / "q.sqlite3"),
+                               validate_national_id=True))
+    kernels = [_trend_kernel.trend, _news2_kernel.news2_serial, _news2_kernel.news2_parallel,
+               _national_id_kernel.check_serial, _national_id_kernel.check_parallel]
+    try:
+        before = [list(k.signatures) for k in kernels]
+        assert all(before)
+        with running.client() as c:
+            when = dt.datetime(2026, 11, 23, 8, tzinfo=dt.UTC)
+            for hour, resp in enumerate((16, 22, 26)):
+                c.push({"patient_id": "20036914700", "observed_at": when + dt.timedelta(hours=hour),
+                        "resp_rate": resp, "spo2": 97, "on_oxygen": False, "systolic_bp": 120, "pulse": 70,
+                        "consciousness": "A", "temperature": 37.0})
+            assert c.list_flags(kinds=["NEWS2_RISING"])
+        assert [list(k.signatures) for k in kernels] == before
+    finally:
+        running.stop()

@@ -26,6 +26,7 @@ SECURITY_LEVEL = "helseid://claims/identity/security_level"
 HPR_NUMBER = "helseid://claims/hpr/hpr_number"
 ORGNR_PARENT = "helseid://claims/client/claims/orgnr_parent"
 ORGNR_CHILD = "helseid://claims/client/claims/orgnr_child"
+_VERIFIED_MAX = 100_000
 _PROOF_ALGORITHMS = ("ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA")
 # RFC 7638: the members of each key type that make its thumbprint
 _THUMBPRINT_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n"), "OKP": ("crv", "kty", "x")}
@@ -63,6 +64,7 @@ class _Jwks:
     def __init__(self, source: str, cache_seconds: float, cooldown_seconds: float = 30.0):
         self._source = source
         self._lock = threading.Lock()
+        self.generation = 0
         if source.startswith("https://"):
             # The cooldown keeps tokens with made-up key ids from turning into a flood of fetches at the issuer.
             self._client = jwt.PyJWKClient(source, cache_jwk_set=True, lifespan=max(1, int(cache_seconds)),
@@ -81,6 +83,18 @@ class _Jwks:
             keys = jwt.PyJWKSet.from_dict(json.load(f)).keys
         self._keys = {k.key_id: k for k in keys}
         self._mtime = mtime
+        self.generation += 1  # tokens remembered as verified are checked again against the new keys
+
+    def current_generation(self) -> int:
+        """Bumped when a JWKS file changes (a stat per call), so that tokens remembered as verified are checked again.
+        A JWKS URL is not fetched per call: a token signed by a key taken out stays good until it expires."""
+        if self._client is None:
+            try:
+                with self._lock:
+                    self._load()
+            except (OSError, ValueError):
+                pass  # key() reports it when a token needs checking
+        return self.generation
 
     def key(self, kid: str | None):
         try:
@@ -133,6 +147,8 @@ class TokenVerifier:
         self._levels = config.min_security_level
         self._jwks = _Jwks(self.config.jwks, self.config.jwks_cache_seconds, self.config.jwks_cooldown_seconds)
         self._replays = _ReplayCache()
+        self._verified: dict[bytes, tuple] = {}  # sha256(token) -> (jwks generation, nbf, exp, claims, identity)
+        self._cache_lock = threading.Lock()
 
     def identify(self, authorization: str, proof: str | None, method: str) -> Identity:
         cfg = self.config
@@ -141,6 +157,29 @@ class TokenVerifier:
         if scheme.lower() != cfg.scheme.lower() or not token:
             raise _unauthenticated(f"this server takes '{cfg.scheme} <token>' in the authorization metadata, "
                                    f"not {scheme!r}", "token_scheme")
+        key = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+        cached = self._verified.get(key)
+        if cached is not None and cached[0] == self._jwks.current_generation() and \
+                cached[1] - cfg.leeway_seconds <= time.time() < cached[2] + cfg.leeway_seconds:
+            claims, identity = cached[3], cached[4]
+        else:
+            claims = self._verify(token)
+            identity = self._identity(claims)
+            self._remember(key, claims, identity)
+        if cfg.scheme == "DPoP":
+            self._check_proof(proof, token, claims, method)  # every call: a proof is good once
+        return identity
+
+    def _remember(self, key: bytes, claims: dict, identity: Identity) -> None:
+        """A token checked once is known for its lifetime: PyJWT spends some 300 µs a call re-reading it."""
+        nbf = claims.get("nbf", claims.get("iat", 0))
+        with self._cache_lock:
+            if len(self._verified) >= _VERIFIED_MAX:
+                self._verified.clear()  # crude, and rare: a server sees far fewer live tokens than this
+            self._verified[key] = (self._jwks.generation, float(nbf or 0), float(claims["exp"]), claims, identity)
+
+    def _verify(self, token: str) -> dict:
+        cfg = self.config
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as e:
@@ -168,9 +207,7 @@ class TokenVerifier:
             raise _unauthenticated("the access token's signature does not verify", "token_signature") from None
         except jwt.InvalidTokenError as e:
             raise _unauthenticated(f"the access token is not valid: {e}", "token_invalid") from None
-        if cfg.scheme == "DPoP":
-            self._check_proof(proof, token, claims, method)
-        return self._identity(claims)
+        return claims
 
     def _check_proof(self, proof: str | None, token: str, claims: dict, method: str) -> None:
         cfg = self.config

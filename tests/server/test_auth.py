@@ -316,3 +316,27 @@ def test_jwks_from_an_https_url_is_cached_and_fetched_again_for_a_new_key(tmp_pa
             verifier.identify(f"Bearer {TokenIssuer(kid='key-2').token()}", None, method)
     finally:
         httpd.shutdown()
+
+
+def test_a_token_remembered_as_verified_still_expires_and_still_needs_its_keys(tmp_path):
+    from varde.server.auth.config import AuthConfig, TokenConfig
+    from varde.server.auth.tokens import AuthError, TokenVerifier
+
+    issuer = TokenIssuer()
+    jwks = issuer.write_jwks(tmp_path / "jwks.json")
+    verifier = TokenVerifier(AuthConfig(path="test", tokens=TokenConfig(
+        issuer=issuer.issuer, audience="varde-api", jwks=str(jwks), scheme="Bearer", leeway_seconds=0,
+        scopes={"varde/coordinator": frozenset({"coordinator"})})))
+    short = issuer.token(lifetime=1)
+    assert verifier.identify(f"Bearer {short}", None, "/m").roles == {"coordinator"}
+    assert verifier.identify(f"Bearer {short}", None, "/m").roles == {"coordinator"}  # remembered
+    time.sleep(1.2)
+    with pytest.raises(AuthError, match="expired"):
+        verifier.identify(f"Bearer {short}", None, "/m")
+    long = issuer.token()
+    verifier.identify(f"Bearer {long}", None, "/m")
+    issuer.rotate("key-2")
+    time.sleep(0.01)  # a new modification time for the file
+    issuer.write_jwks(jwks)
+    with pytest.raises(AuthError, match="key-1"):
+        verifier.identify(f"Bearer {long}", None, "/m")

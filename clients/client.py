@@ -18,7 +18,15 @@ import grpc
 import numpy as np
 import pyarrow as pa
 
-from varde._proto.varde.v1 import flags_pb2, flags_pb2_grpc, observations_pb2_grpc, scoring_pb2, scoring_pb2_grpc
+from varde._proto.varde.v1 import (
+    flags_pb2,
+    flags_pb2_grpc,
+    observations_pb2_grpc,
+    patients_pb2,
+    patients_pb2_grpc,
+    scoring_pb2,
+    scoring_pb2_grpc,
+)
 from varde._proto.varde.v1 import observations_pb2 as obs_pb2
 from varde._wire import ArrowBatchView, decode_scored_batch, encode_arrow_batch
 from varde.clients._auth import CallCredentials, channel_credentials
@@ -190,6 +198,7 @@ class VardeClient:
             response_deserializer=decode_scored_batch)
         self._observations = observations_pb2_grpc.ObservationsStub(self._channel)
         self._flags = flags_pb2_grpc.FlagsStub(self._channel)
+        self._patients = patients_pb2_grpc.PatientsStub(self._channel)
         self._info: scoring_pb2.ServerInfo | None = None
 
     def __enter__(self) -> VardeClient:
@@ -346,6 +355,26 @@ class VardeClient:
     def resolve(self, flag_id: int, note: str) -> flags_pb2.Flag:
         request = flags_pb2.ResolveRequest(flag_id=flag_id, note=note)
         return self._retry(lambda: self._flags.ResolveFlag(request, timeout=self.timeout))
+
+    # -- per-patient settings -------------------------------------------------------------------------------
+
+    def patient_settings(self, patient_id: str) -> patients_pb2.PatientSettings:
+        """A patient's settings in your unit (only patient_id set when there are none)."""
+        request = patients_pb2.PatientRef(patient_id=patient_id)
+        return self._retry(lambda: self._patients.GetPatientSettings(request, timeout=self.timeout))
+
+    def set_patient_settings(self, patient_id: str, *, spo2_scale: int | None = None, prescribed_by: str = "",
+                             age: int | None = None, birth_date: str | None = None, pregnant: bool | None = None,
+                             measure_every_minutes: int | None = None, clear=()) -> patients_pb2.PatientSettings:
+        """Change the settings given (None: leave as is) and clear those named; the settings as they now are.
+        SpO2 scale 2 needs `prescribed_by`."""
+        request = patients_pb2.PatientSettingsUpdate(patient_id=patient_id, spo2_scale_prescribed_by=prescribed_by,
+                                                     clear=list(clear))
+        for name, value in (("spo2_scale", spo2_scale), ("age", age), ("birth_date", birth_date),
+                            ("pregnant", pregnant), ("measure_every_minutes", measure_every_minutes)):
+            if value is not None:
+                setattr(request, name, value)
+        return self._retry(lambda: self._patients.SetPatientSettings(request, timeout=self.timeout))
 
     def health(self, service: str = "") -> str:
         """SERVING, NOT_SERVING, ... as the standard gRPC health service reports it."""

@@ -16,6 +16,8 @@ from varde._proto.varde.v1 import (
     flags_pb2_grpc,
     observations_pb2,
     observations_pb2_grpc,
+    patients_pb2,
+    patients_pb2_grpc,
     scoring_pb2,
 )
 from varde.scoring import warm_up
@@ -31,6 +33,7 @@ from .limits import StreamLimits
 from .metrics import Metrics
 from .services.flags import FlagsService
 from .services.observations import ObservationsService
+from .services.patients import PatientsService
 from .services.scoring import ScoringService
 from .services.scoring import add_to_server as add_scoring_to_server
 from .store import open_store
@@ -44,6 +47,7 @@ SERVICE_NAMES = (
     scoring_pb2.DESCRIPTOR.services_by_name["Scoring"].full_name,
     observations_pb2.DESCRIPTOR.services_by_name["Observations"].full_name,
     flags_pb2.DESCRIPTOR.services_by_name["Flags"].full_name,
+    patients_pb2.DESCRIPTOR.services_by_name["Patients"].full_name,
 )
 
 
@@ -92,6 +96,7 @@ def create_server(address: str = "127.0.0.1:0", settings: Settings | None = None
         ObservationsService(metrics, scoring, settings.stream_batch_max), server)
     if store is not None:
         flags_pb2_grpc.add_FlagsServicer_to_server(FlagsService(metrics, store, stopping), server)
+        patients_pb2_grpc.add_PatientsServicer_to_server(PatientsService(metrics, store), server)
         metrics.watch_store(store)
 
     health_servicer = health.HealthServicer()

@@ -33,6 +33,8 @@ METHOD_ROLES: dict[str, frozenset[str]] = {
     "/varde.v1.Flags/ClaimFlag": _COORDINATING,
     "/varde.v1.Flags/ResolveFlag": _COORDINATING,
     "/varde.v1.Flags/ReleaseFlag": _COORDINATING,
+    "/varde.v1.Patients/GetPatientSettings": _COORDINATING,
+    "/varde.v1.Patients/SetPatientSettings": _COORDINATING,
 }
 OPEN_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.v1alpha.ServerReflection/",
                  "/grpc.reflection.v1.ServerReflection/")

@@ -36,6 +36,7 @@ from ..auth import identity_of
 from ..errors import RequestError
 from ..metrics import Metrics
 from ..store.base import Caller
+from .patients import apply_settings
 from .scoring import MAX_PATIENT_ID_BYTES
 
 __all__ = ["ObservationsService", "assessments", "score_observations"]
@@ -139,14 +140,32 @@ class ObservationsService(observations_pb2_grpc.ObservationsServicer):
                 raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"patient_id is longer than "
                                    f"{MAX_PATIENT_ID_BYTES} characters", field="patient_id")
 
+    @staticmethod
+    def _with_settings(observations: list[pb.Observation], store, unit: str) -> list[pb.Observation]:
+        """The observations with their patients' settings applied (copies; the requests are not changed)."""
+        settings = store.settings_for(unit, [o.patient_id for o in observations if o.patient_id])
+        if not settings:
+            return observations
+        out = []
+        for obs in observations:
+            if obs.patient_id in settings:
+                copy = pb.Observation()
+                copy.CopyFrom(obs)
+                apply_settings(copy, settings[obs.patient_id])
+                obs = copy
+            out.append(obs)
+        return out
+
     def _assess(self, observations: list[pb.Observation], caller: Caller) -> list[pb.Assessment]:
         self._check(observations)
         self._scoring.wait_ready()
+        queue = self._scoring.queue
+        if queue is not None:
+            observations = self._with_settings(observations, queue.store, caller.unit)
         started = time.perf_counter()
         raw = score_observations(observations, self._scoring.check_ids)
         self._count(raw, started)
         out = assessments(observations, raw)
-        queue = self._scoring.queue
         if queue is not None:
             # The same observations sent again (a retry) raise nothing twice: the batch id is their content.
             digest = hashlib.sha256()

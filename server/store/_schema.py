@@ -60,9 +60,18 @@ CREATE INDEX audit_at ON audit (at)
 """
 
 
+# v4: per-patient settings a clinician sets (SpO2 scale 2, age or birth date, pregnancy, measurement plan), per
+# unit, as JSON so that a new setting needs no migration.
+_V4 = """
+CREATE TABLE patient_settings (unit TEXT NOT NULL, patient_id TEXT NOT NULL, settings TEXT NOT NULL,
+    updated_by TEXT NOT NULL, updated_at {int} NOT NULL, PRIMARY KEY (unit, patient_id));
+ALTER TABLE audit ADD COLUMN patient_id TEXT
+"""
+
+
 def migrations(dialect: str) -> tuple[str, ...]:
     types = {
         "sqlite": {"serial": "INTEGER", "int": "INTEGER", "blob": "BLOB"},
         "postgresql": {"serial": "BIGSERIAL", "int": "BIGINT", "blob": "BYTEA"},
     }[dialect]
-    return (_V1.format(**types), _V2.format(**types), _V3.format(**types))
+    return tuple(v.format(**types) for v in (_V1, _V2, _V3, _V4))

@@ -7,6 +7,7 @@ told of a flag only after that transaction committed. Times are microseconds sin
 from __future__ import annotations
 
 import abc
+import json
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -270,12 +271,12 @@ class Store(abc.ABC):
                          for i in flag_ids])
 
     def audit_call(self, cur, caller: Caller, action: str, *, batch_id: str | None = None,
-                   row_count: int | None = None, detail: str = "") -> None:
-        """One audit row for a call that touches no single flag (a batch scored, a setting changed)."""
-        self._execute(cur, "INSERT INTO audit (at, actor, unit, method, action, batch_id, row_count, detail) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   row_count: int | None = None, patient_id: str | None = None, detail: str = "") -> None:
+        """One audit row for a call that touches no single flag (a batch scored, a patient's settings)."""
+        self._execute(cur, "INSERT INTO audit (at, actor, unit, method, action, batch_id, row_count, patient_id, "
+                           "detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       (now_us(), caller.actor, caller.unit, caller.method or None, action, batch_id, row_count,
-                       detail))
+                       patient_id, detail))
 
     # -- coordinators -------------------------------------------------------------------------------------------
 
@@ -396,6 +397,56 @@ class Store(abc.ABC):
             raise FlagNotFound(f"no flag with id {flag_id}")
         return _flag(row)
 
+    # -- per-patient settings -------------------------------------------------------------------------------------
+
+    def patient_settings(self, caller: Caller, patient_id: str) -> tuple[dict, str | None, int | None]:
+        """(settings, updated_by, updated_at) of a patient in the caller's unit ({} when none); audited as a read."""
+        with self.transaction() as cur:
+            row = self._execute(cur, "SELECT settings, updated_by, updated_at FROM patient_settings WHERE unit = ? "
+                                     "AND patient_id = ?", (caller.unit, patient_id)).fetchone()
+            self.audit_call(cur, caller, "READ_SETTINGS", patient_id=patient_id)
+        return (json.loads(row[0]), row[1], row[2]) if row else ({}, None, None)
+
+    def set_patient_settings(self, caller: Caller, patient_id: str, changes: dict, clear: Sequence[str]
+                             ) -> tuple[dict, str, int]:
+        """Merge `changes` into the patient's settings and drop `clear`, in one audited transaction. The audit row
+        names the settings changed, not their values."""
+        now = now_us()
+        with self.transaction() as cur:
+            self._lock_settings(cur, caller.unit, patient_id)
+            row = self._execute(cur, "SELECT settings FROM patient_settings WHERE unit = ? AND patient_id = ?",
+                                (caller.unit, patient_id)).fetchone()
+            settings = json.loads(row[0]) if row else {}
+            settings.update(changes)
+            for name in clear:
+                settings.pop(name, None)
+            self._execute(cur, "INSERT INTO patient_settings (unit, patient_id, settings, updated_by, updated_at) "
+                               "VALUES (?, ?, ?, ?, ?) ON CONFLICT (unit, patient_id) DO UPDATE SET "
+                               "settings = excluded.settings, updated_by = excluded.updated_by, "
+                               "updated_at = excluded.updated_at",
+                          (caller.unit, patient_id, json.dumps(settings, sort_keys=True), caller.actor, now))
+            changed = sorted(set(changes) | set(clear))
+            self.audit_call(cur, caller, "SETTINGS", patient_id=patient_id, detail=", ".join(changed))
+        return settings, caller.actor, now
+
+    def _lock_settings(self, cur, unit: str, patient_id: str) -> None:
+        """Serialise two changes of one patient's settings (PostgreSQL); SQLite's write transaction already does."""
+        return None
+
+    def settings_for(self, unit: str, patients: Sequence[str]) -> dict[str, dict]:
+        """Settings of these patients of the unit, for scoring their observations (not a person's read)."""
+        if not patients:
+            return {}
+        out = {}
+        with self.transaction(write=False) as cur:
+            unique = sorted(set(patients))
+            for start in range(0, len(unique), 500):
+                part = unique[start:start + 500]
+                rows = self._execute(cur, f"SELECT patient_id, settings FROM patient_settings WHERE unit = ? AND "
+                                          f"patient_id IN ({', '.join('?' * len(part))})", (unit, *part)).fetchall()
+                out.update((p, json.loads(text)) for p, text in rows)
+        return out
+
     def ping(self) -> None:
         """Raise if the store cannot run a statement now (for the health watcher)."""
         with self.transaction(write=False) as cur:
@@ -418,10 +469,11 @@ class Store(abc.ABC):
         patient's flags."""
         clauses, params = ["a.at >= ?"], [since_us]
         if patient_id:
-            clauses.append("f.patient_id = ?")
+            clauses.append("coalesce(f.patient_id, a.patient_id) = ?")
             params.append(patient_id)
         with self.transaction(write=False) as cur:
-            rows = self._execute(cur, "SELECT a.at, a.actor, a.unit, a.action, a.method, a.flag_id, f.patient_id, "
+            rows = self._execute(cur, "SELECT a.at, a.actor, a.unit, a.action, a.method, a.flag_id, "
+                                      "coalesce(f.patient_id, a.patient_id), "
                                       "a.batch_id, a.row_count, a.detail FROM audit a LEFT JOIN flags f ON "
                                       f"f.id = a.flag_id WHERE {' AND '.join(clauses)} ORDER BY a.seq DESC LIMIT ?",
                                  (*params, limit)).fetchall()

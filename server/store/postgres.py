@@ -89,6 +89,9 @@ class PostgresStore(Store):
     def _lock_migrations(self, cur):
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
 
+    def _lock_settings(self, cur, unit, patient_id):
+        cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{unit}\x1f{patient_id}",))
+
     def _lock_events(self, cur):
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_EVENT_LOCK,))
 

@@ -13,13 +13,13 @@ from cryptography import x509
 
 from tests.security_support import DPoPKey, TokenIssuer, hs256_token, unsigned_token
 from tests.server.secured import SCOPES, UNIT_A, Secured
-from varde._proto.varde.v1 import flags_pb2, observations_pb2, scoring_pb2
+from varde._proto.varde.v1 import flags_pb2, observations_pb2, patients_pb2, scoring_pb2
 from varde.clients.client import VardeError
 from varde.server.auth import METHOD_ROLES, ROLES, AuthConfigError, load_auth_config
 
 CONTRACT = [
     (f"/{service.full_name}/{method.name}", method)
-    for module in (scoring_pb2, observations_pb2, flags_pb2)
+    for module in (scoring_pb2, observations_pb2, flags_pb2, patients_pb2)
     for service in module.DESCRIPTOR.services_by_name.values()
     for method in service.methods
 ]
@@ -53,7 +53,7 @@ def call(channel: grpc.Channel, name: str, method, metadata=()) -> grpc.StatusCo
 
 def test_every_method_of_the_contract_has_a_role_mapping():
     names = {name for name, _ in CONTRACT}
-    assert len(names) == 10
+    assert len(names) == 12
     assert names == set(METHOD_ROLES), "a method without a role mapping is refused to everyone: map it"
     assert all(METHOD_ROLES[n] <= set(ROLES) and METHOD_ROLES[n] for n in names)
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz.conftest import PROTO_ERRORS
-from varde._proto.varde.v1 import flags_pb2, observations_pb2, scoring_pb2
+from varde._proto.varde.v1 import flags_pb2, observations_pb2, patients_pb2, scoring_pb2
 
 FUZZ = settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow,
                                                                         HealthCheck.data_too_large])
@@ -181,11 +181,33 @@ def test_watch_flags_any_request(varde, flt, cursor):
     varde.example_done()
 
 
+updates = st.builds(
+    patients_pb2.PatientSettingsUpdate, patient_id=texts(400), spo2_scale=int32, spo2_scale_prescribed_by=texts(500),
+    age=int32, birth_date=texts(30) | st.dates().map(str), pregnant=st.booleans(), measure_every_minutes=int32,
+    clear=st.lists(st.sampled_from(["spo2_scale", "age", "birth_date", "pregnant", "x", ""]), max_size=3))
+
+
+@FUZZ
+@given(updates)
+def test_patient_settings_any_update(varde, update):
+    code, details, reply = status(varde.raw_unary("/varde.v1.Patients/SetPatientSettings"),
+                                  update.SerializeToString())
+    check(code, details)
+    if code == OK:
+        assert patients_pb2.PatientSettings.FromString(reply).patient_id == update.patient_id
+    code, details, _ = status(varde.raw_unary("/varde.v1.Patients/GetPatientSettings"),
+                              patients_pb2.PatientRef(patient_id=update.patient_id).SerializeToString())
+    check(code, details)
+    varde.example_done()
+
+
 METHODS = ["/varde.v1.Flags/ListFlags", "/varde.v1.Flags/ClaimFlag", "/varde.v1.Flags/ResolveFlag",
-           "/varde.v1.Flags/ReleaseFlag", "/varde.v1.Scoring/GetServerInfo"]
+           "/varde.v1.Flags/ReleaseFlag", "/varde.v1.Scoring/GetServerInfo", "/varde.v1.Patients/SetPatientSettings",
+           "/varde.v1.Patients/GetPatientSettings"]
 TYPES = {"ListFlags": flags_pb2.FlagFilter, "ClaimFlag": flags_pb2.ClaimRequest,
          "ResolveFlag": flags_pb2.ResolveRequest, "ReleaseFlag": flags_pb2.ReleaseRequest,
-         "GetServerInfo": scoring_pb2.ServerInfoRequest}
+         "GetServerInfo": scoring_pb2.ServerInfoRequest, "SetPatientSettings": patients_pb2.PatientSettingsUpdate,
+         "GetPatientSettings": patients_pb2.PatientRef}
 
 
 @FUZZ

@@ -143,8 +143,8 @@ examples:
   varde flags watch                                 # the open flags, then every change as it happens
   varde flags claim --next                          # take the most severe, oldest open flag
   varde flags claim 42
-  varde flags resolve 42 --note "GP visited, antibiotics started"
-  varde flags release 42                            # give it back to the queue
+  varde flags resolve 42 --outcome GP_CONTACTED --note "GP visited, antibiotics started"
+  varde flags release 42 --reason "going off shift" # give it back to the queue
   varde flags list --server varde.kommune.no:443 --tls-ca ca.pem --token-file ~/.varde-token
 
 You see and act on your own unit's flags only. Who you are comes from your certificate or token (never typed),
@@ -194,12 +194,16 @@ def _flags_parser(sub) -> None:
     r = fsub.add_parser("resolve", help="close a flag with a note")
     common(r)
     r.add_argument("flag_id", type=int, metavar="ID")
-    r.add_argument("--note", required=True, help="what was done (kept with the flag, not in the audit log)")
+    r.add_argument("--outcome", required=True, type=str.upper,
+                   choices=["VISITED", "PHONED", "GP_CONTACTED", "EMERGENCY_SERVICES", "NO_ACTION"],
+                   help="what the flag led to: VISITED, PHONED, GP_CONTACTED, EMERGENCY_SERVICES or NO_ACTION")
+    r.add_argument("--note", default="", help="what was done (kept with the flag, not in the audit log)")
     r.set_defaults(func=_flags_resolve)
 
     rel = fsub.add_parser("release", help="give a claimed flag back to the queue")
     common(rel)
     rel.add_argument("flag_id", type=int, metavar="ID")
+    rel.add_argument("--reason", required=True, help="why it goes back to the queue (kept with the flag)")
     rel.set_defaults(func=_flags_release)
 
 
@@ -278,12 +282,12 @@ def _flags_claim(args) -> int:
 
 
 def _flags_resolve(args) -> int:
-    _print_flag(_flags_call(args, lambda c: c.resolve(args.flag_id, args.note)), args.json)
+    _print_flag(_flags_call(args, lambda c: c.resolve(args.flag_id, args.outcome, args.note)), args.json)
     return 0
 
 
 def _flags_release(args) -> int:
-    _print_flag(_flags_call(args, lambda c: c.release(args.flag_id)), args.json)
+    _print_flag(_flags_call(args, lambda c: c.release(args.flag_id, args.reason)), args.json)
     return 0
 
 

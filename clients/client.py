@@ -348,12 +348,14 @@ class VardeClient:
         request = flags_pb2.ClaimRequest(flag_id=flag_id or 0)
         return self._retry(lambda: self._flags.ClaimFlag(request, timeout=self.timeout))
 
-    def release(self, flag_id: int) -> flags_pb2.Flag:
-        request = flags_pb2.ReleaseRequest(flag_id=flag_id)
+    def release(self, flag_id: int, reason: str) -> flags_pb2.Flag:
+        """Give a flag you hold back to the queue, saying why (kept with the flag)."""
+        request = flags_pb2.ReleaseRequest(flag_id=flag_id, reason=reason)
         return self._retry(lambda: self._flags.ReleaseFlag(request, timeout=self.timeout))
 
-    def resolve(self, flag_id: int, note: str) -> flags_pb2.Flag:
-        request = flags_pb2.ResolveRequest(flag_id=flag_id, note=note)
+    def resolve(self, flag_id: int, outcome: str, note: str = "") -> flags_pb2.Flag:
+        """Close a flag with what it led to: VISITED, PHONED, GP_CONTACTED, EMERGENCY_SERVICES or NO_ACTION."""
+        request = flags_pb2.ResolveRequest(flag_id=flag_id, outcome=outcome, note=note)
         return self._retry(lambda: self._flags.ResolveFlag(request, timeout=self.timeout))
 
     # -- per-patient settings -------------------------------------------------------------------------------

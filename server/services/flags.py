@@ -11,7 +11,7 @@ from .._rpc import streaming, unary
 from ..auth import identity_of
 from ..errors import RequestError
 from ..metrics import Metrics
-from ..store.base import Caller, FlagRow, Store, now_us
+from ..store.base import OUTCOMES, Caller, FlagRow, Store, now_us
 
 __all__ = ["FlagsService", "flag_message"]
 
@@ -28,7 +28,8 @@ def _ts(msg, us: int | None) -> None:
 def flag_message(f: FlagRow) -> pb.Flag:
     msg = pb.Flag(id=f.id, patient_id=f.patient_id, kind=f.kind, severity=f.severity, state=_STATES[f.state],
                   assessment_json=f.assessment, source=f.source, occurrences=f.occurrences,
-                  claimed_by=f.claimed_by or "", resolution_note=f.resolution_note or "", unit=f.unit)
+                  claimed_by=f.claimed_by or "", resolution_note=f.resolution_note or "", unit=f.unit,
+                  outcome=f.outcome or "", release_reason=f.release_reason or "")
     _ts(msg.created_at, f.created_at)
     _ts(msg.updated_at, f.updated_at)
     _ts(msg.claimed_at, f.claimed_at)
@@ -114,13 +115,20 @@ class FlagsService(flags_pb2_grpc.FlagsServicer):
 
     @unary("ReleaseFlag")
     def ReleaseFlag(self, request, context, where):
-        return flag_message(self._store.release(request.flag_id, caller(context, "ReleaseFlag")))
+        reason = request.reason.strip()
+        if not reason or len(reason) > 1000:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "say why the flag goes back to the queue (reason, "
+                               "1-1,000 characters)", field="reason")
+        return flag_message(self._store.release(request.flag_id, caller(context, "ReleaseFlag"), reason))
 
     @unary("ResolveFlag")
     def ResolveFlag(self, request, context, where):
         if len(request.note) > 10_000:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "note is longer than 10,000 characters",
                                field="note")
-        f = self._store.resolve(request.flag_id, caller(context, "ResolveFlag"), request.note)
-        self.metrics.flags_resolved.inc()
+        if request.outcome not in OUTCOMES:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"outcome {request.outcome[:40]!r}: say what the "
+                               f"flag led to, one of {', '.join(OUTCOMES)}", field="outcome")
+        f = self._store.resolve(request.flag_id, caller(context, "ResolveFlag"), request.note, request.outcome)
+        self.metrics.flags_resolved.labels(request.outcome).inc()
         return flag_message(f)

@@ -68,10 +68,16 @@ CREATE TABLE patient_settings (unit TEXT NOT NULL, patient_id TEXT NOT NULL, set
 ALTER TABLE audit ADD COLUMN patient_id TEXT
 """
 
+# v5: what a resolved flag led to (a fixed list), and why a claimed flag was given back.
+_V5 = """
+ALTER TABLE flags ADD COLUMN outcome TEXT;
+ALTER TABLE flags ADD COLUMN release_reason TEXT
+"""
+
 
 def migrations(dialect: str) -> tuple[str, ...]:
     types = {
         "sqlite": {"serial": "INTEGER", "int": "INTEGER", "blob": "BLOB"},
         "postgresql": {"serial": "BIGSERIAL", "int": "BIGINT", "blob": "BYTEA"},
     }[dialect]
-    return tuple(v.format(**types) for v in (_V1, _V2, _V3, _V4))
+    return tuple(v.format(**types) for v in (_V1, _V2, _V3, _V4, _V5))

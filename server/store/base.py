@@ -104,10 +104,13 @@ class FlagRow:
     resolved_at: int | None
     resolution_note: str | None
     unit: str = ""
+    outcome: str | None = None
+    release_reason: str | None = None
 
 
 _FLAG_COLUMNS = ("id, patient_id, kind, severity, state, assessment, source, occurrences, created_at, updated_at, "
-                 "claimed_by, claimed_at, resolved_at, resolution_note, unit")
+                 "claimed_by, claimed_at, resolved_at, resolution_note, unit, outcome, release_reason")
+OUTCOMES = ("VISITED", "PHONED", "GP_CONTACTED", "EMERGENCY_SERVICES", "NO_ACTION")
 
 
 def _flag(row) -> FlagRow:
@@ -359,34 +362,35 @@ class Store(abc.ABC):
             self._audit(cur, caller, "CLAIM", [flag_id])
         return _flag(row)
 
-    def release(self, flag_id: int, caller: Caller) -> FlagRow:
+    def release(self, flag_id: int, caller: Caller, reason: str | None = None) -> FlagRow:
         now = now_us()
         with self.transaction() as cur:
             self._lock_events(cur)
             row = self._execute(cur, f"UPDATE flags SET state = 'OPEN', claimed_by = NULL, claimed_at = NULL, "
-                                     f"updated_at = ? WHERE id = ? AND unit = ? AND state = 'CLAIMED' AND "
-                                     f"claimed_by = ? RETURNING {_FLAG_COLUMNS}",
-                                (now, flag_id, caller.unit, caller.actor)).fetchone()
+                                     f"release_reason = ?, updated_at = ? WHERE id = ? AND unit = ? AND "
+                                     f"state = 'CLAIMED' AND claimed_by = ? RETURNING {_FLAG_COLUMNS}",
+                                (reason, now, flag_id, caller.unit, caller.actor)).fetchone()
             if row is None:
                 raise ClaimConflict(_why_not(self._current(cur, flag_id, caller.unit), "release", caller.actor))
             self._event(cur, flag_id, "RELEASED", now)
             self._audit(cur, caller, "RELEASE", [flag_id])
         return _flag(row)
 
-    def resolve(self, flag_id: int, caller: Caller, note: str) -> FlagRow:
+    def resolve(self, flag_id: int, caller: Caller, note: str, outcome: str | None = None) -> FlagRow:
         now = now_us()
         who = caller.actor
         with self.transaction() as cur:
             self._lock_events(cur)
             row = self._execute(cur, f"UPDATE flags SET state = 'RESOLVED', resolved_at = ?, resolution_note = ?, "
-                                     f"claimed_by = coalesce(claimed_by, ?), updated_at = ? WHERE id = ? AND "
-                                     f"unit = ? AND (state = 'OPEN' OR (state = 'CLAIMED' AND claimed_by = ?)) "
-                                     f"RETURNING {_FLAG_COLUMNS}",
-                                (now, note, who, now, flag_id, caller.unit, who)).fetchone()
+                                     f"outcome = ?, claimed_by = coalesce(claimed_by, ?), updated_at = ? WHERE "
+                                     f"id = ? AND unit = ? AND (state = 'OPEN' OR (state = 'CLAIMED' AND "
+                                     f"claimed_by = ?)) RETURNING {_FLAG_COLUMNS}",
+                                (now, note, outcome, who, now, flag_id, caller.unit, who)).fetchone()
             if row is None:
                 raise ClaimConflict(_why_not(self._current(cur, flag_id, caller.unit), "resolve", who))
             self._event(cur, flag_id, "RESOLVED", now)
-            self._audit(cur, caller, "RESOLVE", [flag_id])  # the note is not copied into the audit log
+            # the outcome (a word from a fixed list) is; the note is not copied into the audit log
+            self._audit(cur, caller, "RESOLVE", [flag_id], outcome or "")
         return _flag(row)
 
     def _current(self, cur, flag_id: int, unit: str) -> FlagRow:

@@ -261,7 +261,7 @@ def page() -> str:
         with server.token_client("coordinator", hpr="1111111") as coordinator:
             assert coordinator.list_flags()
             claimed = coordinator.claim()
-            coordinator.resolve(claimed.id, "seen")
+            coordinator.resolve(claimed.id, "VISITED", "seen")
             with pytest.raises(VardeError, match="NOT_FOUND"):
                 coordinator.claim(10**9)
         url = f"http://127.0.0.1:{server.running.metrics_port}/metrics"

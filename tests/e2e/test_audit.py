@@ -28,8 +28,8 @@ def test_every_flag_access_and_scored_batch_is_in_the_audit_trail(store_url, cap
             flags = k.list_flags(patient_id="p1")
             high = next(f for f in flags if f.kind == "NEWS2_HIGH")
             k.claim(high.id)
-            k.release(high.id)
-            k.resolve(high.id, "pulse 135, seen by GP")
+            k.release(high.id, "off shift")
+            k.resolve(high.id, "VISITED", "pulse 135, seen by GP")
             events = k.watch_flags(patient_id="p1", reconnect=False)
             assert [next(events).type for _ in range(2)]  # the other open flag of p1, then CAUGHT_UP
             events.close()

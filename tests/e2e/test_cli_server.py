@@ -122,7 +122,11 @@ def test_flags_commands_over_tls_with_tokens_and_resubmitting_a_file_raises_noth
         assert "CLAIMED by hpr:1111111" in capsys.readouterr().out
         assert main(["flags", "claim", high["id"], *as_("ola")]) == 2
         assert "claimed by 'hpr:1111111'" in capsys.readouterr().err
-        assert main(["flags", "resolve", high["id"], "--note", "GP visited", *as_("kari")]) == 0
+        with pytest.raises(SystemExit):  # argparse: --outcome is required
+            main(["flags", "resolve", high["id"], "--note", "GP visited", *as_("kari")])
+        assert "--outcome" in capsys.readouterr().err
+        assert main(["flags", "resolve", high["id"], "--outcome", "visited", "--note", "GP visited",
+                     *as_("kari")]) == 0
         assert "RESOLVED" in capsys.readouterr().out
         assert main(["flags", "claim", *as_("kari")]) == 2
         assert "ID or --next" in capsys.readouterr().err

@@ -155,7 +155,7 @@ def _scenario(port: int, tokens: dict[str, str], forged: str) -> None:
                 with pytest.raises(VardeError) as held:
                     ola.claim(target)
                 assert held.value.code.name == "FAILED_PRECONDITION"
-                resolved = kari.resolve(target, NOTE)
+                resolved = kari.resolve(target, "VISITED", NOTE)
                 assert resolved.resolution_note == NOTE
                 seen = set()
                 for event in watch:
@@ -278,7 +278,7 @@ def test_no_patient_value_token_or_hpr_number_in_logs_or_metric_labels(tmp_path)
     assert count("varde_auth_refused_total", method="ListFlags", code="PERMISSION_DENIED", reason="role") >= 1
     assert count("varde_auth_refused_total", method="PushObservation", code="PERMISSION_DENIED", reason="role") >= 1
     assert sum(v for name, _, v in samples if name == "varde_rows_rejected_total") >= 2
-    assert count("varde_flags_resolved_total") >= 1 and count("varde_flags_claimed_total") >= 1
+    assert count("varde_flags_resolved_total", outcome="VISITED") >= 1 and count("varde_flags_claimed_total") >= 1
 
     # identifiers, names, the note, codes, credentials: nowhere, not even as part of a line
     secrets = [*PATIENTS, *NAMES, NOTE, *CODES, *HPR.values(), forged]

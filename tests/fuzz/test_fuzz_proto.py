@@ -157,10 +157,11 @@ def test_claim_release_resolve_any_flag(varde, what, flag_id, coordinator, note)
         code, details, _ = status(varde.flags.ClaimFlag, flags_pb2.ClaimRequest(flag_id=flag_id,
                                                                                  coordinator=coordinator))
     elif what == "release":
-        code, details, _ = status(varde.flags.ReleaseFlag, flags_pb2.ReleaseRequest(flag_id=flag_id,
-                                                                                     coordinator=coordinator))
+        code, details, _ = status(varde.flags.ReleaseFlag, flags_pb2.ReleaseRequest(
+            flag_id=flag_id, coordinator=coordinator, reason=note))
     else:
-        request = flags_pb2.ResolveRequest(flag_id=flag_id, coordinator=coordinator, note=note)
+        request = flags_pb2.ResolveRequest(flag_id=flag_id, coordinator=coordinator, note=note,
+                                           outcome=coordinator[:20] if len(coordinator) % 2 else "NO_ACTION")
         code, details, _ = status(varde.flags.ResolveFlag, request)
     check(code, details)
     varde.example_done()

@@ -100,7 +100,7 @@ def test_a_resolved_flag_lets_a_new_finding_raise_a_new_one(store):
     q = FlagQueue(store)
     q.record(scored(("p1", 0, HIGH9)), "a", Caller("a"))
     first = open_flags(store)[("p1", "NEWS2_HIGH")]
-    store.resolve(first.id, Caller("kari"), "seen by GP, admitted")
+    store.resolve(first.id, Caller("kari"), "seen by GP, admitted", "VISITED")
     q.record(scored(("p1", 1, HIGH9)), "b", Caller("b"))
     second = open_flags(store)[("p1", "NEWS2_HIGH")]
     assert second.id != first.id and second.occurrences == 1
@@ -120,8 +120,8 @@ def test_claim_release_resolve_rules(store):
     with pytest.raises(ClaimConflict, match="claimed by 'kari'"):
         store.resolve(first.id, Caller("ola"), "not mine")
     with pytest.raises(ClaimConflict):
-        store.release(first.id, Caller("ola"))
-    released = store.release(first.id, Caller("kari"))
+        store.release(first.id, Caller("ola"), "not mine")
+    released = store.release(first.id, Caller("kari"), "off shift")
     assert released.state == "OPEN" and released.claimed_by is None
     done = store.resolve(first.id, Caller("ola"), "ok")
     assert done.state == "RESOLVED" and done.claimed_by == "ola"
@@ -196,7 +196,7 @@ def test_every_read_and_change_is_audited_without_clinical_values(store):
     flags = store.list_flags(kari)
     flag_id = flags[0].id
     store.claim(flag_id, kari)
-    store.resolve(flag_id, kari, "pulse 135, sent to A&E")
+    store.resolve(flag_id, kari, "pulse 135, sent to A&E", "EMERGENCY_SERVICES")
     log = store.audit_log()
     actions = [(r.actor, r.unit, r.action, r.flag_id) for r in log if r.flag_id == flag_id]
     assert ("hpr:1234567", "974600951", "READ", flag_id) in actions
@@ -256,7 +256,7 @@ def test_events_are_in_commit_order_and_resume_from_a_cursor(store):
 def test_schema_migration_is_idempotent(store_url):  # noqa: F811
     a = open_store(store_url)
     b = open_store(store_url)  # a second server starting on the same store
-    assert a.migrate() == b.migrate() == 4
+    assert a.migrate() == b.migrate() == 5
     a.close()
     b.close()
 

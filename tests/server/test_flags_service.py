@@ -90,13 +90,21 @@ def test_claim_conflicts_and_unknown_ids_have_clear_statuses(queued):
         assert info.value.code == grpc.StatusCode.FAILED_PRECONDITION
         assert "claimed by 'hpr:1111111'" in info.value.details
         with pytest.raises(VardeError) as info:
-            o.resolve(flag.id, "not mine")
+            o.resolve(flag.id, "NO_ACTION", "not mine")
         assert info.value.code == grpc.StatusCode.FAILED_PRECONDITION
         with pytest.raises(VardeError) as info:
             k.claim(987654)
         assert info.value.code == grpc.StatusCode.NOT_FOUND
-        done = k.resolve(flag.id, "GP called")
+        with pytest.raises(VardeError) as info:
+            k.resolve(flag.id, "FIXED", "GP called")
+        assert info.value.code == grpc.StatusCode.INVALID_ARGUMENT and "GP_CONTACTED" in info.value.details
+        with pytest.raises(VardeError) as info:
+            k.release(flag.id, " ")
+        assert info.value.code == grpc.StatusCode.INVALID_ARGUMENT and "reason" in info.value.details
+        assert k.release(flag.id, "going off shift").release_reason == "going off shift"
+        done = k.resolve(flag.id, "GP_CONTACTED", "GP called")
         assert done.state == flags_pb2.RESOLVED and done.resolution_note == "GP called"
+        assert done.outcome == "GP_CONTACTED"
         assert flag.id not in [f.id for f in k.list_flags()]
 
 
@@ -171,12 +179,12 @@ def test_queue_metrics(queued):
         push(d, "p1", 0, **HIGH9)
         flag = c.list_flags(kinds=["NEWS2_HIGH"])[0]
         c.claim(flag.id)
-        c.resolve(flag.id, "ok")
+        c.resolve(flag.id, "PHONED")
     text = urllib.request.urlopen(f"http://127.0.0.1:{queued.running.metrics_port}/metrics",
                                   timeout=10).read().decode()
     assert 'varde_flags_open{kind="NEWS2_RED",severity="HIGH"} 1.0' in text
     assert "varde_flags_raised_total 2.0" in text
-    assert "varde_flags_resolved_total 1.0" in text
+    assert 'varde_flags_resolved_total{outcome="PHONED"} 1.0' in text
     assert 'varde_flag_raise_to_claim_seconds_count{severity="HIGH"} 1.0' in text
     assert 'varde_flags_oldest_unclaimed_timestamp_seconds{severity="HIGH"}' in text  # the NEWS2_RED flag waits
     assert "varde_store_up 1.0" in text
@@ -211,8 +219,8 @@ def test_a_coordinator_of_unit_b_cannot_list_watch_claim_or_resolve_unit_a_flags
         live = next(events)
         assert live.flag.patient_id == "p9" and live.flag.unit == UNIT_B
         events.close()
-        for act in (lambda: b.claim(flags[0].id), lambda: b.resolve(flags[0].id, "x"),
-                    lambda: b.release(flags[0].id)):
+        for act in (lambda: b.claim(flags[0].id), lambda: b.resolve(flags[0].id, "NO_ACTION", "x"),
+                    lambda: b.release(flags[0].id, "x")):
             with pytest.raises(VardeError) as info:
                 act()
             assert info.value.code == grpc.StatusCode.NOT_FOUND  # another unit's flag does not exist for B

@@ -33,7 +33,7 @@ MEDIUM: Severity
 HIGH: Severity
 
 class Flag(_message.Message):
-    __slots__ = ("id", "patient_id", "kind", "severity", "state", "assessment_json", "source", "occurrences", "created_at", "updated_at", "claimed_by", "claimed_at", "resolution_note", "resolved_at", "unit")
+    __slots__ = ("id", "patient_id", "kind", "severity", "state", "assessment_json", "source", "occurrences", "created_at", "updated_at", "claimed_by", "claimed_at", "resolution_note", "resolved_at", "unit", "outcome", "release_reason")
     ID_FIELD_NUMBER: _ClassVar[int]
     PATIENT_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -49,6 +49,8 @@ class Flag(_message.Message):
     RESOLUTION_NOTE_FIELD_NUMBER: _ClassVar[int]
     RESOLVED_AT_FIELD_NUMBER: _ClassVar[int]
     UNIT_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_REASON_FIELD_NUMBER: _ClassVar[int]
     id: int
     patient_id: str
     kind: str
@@ -64,7 +66,9 @@ class Flag(_message.Message):
     resolution_note: str
     resolved_at: _timestamp_pb2.Timestamp
     unit: str
-    def __init__(self, id: _Optional[int] = ..., patient_id: _Optional[str] = ..., kind: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., state: _Optional[_Union[FlagState, str]] = ..., assessment_json: _Optional[str] = ..., source: _Optional[str] = ..., occurrences: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., claimed_by: _Optional[str] = ..., claimed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_note: _Optional[str] = ..., resolved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unit: _Optional[str] = ...) -> None: ...
+    outcome: str
+    release_reason: str
+    def __init__(self, id: _Optional[int] = ..., patient_id: _Optional[str] = ..., kind: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., state: _Optional[_Union[FlagState, str]] = ..., assessment_json: _Optional[str] = ..., source: _Optional[str] = ..., occurrences: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., claimed_by: _Optional[str] = ..., claimed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_note: _Optional[str] = ..., resolved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unit: _Optional[str] = ..., outcome: _Optional[str] = ..., release_reason: _Optional[str] = ...) -> None: ...
 
 class FlagFilter(_message.Message):
     __slots__ = ("states", "kinds", "patient_id", "min_severity", "limit")
@@ -131,19 +135,23 @@ class ClaimRequest(_message.Message):
     def __init__(self, flag_id: _Optional[int] = ..., coordinator: _Optional[str] = ...) -> None: ...
 
 class ResolveRequest(_message.Message):
-    __slots__ = ("flag_id", "coordinator", "note")
+    __slots__ = ("flag_id", "coordinator", "note", "outcome")
     FLAG_ID_FIELD_NUMBER: _ClassVar[int]
     COORDINATOR_FIELD_NUMBER: _ClassVar[int]
     NOTE_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
     flag_id: int
     coordinator: str
     note: str
-    def __init__(self, flag_id: _Optional[int] = ..., coordinator: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+    outcome: str
+    def __init__(self, flag_id: _Optional[int] = ..., coordinator: _Optional[str] = ..., note: _Optional[str] = ..., outcome: _Optional[str] = ...) -> None: ...
 
 class ReleaseRequest(_message.Message):
-    __slots__ = ("flag_id", "coordinator")
+    __slots__ = ("flag_id", "coordinator", "reason")
     FLAG_ID_FIELD_NUMBER: _ClassVar[int]
     COORDINATOR_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     flag_id: int
     coordinator: str
-    def __init__(self, flag_id: _Optional[int] = ..., coordinator: _Optional[str] = ...) -> None: ...
+    reason: str
+    def __init__(self, flag_id: _Optional[int] = ..., coordinator: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...

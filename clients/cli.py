@@ -80,6 +80,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="flag queue: a SQLite file (default: ./varde-queue.sqlite3, created if missing), "
                         "postgresql://user@host/db, or 'off' for no flags")
     v.add_argument("--risk-policy", metavar="FILE", help="risk policy for ScorePatients (default: the shipped one)")
+    v.add_argument("--escalation-policy", metavar="FILE",
+                   help="when unclaimed flags escalate (default: HIGH after 15 min, MEDIUM after 60; docs/flags.md)")
+    v.add_argument("--escalate-every-seconds", type=float, metavar="S",
+                   help="how often to look for flags due to escalate (default: 5)")
     v.add_argument("--workers", type=int, metavar="N", help="gRPC worker threads (default: 64)")
     v.add_argument("--grace-seconds", type=float, metavar="S",
                    help="on SIGTERM, time for in-flight calls to finish (default: 10)")
@@ -389,7 +393,9 @@ def _serve(args) -> int:
         settings = Settings.from_env(
             address=args.address, metrics_host=args.metrics_host, metrics_port=args.metrics_port,
             max_message_bytes=args.max_message_bytes, workers=args.workers, grace_seconds=args.grace_seconds,
-            queue=args.queue, risk_policy=args.risk_policy, tls_cert=args.tls_cert, tls_key=args.tls_key,
+            queue=args.queue, risk_policy=args.risk_policy, escalation_policy=args.escalation_policy,
+            escalate_every_seconds=args.escalate_every_seconds,
+            tls_cert=args.tls_cert, tls_key=args.tls_key,
             tls_client_ca=args.tls_client_ca, auth_config=args.auth_config, insecure=args.insecure,
             validate_national_id=args.validate_national_id, max_rows_per_batch=args.max_rows_per_batch,
             max_concurrent_streams=args.max_concurrent_streams, stream_idle_seconds=args.stream_idle_seconds,
@@ -400,13 +406,14 @@ def _serve(args) -> int:
     from varde.scoring.risk import PolicyError
     from varde.server.app import serve
     from varde.server.auth import AuthConfigError
+    from varde.server.flags.escalation import EscalationPolicyError
     from varde.server.store import StoreError
 
     try:
         return serve(settings)
     except StoreError as e:
         raise InputError(f"cannot open the flag queue: {e}") from None
-    except (PolicyError, AuthConfigError) as e:
+    except (PolicyError, AuthConfigError, EscalationPolicyError) as e:
         raise InputError(str(e)) from None
     except (OSError, RuntimeError) as e:
         raise InputError(f"cannot start the server on {settings.address}: {e}") from None

@@ -28,6 +28,7 @@ from varde.scoring.risk import warm_up as warm_up_risk
 from ._decoding import SafeDecoding
 from .auth import Authenticator, AuthInterceptor, load_auth_config
 from .config import Settings
+from .flags.escalation import Escalator, load_escalation_policy
 from .flags.queue import FlagQueue
 from .limits import StreamLimits
 from .metrics import Metrics
@@ -94,6 +95,7 @@ def create_server(address: str = "127.0.0.1:0", settings: Settings | None = None
     add_scoring_to_server(scoring, server)
     observations_pb2_grpc.add_ObservationsServicer_to_server(
         ObservationsService(metrics, scoring, settings.stream_batch_max), server)
+    escalation = load_escalation_policy(settings.escalation_policy)
     if store is not None:
         flags_pb2_grpc.add_FlagsServicer_to_server(FlagsService(metrics, store, stopping), server)
         patients_pb2_grpc.add_PatientsServicer_to_server(PatientsService(metrics, store), server)
@@ -125,6 +127,9 @@ def create_server(address: str = "127.0.0.1:0", settings: Settings | None = None
     store_state = {"up": True}
     threading.Thread(target=warm, name="varde-warm-up", daemon=True).start()
     if store is not None:
+        escalator = Escalator(store, escalation, metrics, stopping, settings.escalate_every_seconds)
+        threading.Thread(target=escalator.run, name="varde-escalation", daemon=True).start()
+        log.info("escalation policy %s", escalation.version)
         threading.Thread(target=_watch_store, args=(store, metrics, health_servicer, ready, stopping, store_state),
                          name="varde-store-watch", daemon=True).start()
     # For serve() and tests: report NOT_SERVING while draining, end watch streams, close the store.

@@ -39,6 +39,10 @@ class Settings:
     """The flag queue: a SQLite file path (created if missing), postgresql://..., or None for no flags."""
     risk_policy: str | None = None
     """The risk policy (TOML) for ScorePatients; None: the shipped default (docs/risk.md)."""
+    escalation_policy: str | None = None
+    """When unclaimed flags escalate (TOML; docs/flags.md). None: the shipped default (HIGH 15 min, MEDIUM 60 min)."""
+    escalate_every_seconds: float = 5.0
+    """How often the server looks for flags due to escalate."""
     stream_batch_max: int = 512
     """StreamObservations scores up to this many queued observations in one kernel call."""
     tls_cert: str | None = None
@@ -75,6 +79,8 @@ class Settings:
                 raise ConfigError(f"{name} is {getattr(self, name)}; it must be at least {low}")
         if self.grace_seconds < 0:
             raise ConfigError(f"grace_seconds is {self.grace_seconds}; it must be 0 or more")
+        if self.escalate_every_seconds <= 0:
+            raise ConfigError(f"escalate_every_seconds is {self.escalate_every_seconds}; it must be above 0")
         for name in ("stream_idle_seconds", "keepalive_seconds"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} is {getattr(self, name)}; it must be at least 1")

@@ -29,7 +29,8 @@ def flag_message(f: FlagRow) -> pb.Flag:
     msg = pb.Flag(id=f.id, patient_id=f.patient_id, kind=f.kind, severity=f.severity, state=_STATES[f.state],
                   assessment_json=f.assessment, source=f.source, occurrences=f.occurrences,
                   claimed_by=f.claimed_by or "", resolution_note=f.resolution_note or "", unit=f.unit,
-                  outcome=f.outcome or "", release_reason=f.release_reason or "")
+                  outcome=f.outcome or "", release_reason=f.release_reason or "",
+                  escalation_level=f.escalation_level or 0)
     _ts(msg.created_at, f.created_at)
     _ts(msg.updated_at, f.updated_at)
     _ts(msg.claimed_at, f.claimed_at)

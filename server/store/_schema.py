@@ -74,10 +74,16 @@ ALTER TABLE flags ADD COLUMN outcome TEXT;
 ALTER TABLE flags ADD COLUMN release_reason TEXT
 """
 
+# v6: escalation of flags nobody claims: how many times a flag escalated, and when last.
+_V6 = """
+ALTER TABLE flags ADD COLUMN escalation_level {int} NOT NULL DEFAULT 0;
+ALTER TABLE flags ADD COLUMN escalated_at {int}
+"""
+
 
 def migrations(dialect: str) -> tuple[str, ...]:
     types = {
         "sqlite": {"serial": "INTEGER", "int": "INTEGER", "blob": "BLOB"},
         "postgresql": {"serial": "BIGSERIAL", "int": "BIGINT", "blob": "BYTEA"},
     }[dialect]
-    return tuple(v.format(**types) for v in (_V1, _V2, _V3, _V4, _V5))
+    return tuple(v.format(**types) for v in (_V1, _V2, _V3, _V4, _V5, _V6))

@@ -106,10 +106,12 @@ class FlagRow:
     unit: str = ""
     outcome: str | None = None
     release_reason: str | None = None
+    escalation_level: int = 0
 
 
 _FLAG_COLUMNS = ("id, patient_id, kind, severity, state, assessment, source, occurrences, created_at, updated_at, "
-                 "claimed_by, claimed_at, resolved_at, resolution_note, unit, outcome, release_reason")
+                 "claimed_by, claimed_at, resolved_at, resolution_note, unit, outcome, release_reason, "
+                 "escalation_level")
 OUTCOMES = ("VISITED", "PHONED", "GP_CONTACTED", "EMERGENCY_SERVICES", "NO_ACTION")
 
 
@@ -449,6 +451,25 @@ class Store(abc.ABC):
                 rows = self._execute(cur, f"SELECT patient_id, settings FROM patient_settings WHERE unit = ? AND "
                                           f"patient_id IN ({', '.join('?' * len(part))})", (unit, *part)).fetchall()
                 out.update((p, json.loads(text)) for p, text in rows)
+        return out
+
+    def escalate_due(self, claim_within_us: dict[int, int]) -> dict[int, int]:
+        """Raise the escalation level of every OPEN flag whose time to claim (per severity; again for each level)
+        has passed since it was raised; an ESCALATED event for each. Returns flags escalated per severity."""
+        now = now_us()
+        out: dict[int, int] = {}
+        with self.transaction() as cur:
+            self._lock_events(cur)
+            for severity, within in sorted(claim_within_us.items()):
+                rows = self._execute(cur, "UPDATE flags SET escalation_level = escalation_level + 1, "
+                                          "escalated_at = ?, updated_at = ? WHERE state = 'OPEN' AND severity = ? "
+                                          "AND created_at + (escalation_level + 1) * ? <= ? RETURNING id",
+                                     (now, now, severity, within, now)).fetchall()
+                if rows:
+                    ids = sorted(r[0] for r in rows)
+                    self._insert_rows(cur, "flag_events", ("flag_id", "type", "at"),
+                                      [(i, "ESCALATED", now) for i in ids])
+                    out[severity] = len(ids)
         return out
 
     def ping(self) -> None:

@@ -33,7 +33,7 @@ MEDIUM: Severity
 HIGH: Severity
 
 class Flag(_message.Message):
-    __slots__ = ("id", "patient_id", "kind", "severity", "state", "assessment_json", "source", "occurrences", "created_at", "updated_at", "claimed_by", "claimed_at", "resolution_note", "resolved_at", "unit", "outcome", "release_reason")
+    __slots__ = ("id", "patient_id", "kind", "severity", "state", "assessment_json", "source", "occurrences", "created_at", "updated_at", "claimed_by", "claimed_at", "resolution_note", "resolved_at", "unit", "outcome", "release_reason", "escalation_level")
     ID_FIELD_NUMBER: _ClassVar[int]
     PATIENT_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -51,6 +51,7 @@ class Flag(_message.Message):
     UNIT_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     RELEASE_REASON_FIELD_NUMBER: _ClassVar[int]
+    ESCALATION_LEVEL_FIELD_NUMBER: _ClassVar[int]
     id: int
     patient_id: str
     kind: str
@@ -68,7 +69,8 @@ class Flag(_message.Message):
     unit: str
     outcome: str
     release_reason: str
-    def __init__(self, id: _Optional[int] = ..., patient_id: _Optional[str] = ..., kind: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., state: _Optional[_Union[FlagState, str]] = ..., assessment_json: _Optional[str] = ..., source: _Optional[str] = ..., occurrences: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., claimed_by: _Optional[str] = ..., claimed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_note: _Optional[str] = ..., resolved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unit: _Optional[str] = ..., outcome: _Optional[str] = ..., release_reason: _Optional[str] = ...) -> None: ...
+    escalation_level: int
+    def __init__(self, id: _Optional[int] = ..., patient_id: _Optional[str] = ..., kind: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., state: _Optional[_Union[FlagState, str]] = ..., assessment_json: _Optional[str] = ..., source: _Optional[str] = ..., occurrences: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., claimed_by: _Optional[str] = ..., claimed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_note: _Optional[str] = ..., resolved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unit: _Optional[str] = ..., outcome: _Optional[str] = ..., release_reason: _Optional[str] = ..., escalation_level: _Optional[int] = ...) -> None: ...
 
 class FlagFilter(_message.Message):
     __slots__ = ("states", "kinds", "patient_id", "min_severity", "limit")
@@ -110,6 +112,7 @@ class FlagEvent(_message.Message):
         RELEASED: _ClassVar[FlagEvent.Type]
         RESOLVED: _ClassVar[FlagEvent.Type]
         CAUGHT_UP: _ClassVar[FlagEvent.Type]
+        ESCALATED: _ClassVar[FlagEvent.Type]
     TYPE_UNSPECIFIED: FlagEvent.Type
     EXISTING: FlagEvent.Type
     RAISED: FlagEvent.Type
@@ -118,6 +121,7 @@ class FlagEvent(_message.Message):
     RELEASED: FlagEvent.Type
     RESOLVED: FlagEvent.Type
     CAUGHT_UP: FlagEvent.Type
+    ESCALATED: FlagEvent.Type
     TYPE_FIELD_NUMBER: _ClassVar[int]
     FLAG_FIELD_NUMBER: _ClassVar[int]
     CURSOR_FIELD_NUMBER: _ClassVar[int]

@@ -120,13 +120,20 @@ def _parser() -> argparse.ArgumentParser:
     h.set_defaults(func=_health)
 
     u = sub.add_parser(
-        "push", help="score one observation set on a server",
-        description="Send one observation set with PushObservation and print the assessment as JSON.",
-        epilog="example:\n  varde push --server 127.0.0.1:50051 patient_id=p1 resp_rate=22 spo2=95 on_oxygen=false "
-               "systolic_bp=118 pulse=96 consciousness=A temperature=38.4",
+        "push", help="score one observation set on a server (a nurse's manual entry, scripts, tests)",
+        description="Send one observation set with PushObservation and print the assessment. Names as in the "
+                    "observation schema: resp_rate, spo2, on_oxygen, systolic_bp, pulse, consciousness, temperature "
+                    "(also spo2_scale, age, pregnant; the patient's settings apply: varde patient).",
+        epilog="examples:\n  varde push --patient p1 resp_rate=22 spo2=95 on_oxygen=false systolic_bp=118 pulse=96 "
+               "consciousness=A temperature=38.4\n"
+               "  varde push --patient p1 --at 2026-11-23T10:00+01:00 --device oximeter-12 spo2=93 pulse=104 --json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     u.add_argument("values", nargs="+", metavar="NAME=VALUE", help="observation fields (docs/news2.md)")
+    u.add_argument("--patient", metavar="ID", help="the patient (or patient_id=ID among the values)")
+    u.add_argument("--at", metavar="TIME", help="when it was measured, ISO 8601 with a time zone (default: now)")
+    u.add_argument("--device", metavar="NAME", help="the device or app that measured it")
+    u.add_argument("--json", action="store_true", help="print the assessment as JSON")
     add_connection_args(u)
     u.set_defaults(func=_push)
     _flags_parser(sub)
@@ -446,6 +453,15 @@ def _push(args) -> int:
         if not sep:
             raise InputError(f"{item!r} is not NAME=VALUE (e.g. resp_rate=22)")
         values[name] = _value(name, text)
+    import datetime as dt
+
+    if args.patient:
+        values["patient_id"] = args.patient
+    if args.device:
+        values["source"] = args.device
+    if args.at:
+        values["observed_at"] = args.at
+    values.setdefault("observed_at", dt.datetime.now(dt.UTC))
     try:
         msg = observation(values)
     except (ValueError, TypeError) as e:
@@ -455,8 +471,32 @@ def _push(args) -> int:
             reply = client.push(msg)
         except VardeError as e:
             raise InputError(f"{args.server}: {e}") from None
-    print(json.dumps(json_format.MessageToDict(reply), indent=2, ensure_ascii=False))
+    if args.json:
+        print(json.dumps(json_format.MessageToDict(reply), indent=2, ensure_ascii=False))
+    else:
+        print(_assessment_text(reply))
     return 0
+
+
+def _assessment_text(a) -> str:
+    """One assessment for a person: the score and band, what to do, what is missing, the sub-scores."""
+    from varde._proto.varde.v1 import observations_pb2 as pb
+
+    if a.reject_reason:
+        return f"{a.patient_id}: not scored: {a.reject_reason}"
+    if not a.applicable:
+        return f"{a.patient_id}: NEWS2 does not apply ({a.not_applicable_reason})"
+    band = pb.Band.Name(a.band).removeprefix("BAND_")
+    lines = [f"{a.patient_id}: NEWS2 {a.total} {band}{' (a red score)' if a.red else ''}, monitor {a.monitoring}"
+             + ("" if a.complete else f"; partial: missing {', '.join(a.missing)}")]
+    subs = [f"{f.name} {v}" for f, v in a.sub_scores.ListFields()]
+    if subs:
+        lines.append("  sub-scores: " + ", ".join(subs))
+    if a.rising:
+        lines.append("  rising: a rise of 2 or more against the lowest total of the last 24 h")
+    if a.flag_ids:
+        lines.append(f"  flags: {', '.join(str(i) for i in a.flag_ids)}")
+    return "\n".join(lines)
 
 
 def _value(name: str, text: str):

@@ -146,7 +146,8 @@ def test_image_builds_serves_mutual_tls_from_the_kernel_cache_and_stops_cleanly(
                *_tls_args(certs, "journal"))
         rows = pv.read_csv(ROOT / "examples" / "observations.csv").num_rows
         assert pq.read_table(out).num_rows == rows
-        pushed = json.loads(_varde("push", *PUSH, "--server", address, *_tls_args(certs, "device")).stdout)
+        pushed = json.loads(_varde("push", *PUSH, "--json", "--server", address,
+                                   *_tls_args(certs, "device")).stdout)
         assert pushed["total"] == 5, pushed
         flags = _varde("flags", "list", "--json", "--server", address, *_tls_args(certs, "coordinator")).stdout
         patients = {json.loads(line)["patientId"] for line in flags.splitlines() if line.strip()}

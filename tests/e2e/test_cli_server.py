@@ -58,9 +58,14 @@ def test_health_and_push(server, capsys):
     capsys.readouterr()
     assert main(["push", "--server", server.address, "patient_id=p1", "resp_rate=22", "spo2=95",
                  "on_oxygen=false", "systolic_bp=118", "pulse=96", "consciousness=A", "temperature=38.4",
-                 "observed_at=2026-11-23T10:00:00+01:00"]) == 0
+                 "observed_at=2026-11-23T10:00:00+01:00", "--json"]) == 0
     reply = json.loads(capsys.readouterr().out)
     assert reply["total"] == 5 and reply["band"] == "BAND_MEDIUM" and reply["observedAt"] == "2026-11-23T09:00:00Z"
+    assert main(["push", "--server", server.address, "--patient", "p-nurse", "--at", "2026-11-23T11:00+01:00",
+                 "--device", "app-3", "resp_rate=22", "spo2=95", "pulse=96"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("p-nurse: NEWS2 4 LOW, monitor 4-6-hourly") and "partial: missing" in text
+    assert "sub-scores: resp_rate 2, spo2 1, pulse 1" in text
 
 
 @pytest.mark.parametrize(("arg", "needle"), [("resp_rate", "NAME=VALUE"), ("pulse=fast", "not a number"),

@@ -37,6 +37,7 @@ TEMPERATURE_OUT_OF_RANGE = 14
 AGE_OUT_OF_RANGE = 15
 NO_VITAL_SIGNS = 16
 INVALID_NATIONAL_ID = 17  # not written here: news2.reject_invalid_ids relabels MISSING_PATIENT_ID rows
+OBSERVED_IN_FUTURE = 18  # likewise
 
 UNDER_16 = 0
 PREGNANT = 1

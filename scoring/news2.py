@@ -142,28 +142,43 @@ def _check_arrays(batch: pa.RecordBatch) -> None:
             raise SchemaError(f"column {name!r} is not valid Arrow data ({e})", column=name) from None
 
 
-def _score_batch(batch: pa.RecordBatch, force_parallel: bool | None, bad_ids: np.ndarray | None = None
+def _score_batch(batch: pa.RecordBatch, force_parallel: bool | None, row_rejects: np.ndarray | None = None
                  ) -> pa.RecordBatch:
     _check_arrays(batch)
     run_parallel = batch.num_rows >= SERIAL_BELOW if force_parallel is None else force_parallel
     if run_parallel:
         with _PARALLEL:
-            return _score(batch, True, bad_ids)
-    return _score(batch, False, bad_ids)
+            return _score(batch, True, row_rejects)
+    return _score(batch, False, row_rejects)
 
 
 _INVALID_ID = REJECT_REASONS.index("INVALID_NATIONAL_ID")
+_FUTURE = REJECT_REASONS.index("OBSERVED_IN_FUTURE")
 
 
-def reject_invalid_ids(raw: Raw, bad: np.ndarray) -> None:
+def reject_invalid_ids(raw: Raw, bad: np.ndarray, code: int = _INVALID_ID) -> None:
     """Rows scored with their patient taken as absent (so rejected first, nothing else scored) get the reason
-    INVALID_NATIONAL_ID instead of MISSING_PATIENT_ID."""
+    `code` (INVALID_NATIONAL_ID, OBSERVED_IN_FUTURE) instead of MISSING_PATIENT_ID."""
     rows = np.flatnonzero(bad)
     if len(rows):
-        raw.reject[rows] = _INVALID_ID
+        raw.reject[rows] = code
 
 
-def _score(batch: pa.RecordBatch, run_parallel: bool, bad_ids: np.ndarray | None = None) -> pa.RecordBatch:
+def _row_rejects(n: int, invalid_ids: np.ndarray | None, future: np.ndarray | None) -> np.ndarray | None:
+    """Per row the reject code decided before the kernel (-1: none); a national id problem comes first."""
+    if invalid_ids is None and future is None:
+        return None
+    codes = np.full(n, -1, np.int8)
+    for mask, code in ((future, _FUTURE), (invalid_ids, _INVALID_ID)):  # the later wins: national id first
+        if mask is not None:
+            mask = np.asarray(mask, np.bool_)
+            if mask.shape != (n,):
+                raise ValueError(f"a reject mask has {mask.shape} entries for {n} rows")
+            codes[mask] = code
+    return codes
+
+
+def _score(batch: pa.RecordBatch, run_parallel: bool, row_rejects: np.ndarray | None = None) -> pa.RecordBatch:
     n = batch.num_rows
     col = batch.column
     names = batch.schema.names
@@ -172,8 +187,9 @@ def _score(batch: pa.RecordBatch, run_parallel: bool, bad_ids: np.ndarray | None
         return col(name) if name in names else None
 
     pid_bits, pid_off = validity(col("patient_id"))
-    if bad_ids is not None and bad_ids.any():
-        present = col("patient_id").is_valid().to_numpy(zero_copy_only=False) & ~bad_ids
+    bad = None if row_rejects is None else row_rejects >= 0
+    if bad is not None and bad.any():
+        present = col("patient_id").is_valid().to_numpy(zero_copy_only=False) & ~bad
         pid_bits, pid_off = _bits(present), 0
     cons, cons_codes = _consciousness(col("consciousness"), run_parallel)
     # In the kernel's PASS_ORDER: scale, oxygen, resp, spo2, sbp, pulse, consciousness, temperature, age, pregnant
@@ -190,8 +206,8 @@ def _score(batch: pa.RecordBatch, run_parallel: bool, bad_ids: np.ndarray | None
         numeric_column(opt("pregnant"), "pregnant"),
     )
     raw = _run(n, pid_bits, pid_off, cols, cons_codes, run_parallel)
-    if bad_ids is not None:
-        reject_invalid_ids(raw, bad_ids)
+    if bad is not None and bad.any():
+        raw.reject[bad] = row_rejects[bad]
     out = raw.arrays()
     keep = [i for i, name in enumerate(names) if name not in RESULT_COLUMNS]
     arrays = [batch.column(i) for i in keep] + out
@@ -289,29 +305,26 @@ def score_values(patient_present: np.ndarray, values: dict, consciousness: list)
 
 
 def score_news2(data: pa.Table | pa.RecordBatch, *, parallel: bool | None = None,
-                invalid_ids: np.ndarray | None = None) -> pa.Table | pa.RecordBatch:
+                invalid_ids: np.ndarray | None = None, future: np.ndarray | None = None
+                ) -> pa.Table | pa.RecordBatch:
     """Score every row of an observation table; return its columns followed by the NEWS2 result columns.
 
     A bad row is rejected with a `reject_reason` and never stops the batch; a missing required column raises
     `SchemaError` naming it. Result columns already present in the input are replaced. `parallel` forces the
     parallel (True) or serial (False) kernel; by default batches under SERIAL_BELOW rows run serially.
     `invalid_ids` (a bool per row, from national_id.check_national_ids) rejects those rows with
-    INVALID_NATIONAL_ID.
+    INVALID_NATIONAL_ID, `future` (a bool per row: measured later than the caller accepts) with OBSERVED_IN_FUTURE.
     """
-    if invalid_ids is not None:
-        invalid_ids = np.asarray(invalid_ids, np.bool_)
-        if invalid_ids.shape != (data.num_rows,):
-            raise ValueError(f"invalid_ids has {invalid_ids.shape} entries for {data.num_rows} rows")
+    codes = _row_rejects(data.num_rows, invalid_ids, future)
     if isinstance(data, pa.RecordBatch):
         _check_columns(data.schema)
-        return _score_batch(data, parallel, invalid_ids)
+        return _score_batch(data, parallel, codes)
     if not isinstance(data, pa.Table):
         raise TypeError(f"score_news2 takes a pyarrow Table or RecordBatch, not {type(data).__name__}")
     _check_columns(data.schema)
     batches, start = [], 0
     for b in data.to_batches():
-        batches.append(_score_batch(b, parallel, None if invalid_ids is None else
-                                    invalid_ids[start:start + b.num_rows]))
+        batches.append(_score_batch(b, parallel, None if codes is None else codes[start:start + b.num_rows]))
         start += b.num_rows
     if not batches:
         empty = data.schema.empty_table().to_batches() or [pa.RecordBatch.from_pylist([], schema=data.schema)]

@@ -80,6 +80,9 @@ REJECT_REASONS = (
     # Not written by the kernel: a patient_id that fails the national identity number check (server option
     # --validate-national-id). It takes MISSING_PATIENT_ID's place in the order: checked first.
     "INVALID_NATIONAL_ID",
+    # Not written by the kernel either: observed_at more than a few minutes after the server's clock (a device's
+    # clock wrong, or a typing error), at the same place in the order.
+    "OBSERVED_IN_FUTURE",
 )
 
 # news2_missing: the names of the missing parameters, ';'-joined in chart order, one entry per 7-bit mask.

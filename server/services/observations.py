@@ -37,7 +37,7 @@ from ..errors import RequestError
 from ..metrics import Metrics
 from ..store.base import Caller
 from .patients import apply_settings
-from .scoring import MAX_PATIENT_ID_BYTES
+from .scoring import FUTURE_TOLERANCE_US, MAX_PATIENT_ID_BYTES
 
 __all__ = ["ObservationsService", "assessments", "score_observations"]
 
@@ -46,6 +46,7 @@ _FLAGS = ("on_oxygen", "pregnant")
 _BAND_ENUM = (pb.BAND_ZERO, pb.BAND_LOW, pb.BAND_LOW_MEDIUM, pb.BAND_MEDIUM, pb.BAND_HIGH)
 _MISSING_LISTS = tuple(tuple(m.split(";")) if m else () for m in MISSING_NAMES)
 _TS = pa.timestamp("us", tz="UTC")
+FUTURE = REJECT_REASONS.index("OBSERVED_IN_FUTURE")
 _MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799  # google.protobuf.Timestamp's valid range
 
 
@@ -59,12 +60,13 @@ def score_observations(observations: list[pb.Observation], check_ids: bool = Fal
             kind = np.bool_ if name in _FLAGS else np.float64
             values[name] = (np.array([getattr(o, name) for o in observations], kind), np.array(present))
     present = np.array([bool(o.patient_id) for o in observations])
+    limit = time.time() + FUTURE_TOLERANCE_US / 1e6
+    future = np.array([o.HasField("observed_at") and o.observed_at.seconds > limit for o in observations])
     bad = (np.array([bool(o.patient_id) and not is_valid_national_id(o.patient_id) for o in observations])
-           if check_ids else None)
-    raw = score_values(present if bad is None else present & ~bad, values,
-                       [o.consciousness or None for o in observations])
-    if bad is not None:
-        reject_invalid_ids(raw, bad)
+           if check_ids else np.zeros(len(observations), np.bool_))
+    raw = score_values(present & ~bad & ~future, values, [o.consciousness or None for o in observations])
+    reject_invalid_ids(raw, future & present & ~bad, FUTURE)
+    reject_invalid_ids(raw, bad)
     return raw
 
 

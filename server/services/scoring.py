@@ -82,6 +82,23 @@ def add_to_server(service: ScoringService, server: grpc.Server) -> None:
 
 
 MAX_PATIENT_ID_BYTES = 256
+# A reading measured more than this after the server's clock is refused (OBSERVED_IN_FUTURE): a device's clock set
+# wrong would otherwise put its readings ahead of every later one.
+FUTURE_TOLERANCE_US = 5 * 60 * 1_000_000
+
+
+def in_the_future(table: pa.Table):
+    """Which rows' observed_at is more than FUTURE_TOLERANCE_US after now (None: no such column, or one that is
+    not a time; the scoring reports that)."""
+    if table.schema.names.count("observed_at") != 1 or not pa.types.is_timestamp(table.schema.field(
+            "observed_at").type):
+        return None
+    try:
+        micros = table.column("observed_at").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    except pa.ArrowException:
+        return None  # beyond what microseconds hold: the flag rules report it
+    limit = time.time_ns() // 1000 + FUTURE_TOLERANCE_US
+    return pc.fill_null(pc.greater(micros, limit), False).to_numpy(zero_copy_only=False)
 
 
 def _check_id_lengths(ids: pa.ChunkedArray) -> None:
@@ -146,7 +163,7 @@ class ScoringService(scoring_pb2_grpc.ScoringServicer):
         self._ready.wait()
         kernel = "news2_parallel" if table.num_rows >= SERIAL_BELOW else "news2_serial"
         started = time.perf_counter()
-        scored = score_news2(table, invalid_ids=self.invalid_ids(table))
+        scored = score_news2(table, invalid_ids=self.invalid_ids(table), future=in_the_future(table))
         self.metrics.kernel_seconds.labels(kernel).observe(time.perf_counter() - started)
         c = count(scored)
         m = self.metrics

@@ -49,9 +49,9 @@ def test_scale_2_set_by_a_coordinator_is_used_for_every_push_of_that_patient(sec
 
 def test_birth_date_gives_the_age_at_each_observation(secured):
     with secured.token_client("coordinator") as k, secured.cert_client("device") as d:
-        k.set_patient_settings("child-1", birth_date="2011-06-01")
-        young = d.push({"patient_id": "child-1", "observed_at": dt.datetime(2027, 5, 31, tzinfo=dt.UTC), **COPD})
-        grown = d.push({"patient_id": "child-1", "observed_at": dt.datetime(2027, 6, 1, tzinfo=dt.UTC), **COPD})
+        k.set_patient_settings("child-1", birth_date="2010-06-01")
+        young = d.push({"patient_id": "child-1", "observed_at": dt.datetime(2026, 5, 31, tzinfo=dt.UTC), **COPD})
+        grown = d.push({"patient_id": "child-1", "observed_at": dt.datetime(2026, 6, 1, tzinfo=dt.UTC), **COPD})
     assert young.not_applicable_reason == "UNDER_16" and not young.applicable
     assert grown.applicable and grown.total == 3
 

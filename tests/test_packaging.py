@@ -20,3 +20,16 @@ def test_every_data_file_is_package_data():
             rel = str(path.relative_to(folder))
             assert any(fnmatch.fnmatch(rel, p) for p in patterns), f"{package}: {rel} is not package data"
     assert "varde.scoring.risk" in data
+
+
+def test_every_data_folder_belongs_to_a_package_with_package_data():
+    """A `data/` folder in a package that declares no package data would be left out of the wheel."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    declared = set(project["package-data"])
+    for top, package in (("scoring", "varde.scoring"), ("server", "varde.server"), ("clients", "varde.clients")):
+        for folder in (ROOT / top).rglob("data"):
+            if folder.is_dir() and any(folder.iterdir()):
+                parts = folder.parent.relative_to(ROOT / top).parts
+                name = ".".join((package, *parts))
+                assert name in declared, f"{folder.relative_to(ROOT)}: add {name!r} to package-data"
+    assert "varde.server.flags" in declared

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import tempfile
 import threading
 
@@ -25,6 +24,7 @@ if os.environ.get("VARDE_FUZZ_BOUNDSCHECK", "1") != "0":
     os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "varde-fuzz", "numba"))
 
 import atheris  # noqa: E402
+from _corpus import argv_with_seeds  # noqa: E402  (fuzz/, the script's own folder)
 from google.protobuf.message import DecodeError  # noqa: E402
 
 _KERNELS = ["varde._proto", "varde.scoring._jit", "varde.scoring._news2_kernel", "varde.scoring._trend_kernel",
@@ -122,18 +122,7 @@ def seeds() -> list[bytes]:
 
 
 def main() -> None:
-    argv = list(sys.argv)
-    folders = [a for a in argv[1:] if not a.startswith("-")]
-    if not folders:  # no corpus folder given: the seeds in a fresh one
-        folders = [tempfile.mkdtemp(prefix="varde-fuzz-corpus-")]
-        argv.append(folders[0])
-    if os.path.isdir(folders[0]) or not os.path.exists(folders[0]):
-        os.makedirs(folders[0], exist_ok=True)
-        if not os.listdir(folders[0]):
-            for i, seed in enumerate(seeds()):
-                with open(os.path.join(folders[0], f"seed-{i:02d}"), "wb") as f:
-                    f.write(seed)
-            print(f"seed corpus: {folders[0]}", file=sys.stderr)
+    argv = argv_with_seeds(seeds)
     logging.disable(logging.CRITICAL)
     global SERVICE
     warm_up()

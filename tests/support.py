@@ -40,6 +40,20 @@ class Running:
         self.metrics.close()
 
 
+def free_ports(n: int) -> list[int]:
+    """n ports free on 127.0.0.1 now, for servers started as processes (which cannot report a port 0 back)."""
+    import socket
+
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 def observations(n: int, seed: int = 0) -> pa.Table:
     """Realistic rows with one row in 50 made bad in some way, so that reject reasons travel too."""
     table = generate(n, seed)

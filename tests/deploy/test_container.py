@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.security_support import Pki
+from tests.support import free_ports
 from varde.clients.client import VardeClient, VardeError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,7 +101,7 @@ def test_image_builds_serves_mutual_tls_from_the_kernel_cache_and_stops_cleanly(
     certs = _certificates(tmp_path / "tls")
     name = f"varde-container-test-{os.getpid()}"
     volume = f"{name}-data"
-    port, metrics_port = _free_ports(2)
+    port, metrics_port = free_ports(2)
     address = f"localhost:{port}"
     try:
         started = time.monotonic()
@@ -324,14 +324,3 @@ def _varde(*args: str) -> subprocess.CompletedProcess:
                             cwd=ROOT, timeout=120)
     assert result.returncode == 0, f"varde {args[0]} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
     return result
-
-
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()

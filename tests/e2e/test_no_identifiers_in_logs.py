@@ -8,7 +8,6 @@ import datetime as dt
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import pyarrow as pa
 import pytest
 
 from tests.security_support import TokenIssuer
+from tests.support import free_ports
 from varde._proto.varde.v1 import flags_pb2, flags_pb2_grpc, scoring_pb2, scoring_pb2_grpc
 from varde.clients.client import VardeClient, VardeError
 
@@ -58,16 +58,6 @@ _CORE_PREFIX = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ \S+:\d+\] ")
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
-
-def _ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def _start(tmp_path: Path, port: int, metrics_port: int, config: Path) -> tuple[subprocess.Popen, Path, Path]:
@@ -240,7 +230,7 @@ def test_no_patient_value_token_or_hpr_number_in_logs_or_metric_labels(tmp_path)
         "device": issuer.token(scopes=("varde/device",), hpr_number=None, orgnr_parent=UNIT),
     }
     forged = TokenIssuer().token(hpr_number=HPR["kari"], orgnr_parent=UNIT)  # right kid, someone else's key
-    port, metrics_port = _ports(2)
+    port, metrics_port = free_ports(2)
     proc, out, err = _start(tmp_path, port, metrics_port, config)
     try:
         _scenario(port, tokens, forged)

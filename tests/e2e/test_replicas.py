@@ -11,21 +11,9 @@ import psycopg
 from tests.e2e.test_crash import HIGH9, start
 from tests.security_support import TokenIssuer
 from tests.server.stores import new_postgres_database
+from tests.support import free_ports
 from varde._proto.varde.v1 import flags_pb2
 from varde.clients.client import VardeClient, VardeError
-
-
-def _ports(n: int) -> list[int]:
-    import socket
-
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def test_two_servers_share_one_queue(tmp_path):
@@ -42,7 +30,7 @@ def test_two_servers_share_one_queue(tmp_path):
     ola = issuer.token(hpr_number="2222222")
     device = issuer.token(scopes=("varde/device",), hpr_number=None)
     try:
-        pa_, pb_ = _ports(2)
+        pa_, pb_ = free_ports(2)
         # Both start at once on the empty database: the schema migration runs under an advisory lock.
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             procs = list(pool.map(lambda port: start(port, url, "--auth-config", str(config)), (pa_, pb_)))

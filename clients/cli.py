@@ -83,7 +83,17 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--escalation-policy", metavar="FILE",
                    help="when unclaimed flags escalate (default: HIGH after 15 min, MEDIUM after 60; docs/flags.md)")
     v.add_argument("--escalate-every-seconds", type=float, metavar="S",
-                   help="how often to look for flags due to escalate (default: 5)")
+                   help="how often to look for flags due to escalate and patients overdue (default: 5)")
+    home = v.add_argument_group("home follow-up (docs/home.md)")
+    home.add_argument("--assembly-window-seconds", type=float, metavar="S",
+                      help="readings of one patient measured within S seconds make one observation set "
+                           "(default: 1800; 0: score every push as sent)")
+    home.add_argument("--overdue-grace-seconds", type=float, metavar="S",
+                      help="how late a patient's next set may be before MEASUREMENT_OVERDUE (default: 900)")
+    home.add_argument("--response-policies", metavar="DIR",
+                      help="the units' response policies, <unit>.toml and default.toml: whom to contact and how "
+                           "often to measure at each band (default: RCP 2017, to be reviewed; "
+                           "docs/response-policy.md)")
     v.add_argument("--workers", type=int, metavar="N", help="gRPC worker threads (default: 64)")
     v.add_argument("--grace-seconds", type=float, metavar="S",
                    help="on SIGTERM, time for in-flight calls to finish (default: 10)")
@@ -154,6 +164,7 @@ examples:
   varde flags watch                                 # the open flags, then every change as it happens
   varde flags claim --next                          # take the most severe, oldest open flag
   varde flags claim 42
+  varde flags show 42                               # the flag with its ISBAR message (--lang en: English)
   varde flags resolve 42 --outcome GP_CONTACTED --note "GP visited, antibiotics started"
   varde flags release 42 --reason "going off shift" # give it back to the queue
   varde flags list --server varde.kommune.no:443 --tls-ca ca.pem --token-file ~/.varde-token
@@ -165,7 +176,8 @@ and is written to the audit log with every read and change (docs/security.md).
 
 def _flags_parser(sub) -> None:
 
-    f = sub.add_parser("flags", help="the coordinating unit's flag queue: list, watch, claim, resolve, release",
+    f = sub.add_parser("flags", help="the coordinating unit's flag queue: list, watch, show, claim, resolve, "
+                       "release",
                        description="Work the coordinating unit's (koordinerende enhet) flag queue on a server.",
                        epilog=_FLAGS_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     fsub = f.add_subparsers(dest="flags_command", metavar="ACTION")
@@ -177,7 +189,8 @@ def _flags_parser(sub) -> None:
 
     def filters(p):
         p.add_argument("--kind", action="append", default=[], metavar="KIND",
-                       help="NEWS2_HIGH, NEWS2_MEDIUM, NEWS2_RED, NEWS2_RISING (repeatable)")
+                       help="NEWS2_HIGH, NEWS2_MEDIUM, NEWS2_RED, NEWS2_RISING, MEASUREMENT_OVERDUE, "
+                       "RISK_UNMET_NEED, RISK_RISING (repeatable)")
         p.add_argument("--patient", default="", metavar="ID", help="one patient's flags")
         p.add_argument("--min-severity", default="SEVERITY_UNSPECIFIED", choices=["LOW", "MEDIUM", "HIGH"],
                        metavar="LEVEL", help="LOW, MEDIUM or HIGH")
@@ -210,6 +223,13 @@ def _flags_parser(sub) -> None:
                    help="what the flag led to: VISITED, PHONED, GP_CONTACTED, EMERGENCY_SERVICES or NO_ACTION")
     r.add_argument("--note", default="", help="what was done (kept with the flag, not in the audit log)")
     r.set_defaults(func=_flags_resolve)
+
+    show = fsub.add_parser("show", help="one flag in full, with its ISBAR message (what to tell the doctor)")
+    common(show)
+    show.add_argument("flag_id", type=int, metavar="ID")
+    show.add_argument("--lang", choices=["nb", "en"], default="nb",
+                      help="the ISBAR message in Norwegian bokmål (nb, default) or English (en)")
+    show.set_defaults(func=_flags_show)
 
     rel = fsub.add_parser("release", help="give a claimed flag back to the queue")
     common(rel)
@@ -294,6 +314,28 @@ def _flags_claim(args) -> int:
 
 def _flags_resolve(args) -> int:
     _print_flag(_flags_call(args, lambda c: c.resolve(args.flag_id, args.outcome, args.note)), args.json)
+    return 0
+
+
+def _flags_show(args) -> int:
+    from varde._proto.varde.v1 import flags_pb2
+
+    f = _flags_call(args, lambda c: c.get_flag(args.flag_id))
+    if args.json:
+        _print_flag(f, True)
+        return 0
+    print(_flag_line(f))
+    if f.escalation_level:
+        print(f"escalated {f.escalation_level} time(s): nobody claimed it in time")
+    if f.state == flags_pb2.RESOLVED:
+        print(f"resolved: {f.outcome or '-'}{': ' + f.resolution_note if f.resolution_note else ''}")
+    if f.release_reason:
+        print(f"last released: {f.release_reason}")
+    if f.HasField("isbar"):
+        print()
+        print(f.isbar.text_nb if args.lang == "nb" else f.isbar.text_en)
+    else:
+        print(f"assessment: {f.assessment_json}")
     return 0
 
 
@@ -402,6 +444,8 @@ def _serve(args) -> int:
             max_message_bytes=args.max_message_bytes, workers=args.workers, grace_seconds=args.grace_seconds,
             queue=args.queue, risk_policy=args.risk_policy, escalation_policy=args.escalation_policy,
             escalate_every_seconds=args.escalate_every_seconds,
+            assembly_window_seconds=args.assembly_window_seconds, overdue_grace_seconds=args.overdue_grace_seconds,
+            response_policies=args.response_policies,
             tls_cert=args.tls_cert, tls_key=args.tls_key,
             tls_client_ca=args.tls_client_ca, auth_config=args.auth_config, insecure=args.insecure,
             validate_national_id=args.validate_national_id, max_rows_per_batch=args.max_rows_per_batch,
@@ -414,13 +458,14 @@ def _serve(args) -> int:
     from varde.server.app import serve
     from varde.server.auth import AuthConfigError
     from varde.server.flags.escalation import EscalationPolicyError
+    from varde.server.flags.response import ResponsePolicyError
     from varde.server.store import StoreError
 
     try:
         return serve(settings)
     except StoreError as e:
         raise InputError(f"cannot open the flag queue: {e}") from None
-    except (PolicyError, AuthConfigError, EscalationPolicyError) as e:
+    except (PolicyError, AuthConfigError, EscalationPolicyError, ResponsePolicyError) as e:
         raise InputError(str(e)) from None
     except (OSError, RuntimeError) as e:
         raise InputError(f"cannot start the server on {settings.address}: {e}") from None
@@ -492,6 +537,13 @@ def _assessment_text(a) -> str:
     subs = [f"{f.name} {v}" for f, v in a.sub_scores.ListFields()]
     if subs:
         lines.append("  sub-scores: " + ", ".join(subs))
+    if a.assembled and a.parts:
+        def hm(ts):
+            return ts.ToDatetime().strftime("%H:%M")
+
+        lines.append(f"  set of {a.set_started_at.ToDatetime().strftime('%Y-%m-%d %H:%M')}-{hm(a.observed_at)} UTC: "
+                     + ", ".join(f"{p.parameter} {hm(p.measured_at)}{' ' + p.device if p.device else ''}"
+                                 for p in a.parts))
     if a.rising:
         lines.append("  rising: a rise of 2 or more against the lowest total of the last 24 h")
     if a.flag_ids:

@@ -342,6 +342,11 @@ class VardeClient:
                 failures += 1
                 time.sleep(min(2.0, 0.1 * 2 ** min(failures, 5)))
 
+    def get_flag(self, flag_id: int) -> flags_pb2.Flag:
+        """One flag of your unit, with its ISBAR message (flag.isbar.text_nb / text_en) when it has one."""
+        request = flags_pb2.GetFlagRequest(flag_id=flag_id)
+        return self._retry(lambda: self._flags.GetFlag(request, timeout=self.timeout))
+
     def claim(self, flag_id: int | None = None) -> flags_pb2.Flag:
         """Take a flag of your unit (or, with no id, its most severe and oldest open one). The server records you
         as your credential names you."""

@@ -29,7 +29,9 @@ from ._decoding import SafeDecoding
 from .auth import Authenticator, AuthInterceptor, load_auth_config
 from .config import Settings
 from .flags.escalation import Escalator, load_escalation_policy
+from .flags.follow_up import FollowUp, OverdueWatcher
 from .flags.queue import FlagQueue
+from .flags.response import ResponsePolicies
 from .limits import StreamLimits
 from .metrics import Metrics
 from .services.flags import FlagsService
@@ -89,12 +91,15 @@ def create_server(address: str = "127.0.0.1:0", settings: Settings | None = None
     ready = threading.Event()
     stopping = threading.Event()
     store = open_store(settings.queue) if settings.queue else None
-    queue = FlagQueue(store, metrics) if store else None
+    follow_up = FollowUp(ResponsePolicies(settings.response_policies),
+                         int(settings.overdue_grace_seconds * 1_000_000), metrics)
+    queue = FlagQueue(store, metrics, follow_up=follow_up) if store else None
     scoring = ScoringService(metrics, ready, limit, queue, load_policy(settings.risk_policy),
                              max_rows=settings.max_rows_per_batch, check_ids=settings.validate_national_id)
     add_scoring_to_server(scoring, server)
     observations_pb2_grpc.add_ObservationsServicer_to_server(
-        ObservationsService(metrics, scoring, settings.stream_batch_max), server)
+        ObservationsService(metrics, scoring, settings.stream_batch_max,
+                            int(settings.assembly_window_seconds * 1_000_000)), server)
     escalation = load_escalation_policy(settings.escalation_policy)
     if store is not None:
         flags_pb2_grpc.add_FlagsServicer_to_server(FlagsService(metrics, store, stopping), server)
@@ -130,6 +135,10 @@ def create_server(address: str = "127.0.0.1:0", settings: Settings | None = None
         escalator = Escalator(store, escalation, metrics, stopping, settings.escalate_every_seconds)
         threading.Thread(target=escalator.run, name="varde-escalation", daemon=True).start()
         log.info("escalation policy %s", escalation.version)
+        overdue = OverdueWatcher(store, follow_up, metrics, stopping, settings.escalate_every_seconds)
+        threading.Thread(target=overdue.run, name="varde-overdue", daemon=True).start()
+        for unit, version in sorted(follow_up.policies.versions().items()):
+            log.info("response policy %s for %s", version, f"unit {unit}" if unit else "every other unit")
         threading.Thread(target=_watch_store, args=(store, metrics, health_servicer, ready, stopping, store_state),
                          name="varde-store-watch", daemon=True).start()
     # For serve() and tests: report NOT_SERVING while draining, end watch streams, close the store.

@@ -42,7 +42,15 @@ class Settings:
     escalation_policy: str | None = None
     """When unclaimed flags escalate (TOML; docs/flags.md). None: the shipped default (HIGH 15 min, MEDIUM 60 min)."""
     escalate_every_seconds: float = 5.0
-    """How often the server looks for flags due to escalate."""
+    """How often the server looks for flags due to escalate and patients whose measurement is overdue."""
+    assembly_window_seconds: float = 1800.0
+    """Readings of one patient measured within this many seconds make one observation set (docs/home.md). 0: every
+    push is scored as sent, on its own."""
+    overdue_grace_seconds: float = 900.0
+    """A patient's next observation set may be this late before MEASUREMENT_OVERDUE is raised."""
+    response_policies: str | None = None
+    """A folder of response policies, <unit>.toml per unit and default.toml (docs/response-policy.md): whom to
+    contact at which band, and how often to measure. None: the shipped RCP 2017 default for every unit."""
     stream_batch_max: int = 512
     """StreamObservations scores up to this many queued observations in one kernel call."""
     tls_cert: str | None = None
@@ -79,6 +87,14 @@ class Settings:
                 raise ConfigError(f"{name} is {getattr(self, name)}; it must be at least {low}")
         if self.grace_seconds < 0:
             raise ConfigError(f"grace_seconds is {self.grace_seconds}; it must be 0 or more")
+        if not 0 <= self.assembly_window_seconds <= 24 * 3600:
+            raise ConfigError(f"assembly_window_seconds is {self.assembly_window_seconds}; it must be 0 (off) to "
+                              "86400 (a day)")
+        if self.overdue_grace_seconds < 0:
+            raise ConfigError(f"overdue_grace_seconds is {self.overdue_grace_seconds}; it must be 0 or more")
+        if self.response_policies is not None and not os.path.isdir(self.response_policies):
+            raise ConfigError(f"--response-policies {self.response_policies!r}: no such folder (it holds "
+                              "<unit>.toml files; docs/response-policy.md)")
         if self.escalate_every_seconds <= 0:
             raise ConfigError(f"escalate_every_seconds is {self.escalate_every_seconds}; it must be above 0")
         for name in ("stream_idle_seconds", "keepalive_seconds"):

@@ -39,9 +39,22 @@ class Metrics:
         self.flags_resolved = Counter("varde_flags_resolved", "Flags resolved, by what they led to (VISITED, PHONED, "
                                       "GP_CONTACTED, EMERGENCY_SERVICES, NO_ACTION)", ["outcome"], registry=r)
         self.raise_to_claim = Histogram("varde_flag_raise_to_claim_seconds", "Time from a flag's raise to its claim, "
-                                        "by the flag's severity", ["severity"],
+                                        "by the flag's kind and severity", ["kind", "severity"],
                                         buckets=(10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400),
                                         registry=r)
+        self.raise_to_resolve = Histogram("varde_flag_raise_to_resolve_seconds", "Time from a flag's raise to its "
+                                          "resolution, by kind and severity", ["kind", "severity"],
+                                          buckets=(60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400, 259200,
+                                                   604800), registry=r)
+        self.outcomes = Counter("varde_flag_outcomes", "Resolved flags by kind and what they led to", ["kind",
+                                "outcome"], registry=r)
+        self.observation_sets = Counter("varde_observation_sets", "Assembled observation sets answered, by "
+                                        "completeness (complete: all seven parameters; partial)", ["completeness"],
+                                        registry=r)
+        self.overdue_raised = Counter("varde_measurements_overdue", "MEASUREMENT_OVERDUE flags raised: a patient's "
+                                      "next observation set did not come in time", registry=r)
+        self.overdue_cleared = Counter("varde_measurements_overdue_cleared", "MEASUREMENT_OVERDUE flags the server "
+                                       "resolved because a new observation set arrived", registry=r)
         self.queue_seconds = Histogram("varde_queue_commit_seconds", "Trend, findings and commit per batch",
                                        buckets=_LATENCY, registry=r)
         self.codes = Counter("varde_risk_codes", "Codes in risk extracts that could not be used, by problem "

@@ -33,6 +33,7 @@ METHOD_ROLES: dict[str, frozenset[str]] = {
     "/varde.v1.Flags/ClaimFlag": _COORDINATING,
     "/varde.v1.Flags/ResolveFlag": _COORDINATING,
     "/varde.v1.Flags/ReleaseFlag": _COORDINATING,
+    "/varde.v1.Flags/GetFlag": _COORDINATING,
     "/varde.v1.Patients/GetPatientSettings": _COORDINATING,
     "/varde.v1.Patients/SetPatientSettings": _COORDINATING,
 }

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 
 from ..store.base import Caller, Store, now_us
-from . import risk_rules, rules
+from . import assembly, risk_rules, rules
+from .follow_up import FollowUp
 
-__all__ = ["FlagQueue", "Recorded"]
+__all__ = ["FlagQueue", "Pushed", "Recorded"]
 
 
 @dataclass
@@ -24,17 +26,28 @@ class Recorded:
     flag_ids: dict = field(default_factory=dict)  # patient_id -> [flag ids]
 
 
+@dataclass(frozen=True)
+class Pushed:
+    """One accepted push: what one device measured for one patient at one time."""
+
+    patient_id: str
+    measured_at: int  # µs since the epoch, UTC
+    device: str
+    values: dict  # assembly.FIELDS present in the push
+
+
 # Batch ids are remembered this long: a resend within it raises nothing twice.
 REMEMBER_BATCHES_US = 14 * rules.DAY_US
 
 
 class FlagQueue:
     def __init__(self, store: Store, metrics=None, window_us: int = rules.DAY_US,
-                 remember_us: int = REMEMBER_BATCHES_US):
+                 remember_us: int = REMEMBER_BATCHES_US, follow_up: FollowUp | None = None):
         self.store = store
         self.metrics = metrics
         self.window_us = window_us
         self.remember_us = remember_us
+        self.follow_up = follow_up or FollowUp()
         self._calls = 0
 
     def record(self, scored: pa.Table, batch_id: str, caller: Caller) -> Recorded:
@@ -58,6 +71,57 @@ class FlagQueue:
         rising = np.zeros(scored.num_rows, np.bool_)
         rising[prepared.rows] = up
         return self._recorded(outcome, found, rising, started)
+
+    def record_readings(self, pushed: list[Pushed], batch_id: str, caller: Caller, window_us: int,
+                        score: Callable[[list[str], list[assembly.AssembledSet]], tuple[pa.Table, object]],
+                        settings: dict[str, dict]) -> tuple[Recorded, list[assembly.AssembledSet], object]:
+        """Store the readings, assemble each into the observation set it belongs to (assembly.py), score the sets
+        with `score(patient_ids, sets) -> (scored table, whatever the caller needs)`, and raise flags from the sets,
+        all in one transaction per call that holds the patients' locks, so that several servers assemble as one.
+
+        Returns the Recorded outcome (rising per set), the sets, and what `score` returned besides the table. The
+        same batch_id again stores nothing and raises nothing, but answers with the sets as they are now.
+        """
+        started = time.perf_counter()
+        self._calls += 1
+        if self._calls % 1000 == 1:
+            self.store.forget_batches(now_us() - self.remember_us)
+            self.store.forget_readings(now_us() - self.remember_us)
+        patients = sorted({p.patient_id for p in pushed})
+        lo = min(p.measured_at for p in pushed) - window_us
+        hi = max(p.measured_at for p in pushed) + window_us
+        received = now_us()
+        with self.store.batch(batch_id, patients, caller=caller, rows=len(pushed), serialise=True) as opened:
+            if opened is not None:
+                stored, cur = opened
+                history = self.store.readings_between(cur, caller.unit, patients, lo, hi)
+                sets, readings = _assemble(pushed, history, window_us)
+                self.store.insert_readings(cur, caller.unit, [
+                    (p.patient_id, p.measured_at, received, p.device, assembly.encode(p.values)) for p in pushed])
+                scored, extra = score([p.patient_id for p in pushed], sets)
+                prepared = rules.prepare(scored, received)
+                complete = np.array([sets[i].complete for i in prepared.rows], np.bool_)
+                up, base, states = rules.trend_sets(prepared, stored, complete, self.window_us)
+                found = rules.findings(scored, prepared, up)
+                rising = np.zeros(scored.num_rows, np.bool_)
+                rising[prepared.rows] = up
+                baseline = np.full(scored.num_rows, -1, np.int8)
+                baseline[prepared.rows] = base
+                found = self.follow_up.with_isbar(cur, self.store, caller.unit, found, scored, sets, readings,
+                                                  baseline, rising, settings)
+                outcome = self.store.commit_batch(cur, batch_id, caller.actor, states, found, unit=caller.unit)
+                self.follow_up.after_sets(self.store, cur, caller.unit, scored, sets,
+                                          [p.patient_id for p in pushed], settings)
+        if opened is None:  # replayed: answer with the sets as they stand, change nothing
+            with self.store.transaction(write=False) as cur:
+                history = self.store.readings_between(cur, caller.unit, patients, lo, hi)
+            sets, _ = _assemble(pushed, history, window_us)
+            _, extra = score([p.patient_id for p in pushed], sets)
+            return Recorded(replayed=True), sets, extra
+        if self.metrics is not None:
+            for s_ in sets:
+                self.metrics.observation_sets.labels("complete" if s_.complete else "partial").inc()
+        return self._recorded(outcome, found, rising, started), sets, extra
 
     def record_risk(self, scored: pa.Table, batch_id: str, caller: Caller) -> Recorded:
         """RISK_UNMET_NEED and RISK_RISING for a batch that score_risk returned, committed before returning; each
@@ -104,3 +168,17 @@ class FlagQueue:
         for (patient, _kind), flag_id in outcome.flag_ids.items():
             ids.setdefault(patient, []).append(flag_id)
         return Recorded(outcome.raised, outcome.updated, False, rising, ids)
+
+
+def _assemble(pushed: list[Pushed], history: dict[str, list], window_us: int
+              ) -> tuple[list[assembly.AssembledSet], dict[str, list[assembly.Reading]]]:
+    """Each push's set, in order: a push sees the stored readings and the pushes before it in the call."""
+    readings = {p: [assembly.Reading(t, seq, device, assembly.decode(text)) for t, seq, device, text in rows]
+                for p, rows in history.items()}
+    after = 1 << 62  # sequence numbers for the new readings: after every stored one
+    sets = []
+    for k, p in enumerate(pushed):
+        mine = readings.setdefault(p.patient_id, [])
+        mine.append(assembly.Reading(p.measured_at, after + k, p.device, p.values))
+        sets.append(assembly.assemble(mine, p.measured_at, window_us))
+    return sets, readings

@@ -19,7 +19,7 @@ from varde.scoring.trend import DAY_US, TrendState, clinical_risk, rising
 
 from ..store.base import Findings
 
-__all__ = ["KINDS", "Prepared", "findings", "prepare"]
+__all__ = ["KINDS", "Prepared", "findings", "prepare", "trend", "trend_sets"]
 
 KINDS = ("NEWS2_HIGH", "NEWS2_MEDIUM", "NEWS2_RED", "NEWS2_RISING")
 _HIGH, _MEDIUM = BANDS.index("HIGH"), BANDS.index("MEDIUM")
@@ -93,6 +93,30 @@ def trend(p: Prepared, stored: dict[str, bytes], window_us: int = DAY_US) -> tup
     return up, {patient: state.to_bytes(g) for g, patient in enumerate(p.patients)}
 
 
+def trend_sets(p: Prepared, stored: dict[str, bytes], complete: np.ndarray, window_us: int = DAY_US
+               ) -> tuple[np.ndarray, np.ndarray, dict[str, bytes]]:
+    """`trend` for assembled observation sets: (rising, baseline) per prepared row, and the histories to store.
+
+    A partial set is checked against the history (its total is a lower bound, so a rise it shows is real) but does
+    not join it: a set filling up, parameter by parameter, is not a patient getting better then worse.
+    """
+    state = TrendState.empty(len(p.patients))
+    for g, patient in enumerate(p.patients):
+        data = stored.get(patient)
+        if data is not None:
+            state.load(g, bytes(data))
+    risk = clinical_risk(p.bands)
+    up = np.zeros(len(p.rows), np.bool_)
+    base = np.full(len(p.rows), -1, np.int8)
+    for g in range(len(p.patients)):
+        for i in range(p.starts[g], p.starts[g + 1]):
+            one = TrendState(*(a[g:g + 1] if complete[i] else a[g:g + 1].copy() for a in (
+                state.count, state.times, state.totals, state.last_time, state.last_risk, state.last_base)))
+            r, b = rising(np.array([0, 1]), p.times[i:i + 1], p.totals[i:i + 1], risk[i:i + 1], one, window_us)
+            up[i], base[i] = r[0], b[0]
+    return up, base, {patient: state.to_bytes(g) for g, patient in enumerate(p.patients)}
+
+
 def findings(scored: pa.Table, p: Prepared, up: np.ndarray) -> Findings:
     """One finding per (patient, kind), ordered by patient then kind, so that every transaction takes row locks
     in the same order. Vectorised: a batch can find thousands."""
@@ -125,6 +149,7 @@ def findings(scored: pa.Table, p: Prepared, up: np.ndarray) -> Findings:
         worst_total=p.totals[row].tolist(),
         occurrences=count.tolist(),
         assessments=_assessment_json(scored, p.rows[row], up[row]),
+        scored_rows=p.rows[row].tolist(),
     )
 
 

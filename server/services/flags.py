@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import grpc
 
 from varde._proto.varde.v1 import flags_pb2 as pb
@@ -10,6 +12,7 @@ from varde._proto.varde.v1 import flags_pb2_grpc
 from .._rpc import streaming, unary
 from ..auth import identity_of
 from ..errors import RequestError
+from ..flags import isbar
 from ..metrics import Metrics
 from ..store.base import OUTCOMES, Caller, FlagRow, Store, now_us
 
@@ -35,6 +38,13 @@ def flag_message(f: FlagRow) -> pb.Flag:
     _ts(msg.updated_at, f.updated_at)
     _ts(msg.claimed_at, f.claimed_at)
     _ts(msg.resolved_at, f.resolved_at)
+    if f.isbar:
+        structured = json.loads(f.isbar)
+        msg.isbar.json = f.isbar
+        msg.isbar.text_nb = isbar.render(structured, "nb")
+        msg.isbar.text_en = isbar.render(structured, "en")
+        msg.isbar.response_policy_version = structured.get("policy_version") or ""
+        msg.isbar.response_policy_reviewed = bool(structured.get("policy_reviewed"))
     return msg
 
 
@@ -110,7 +120,7 @@ class FlagsService(flags_pb2_grpc.FlagsServicer):
     def ClaimFlag(self, request, context, where):
         f = self._store.claim(request.flag_id or None, caller(context, "ClaimFlag"))
         self.metrics.flags_claimed.inc()
-        self.metrics.raise_to_claim.labels(_SEVERITY_NAMES.get(f.severity, str(f.severity))).observe(
+        self.metrics.raise_to_claim.labels(f.kind, _SEVERITY_NAMES.get(f.severity, str(f.severity))).observe(
             max(0.0, (now_us() - f.created_at) / 1e6))
         return flag_message(f)
 
@@ -132,4 +142,14 @@ class FlagsService(flags_pb2_grpc.FlagsServicer):
                                f"flag led to, one of {', '.join(OUTCOMES)}", field="outcome")
         f = self._store.resolve(request.flag_id, caller(context, "ResolveFlag"), request.note, request.outcome)
         self.metrics.flags_resolved.labels(request.outcome).inc()
+        self.metrics.outcomes.labels(f.kind, request.outcome).inc()
+        self.metrics.raise_to_resolve.labels(f.kind, _SEVERITY_NAMES.get(f.severity, str(f.severity))).observe(
+            max(0.0, (now_us() - f.created_at) / 1e6))
         return flag_message(f)
+
+    @unary("GetFlag")
+    def GetFlag(self, request, context, where):
+        if request.flag_id <= 0:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "flag_id must be a flag's id (1 or more)",
+                               field="flag_id")
+        return flag_message(self._store.get(request.flag_id, caller(context, "GetFlag")))

@@ -31,9 +31,12 @@ from varde.scoring.schema import (
     RESULT_COLUMNS,
 )
 
+from .. import clock
 from .._rpc import streaming, unary
 from ..auth import identity_of
 from ..errors import RequestError
+from ..flags import assembly
+from ..flags.queue import Pushed
 from ..metrics import Metrics
 from ..store.base import Caller
 from .patients import apply_settings
@@ -60,7 +63,7 @@ def score_observations(observations: list[pb.Observation], check_ids: bool = Fal
             kind = np.bool_ if name in _FLAGS else np.float64
             values[name] = (np.array([getattr(o, name) for o in observations], kind), np.array(present))
     present = np.array([bool(o.patient_id) for o in observations])
-    limit = time.time() + FUTURE_TOLERANCE_US / 1e6
+    limit = (clock.now_us() + FUTURE_TOLERANCE_US) / 1e6
     future = np.array([o.HasField("observed_at") and o.observed_at.seconds > limit for o in observations])
     bad = (np.array([bool(o.patient_id) and not is_valid_national_id(o.patient_id) for o in observations])
            if check_ids else np.zeros(len(observations), np.bool_))
@@ -68,6 +71,19 @@ def score_observations(observations: list[pb.Observation], check_ids: bool = Fal
     reject_invalid_ids(raw, future & present & ~bad, FUTURE)
     reject_invalid_ids(raw, bad)
     return raw
+
+
+def _micros(obs: pb.Observation) -> int:
+    return obs.observed_at.seconds * 1_000_000 + obs.observed_at.nanos // 1000
+
+
+def _observation(patient_id: str, s: assembly.AssembledSet, settings: dict | None) -> pb.Observation:
+    """An assembled set as one Observation, at the set's time, with the patient's settings applied."""
+    obs = pb.Observation(patient_id=patient_id, **s.values)
+    obs.observed_at.FromMicroseconds(s.at)
+    if settings:
+        apply_settings(obs, settings)
+    return obs
 
 
 def assessments(observations: list[pb.Observation], raw: Raw) -> list[pb.Assessment]:
@@ -112,10 +128,53 @@ def _table(observations: list[pb.Observation], raw: Raw) -> pa.Table:
 
 
 class ObservationsService(observations_pb2_grpc.ObservationsServicer):
-    def __init__(self, metrics: Metrics, scoring, stream_batch_max: int):
+    def __init__(self, metrics: Metrics, scoring, stream_batch_max: int, assembly_window_us: int = 0):
         self.metrics = metrics
         self._scoring = scoring
         self._batch_max = stream_batch_max
+        self._window_us = assembly_window_us
+
+    def _assemble(self, observations: list[pb.Observation], raw: Raw, out: list[pb.Assessment], batch_id: str,
+                  caller: Caller, settings: dict[str, dict]) -> list[pb.Assessment]:
+        """Each accepted reading answered with the assessment of the observation set it belongs to (docs/home.md).
+        A rejected reading (a bad value, an invalid id, a time in the future) is answered as it is and kept out of
+        every set."""
+        accepted = [i for i in np.flatnonzero(~raw.bits(K.BM_REJECT)).tolist()
+                    if observations[i].patient_id]
+        if not accepted:
+            return out
+        now = clock.now_us()
+        pushed = []
+        for i in accepted:
+            obs = observations[i]
+            values = {name: getattr(obs, name) for name in assembly.FIELDS
+                      if name != "consciousness" and obs.HasField(name)}
+            if obs.consciousness:
+                values["consciousness"] = obs.consciousness
+            when = _micros(obs) if obs.HasField("observed_at") else now
+            pushed.append(Pushed(obs.patient_id, when, obs.source[:100], values))
+
+        def score(patients: list[str], sets: list[assembly.AssembledSet]):
+            made = [_observation(p, s, settings.get(p)) for p, s in zip(patients, sets, strict=True)]
+            set_raw = score_observations(made)
+            return _table(made, set_raw), (made, set_raw)
+
+        recorded, sets, (made, set_raw) = self._scoring.queue.record_readings(
+            pushed, batch_id, caller, self._window_us, score, settings)
+        for k, (i, a) in enumerate(zip(accepted, assessments(made, set_raw), strict=True)):
+            s = sets[k]
+            a.assembled = True
+            a.set_started_at.FromMicroseconds(s.started_at)
+            for name in assembly.PARAMETER_FIELDS:
+                if name in s.parts:
+                    when, device = s.parts[name]
+                    part = a.parts.add(parameter=name, device=device)
+                    part.measured_at.FromMicroseconds(when)
+            if not recorded.replayed:
+                a.rising = bool(recorded.rising[k])
+                a.flag_ids.extend(recorded.flag_ids.get(a.patient_id, ()))
+            out[i] = a
+        return out
 
     def _count(self, raw: Raw, started: float) -> None:
         m = self.metrics
@@ -143,9 +202,8 @@ class ObservationsService(observations_pb2_grpc.ObservationsServicer):
                                    f"{MAX_PATIENT_ID_BYTES} characters", field="patient_id")
 
     @staticmethod
-    def _with_settings(observations: list[pb.Observation], store, unit: str) -> list[pb.Observation]:
+    def _with_settings(observations: list[pb.Observation], settings: dict[str, dict]) -> list[pb.Observation]:
         """The observations with their patients' settings applied (copies; the requests are not changed)."""
-        settings = store.settings_for(unit, [o.patient_id for o in observations if o.patient_id])
         if not settings:
             return observations
         out = []
@@ -162,8 +220,10 @@ class ObservationsService(observations_pb2_grpc.ObservationsServicer):
         self._check(observations)
         self._scoring.wait_ready()
         queue = self._scoring.queue
+        settings: dict[str, dict] = {}
         if queue is not None:
-            observations = self._with_settings(observations, queue.store, caller.unit)
+            settings = queue.store.settings_for(caller.unit, [o.patient_id for o in observations if o.patient_id])
+            observations = self._with_settings(observations, settings)
         started = time.perf_counter()
         raw = score_observations(observations, self._scoring.check_ids)
         self._count(raw, started)
@@ -173,7 +233,10 @@ class ObservationsService(observations_pb2_grpc.ObservationsServicer):
             digest = hashlib.sha256()
             for obs in observations:
                 digest.update(obs.SerializeToString(deterministic=True))
-            recorded = queue.record(_table(observations, raw), f"push:{digest.hexdigest()}", caller)
+            batch_id = f"push:{digest.hexdigest()}"
+            if self._window_us:
+                return self._assemble(observations, raw, out, batch_id, caller, settings)
+            recorded = queue.record(_table(observations, raw), batch_id, caller)
             if not recorded.replayed:
                 for i, a in enumerate(out):
                     a.rising = bool(recorded.rising[i])

@@ -23,6 +23,7 @@ from varde.scoring.risk.policy import Policy, load_policy
 from varde.scoring.schema import SchemaError
 from varde.scoring.summary import Counts, count, count_values
 
+from .. import clock
 from .._ipc_limits import check_ipc
 from .._rpc import streaming, unary
 from ..auth import identity_of
@@ -97,7 +98,7 @@ def in_the_future(table: pa.Table):
         micros = table.column("observed_at").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
     except pa.ArrowException:
         return None  # beyond what microseconds hold: the flag rules report it
-    limit = time.time_ns() // 1000 + FUTURE_TOLERANCE_US
+    limit = clock.now_us() + FUTURE_TOLERANCE_US
     return pc.fill_null(pc.greater(micros, limit), False).to_numpy(zero_copy_only=False)
 
 

@@ -4,9 +4,10 @@ change audited by setting name. A mixin of Store: it uses Store's transaction, S
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
+
+from .. import clock
 
 if TYPE_CHECKING:
     from .base import Caller
@@ -27,7 +28,7 @@ class PatientSettingsStore:
                              ) -> tuple[dict, str, int]:
         """Merge `changes` into the patient's settings and drop `clear`, in one audited transaction. The audit row
         names the settings changed, not their values."""
-        now = time.time_ns() // 1000
+        now = clock.now_us()
         with self.transaction() as cur:
             self._lock_settings(cur, caller.unit, patient_id)
             row = self._execute(cur, "SELECT settings FROM patient_settings WHERE unit = ? AND patient_id = ?",

@@ -80,10 +80,24 @@ ALTER TABLE flags ADD COLUMN escalation_level {int} NOT NULL DEFAULT 0;
 ALTER TABLE flags ADD COLUMN escalated_at {int}
 """
 
+# v7: home follow-up. Every accepted reading a device pushed (any subset of the parameters, with the time it was
+# measured and the device), from which observation sets are assembled; each patient's newest set and when the next
+# is due (MEASUREMENT_OVERDUE); and the ISBAR message of a flag, as JSON.
+_V7 = """
+CREATE TABLE readings (seq {serial} PRIMARY KEY, unit TEXT NOT NULL, patient_id TEXT NOT NULL,
+    measured_at {int} NOT NULL, received_at {int} NOT NULL, device TEXT NOT NULL, reading TEXT NOT NULL);
+CREATE INDEX readings_patient ON readings (unit, patient_id, measured_at);
+CREATE INDEX readings_received ON readings (received_at);
+CREATE TABLE follow_up (unit TEXT NOT NULL, patient_id TEXT NOT NULL, last_set_at {int} NOT NULL,
+    band TEXT, red {int} NOT NULL, total {int}, due_at {int}, overdue_for {int}, PRIMARY KEY (unit, patient_id));
+CREATE INDEX follow_up_due ON follow_up (due_at);
+ALTER TABLE flags ADD COLUMN isbar TEXT
+"""
+
 
 def migrations(dialect: str) -> tuple[str, ...]:
     types = {
         "sqlite": {"serial": "INTEGER", "int": "INTEGER", "blob": "BLOB"},
         "postgresql": {"serial": "BIGSERIAL", "int": "BIGINT", "blob": "BYTEA"},
     }[dialect]
-    return tuple(v.format(**types) for v in (_V1, _V2, _V3, _V4, _V5, _V6))
+    return tuple(v.format(**types) for v in (_V1, _V2, _V3, _V4, _V5, _V6, _V7))

@@ -7,25 +7,26 @@ told of a flag only after that transaction committed. Times are microseconds sin
 from __future__ import annotations
 
 import abc
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from .. import clock
+from ._follow_up import FollowUpStore
 from ._patients import PatientSettingsStore
 
 __all__ = ["AuditRow", "Caller", "ClaimConflict", "Findings", "FlagNotFound", "FlagRow", "Store", "StoreError",
            "now_us"]
 
 # The staging table of a batch's findings, in the order Findings.rows() gives them.
-STAGED_COLUMNS = ("patient_id", "kind", "severity", "assessment", "worst_total", "occurrences")
+STAGED_COLUMNS = ("patient_id", "kind", "severity", "assessment", "worst_total", "occurrences", "isbar")
 SEVERITIES = {"LOW": 1, "MEDIUM": 2, "HIGH": 3}
 STATES = ("OPEN", "CLAIMED", "RESOLVED")
 
 
 def now_us() -> int:
-    return time.time_ns() // 1000
+    return clock.now_us()
 
 
 class StoreError(Exception):
@@ -51,6 +52,8 @@ class Findings:
     worst_total: list[int]
     assessments: list[str]
     occurrences: list[int]
+    isbar: list[str | None] | None = None  # the ISBAR message of each, as JSON (None: none built)
+    scored_rows: list[int] | None = None  # the scored row each describes (its worst), when known
 
     @classmethod
     def empty(cls) -> Findings:
@@ -60,9 +63,10 @@ class Findings:
         return len(self.patient_ids)
 
     def rows(self):
-        """(patient_id, kind, severity, assessment, worst_total, occurrences) per finding, for the store."""
+        """(patient_id, kind, severity, assessment, worst_total, occurrences, isbar) per finding, for the store."""
+        isbar = self.isbar if self.isbar is not None else [None] * len(self.patient_ids)
         return zip(self.patient_ids, self.kinds, self.severity, self.assessments, self.worst_total, self.occurrences,
-                   strict=True)
+                   isbar, strict=True)
 
 
 @dataclass(frozen=True)
@@ -108,11 +112,12 @@ class FlagRow:
     outcome: str | None = None
     release_reason: str | None = None
     escalation_level: int = 0
+    isbar: str | None = None  # JSON (flags/isbar.py)
 
 
 _FLAG_COLUMNS = ("id, patient_id, kind, severity, state, assessment, source, occurrences, created_at, updated_at, "
                  "claimed_by, claimed_at, resolved_at, resolution_note, unit, outcome, release_reason, "
-                 "escalation_level")
+                 "escalation_level, isbar")
 OUTCOMES = ("VISITED", "PHONED", "GP_CONTACTED", "EMERGENCY_SERVICES", "NO_ACTION")
 
 
@@ -128,7 +133,7 @@ class BatchOutcome:
     flag_ids: dict  # (patient_id, kind) -> flag id
 
 
-class Store(PatientSettingsStore, abc.ABC):
+class Store(PatientSettingsStore, FollowUpStore, abc.ABC):
     """Shared logic; subclasses provide connections, the dialect's few differences, and locking."""
 
     # Dialect: subclasses set these.
@@ -190,12 +195,14 @@ class Store(PatientSettingsStore, abc.ABC):
 
     @contextmanager
     def batch(self, batch_id: str, patients: list[str], state_table: str = "trend_state",
-              caller: Caller = Caller("local-operator"), rows: int | None = None):
+              caller: Caller = Caller("local-operator"), rows: int | None = None, serialise: bool = False):
         """A transaction for one scored batch of `caller`'s unit. Yields (states, cur): states maps patient ->
         stored trend bytes. The scoring itself is audited (who, method, batch id, row count) in the same
         transaction.
 
         Yields None instead when this batch_id was committed before: a resubmitted batch raises nothing twice.
+        With `serialise`, transactions on the same patients wait for each other even for a patient never seen
+        (assembly reads what the other wrote); a bulk batch does without.
         """
         with self.transaction() as cur:
             self.audit_call(cur, caller, "SCORE", batch_id=batch_id, row_count=rows)
@@ -204,6 +211,8 @@ class Store(PatientSettingsStore, abc.ABC):
             if seen:
                 yield None
                 return
+            if serialise and patients:
+                self._lock_patient_keys(cur, caller.unit, sorted(patients))
             yield dict(self._lock_patients(cur, caller.unit, patients, state_table)) if patients else {}, cur
 
     def commit_batch(self, cur, batch_id: str, source: str, states: dict[str, bytes],
@@ -223,14 +232,17 @@ class Store(PatientSettingsStore, abc.ABC):
             token = uuid.uuid4().hex  # marks the flags this commit creates (a batch id may come back later)
             folded = self._execute(cur, (
                 "INSERT INTO flags (unit, patient_id, kind, severity, state, assessment, worst_total, source, "
-                "batch_id, raised_by, occurrences, created_at, updated_at) "
-                "SELECT ?, patient_id, kind, severity, 'OPEN', assessment, worst_total, ?, ?, ?, occurrences, ?, ? "
+                "batch_id, raised_by, occurrences, created_at, updated_at, isbar) "
+                "SELECT ?, patient_id, kind, severity, 'OPEN', assessment, worst_total, ?, ?, ?, occurrences, ?, ?, "
+                "isbar "
                 "FROM staged WHERE true ORDER BY patient_id, kind "
                 "ON CONFLICT (unit, patient_id, kind) WHERE state <> 'RESOLVED' DO UPDATE SET "
                 "occurrences = flags.occurrences + excluded.occurrences, "
                 "severity = GREATEST(flags.severity, excluded.severity), "
                 "assessment = CASE WHEN excluded.worst_total > flags.worst_total THEN excluded.assessment "
                 "ELSE flags.assessment END, "
+                "isbar = CASE WHEN excluded.worst_total > flags.worst_total OR flags.isbar IS NULL THEN "
+                "coalesce(excluded.isbar, flags.isbar) ELSE flags.isbar END, "
                 "worst_total = GREATEST(flags.worst_total, excluded.worst_total), "
                 "source = excluded.source, batch_id = excluded.batch_id, updated_at = excluded.updated_at "
                 "RETURNING id, patient_id, kind, raised_by"),

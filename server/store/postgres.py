@@ -92,6 +92,11 @@ class PostgresStore(Store):
     def _lock_settings(self, cur, unit, patient_id):
         cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{unit}\x1f{patient_id}",))
 
+    def _lock_patient_keys(self, cur, unit, patients):
+        # in the order given (sorted by the caller), so that two transactions never wait on each other in a ring
+        cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(%s::text[]) AS k",
+                    ([f"{unit}\x1f{p}" for p in patients],))
+
     def _lock_events(self, cur):
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_EVENT_LOCK,))
 
@@ -101,7 +106,7 @@ class PostgresStore(Store):
 
     def _stage(self, cur, f):
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS staged (patient_id TEXT, kind TEXT, severity BIGINT, "
-                    "assessment TEXT, worst_total BIGINT, occurrences BIGINT) ON COMMIT DELETE ROWS")
+                    "assessment TEXT, worst_total BIGINT, occurrences BIGINT, isbar TEXT) ON COMMIT DELETE ROWS")
         cur.execute("TRUNCATE staged")
         self._insert_rows(cur, "staged", STAGED_COLUMNS, f.rows())
 

@@ -283,7 +283,8 @@ def test_the_page_has_the_series_the_scenario_should_produce(page):
                  "varde_flags_oldest_unclaimed_timestamp_seconds"):
         assert name in names, name
     assert re.search(r'^varde_flags_open\{[^}]*severity="HIGH"[^}]*\} [1-9]', page, re.M)
-    assert re.search(r'^varde_flag_raise_to_claim_seconds_count\{severity="(HIGH|MEDIUM|LOW)"\} 1\.0', page, re.M)
+    assert re.search(r'^varde_flag_raise_to_claim_seconds_count\{kind="[A-Z0-9_]+",severity="(HIGH|MEDIUM|LOW)"\} '
+                     r'1\.0', page, re.M)
     assert re.search(r'^varde_auth_refused_total\{[^}]*reason="role"[^}]*\} 1\.0', page, re.M)
 
 

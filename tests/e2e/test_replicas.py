@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import datetime as dt
 import threading
+import time
+from importlib import resources
 
 import psycopg
 
@@ -68,7 +71,7 @@ def test_two_servers_share_one_queue(tmp_path):
             events.close()
             with psycopg.connect(url) as conn:
                 versions = [v for (v,) in conn.execute("SELECT version FROM varde_schema ORDER BY version")]
-            assert versions == [1, 2, 3, 4, 5, 6]  # each migration applied once
+            assert versions == [1, 2, 3, 4, 5, 6, 7]  # each migration applied once
         finally:
             for c in (a, b, da, db):
                 c.close()
@@ -77,3 +80,54 @@ def test_two_servers_share_one_queue(tmp_path):
             p.terminate()
             p.communicate(timeout=60)
         drop()
+
+
+def test_two_servers_raise_each_overdue_and_each_escalation_once(tmp_path):
+    """Both servers look for due work every 0.1 s on one PostgreSQL; each overdue patient and each escalation step
+    happens once, on whichever server gets there first."""
+    url, drop = new_postgres_database()
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    text = resources.files("varde.server.flags").joinpath("data/response_default.toml").read_text()
+    # band ZERO due after 2 s (instead of 12 h), so that the test sees patients go overdue
+    (policies / "default.toml").write_text(text.replace('measure_every = "12h"', 'measure_every = "2s"'))
+    escalation = tmp_path / "escalation.toml"
+    escalation.write_text('version = "t"\n[claim_within]\nHIGH = "1s"\n')
+    procs = []
+    try:
+        ports = free_ports(2)
+        args = ("--escalate-every-seconds", "0.1", "--overdue-grace-seconds", "0", "--response-policies",
+                str(policies), "--escalation-policy", str(escalation))
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            procs = list(pool.map(lambda port: start(port, url, *args), ports))
+        a = VardeClient(f"127.0.0.1:{ports[0]}")
+        b = VardeClient(f"127.0.0.1:{ports[1]}")
+        try:
+            now = dt.datetime.now(dt.UTC)
+            normal = {**HIGH9, "resp_rate": 16, "spo2": 97, "pulse": 70, "systolic_bp": 120, "temperature": 37.0}
+            for k in range(12):
+                (a if k % 2 else b).push({"patient_id": f"quiet-{k}", "observed_at": now, **normal})
+            for k in range(4):
+                (a if k % 2 else b).push({"patient_id": f"ill-{k}", "observed_at": now, **HIGH9})
+            time.sleep(4.5)
+            overdue = a.list_flags(kinds=["MEASUREMENT_OVERDUE"])
+            # the ill patients are due after 15 minutes (HIGH): only the 12 quiet ones
+            assert sorted(f.patient_id for f in overdue) == sorted(f"quiet-{k}" for k in range(12))
+            with psycopg.connect(url) as conn:
+                events = conn.execute("SELECT e.flag_id, e.type, f.kind FROM flag_events e JOIN flags f ON "
+                                      "f.id = e.flag_id ORDER BY e.seq").fetchall()
+            raised = [i for i, kind, flag_kind in events if kind == "RAISED" and flag_kind == "MEASUREMENT_OVERDUE"]
+            assert len(raised) == len(set(raised)) == 12
+            escalated = collections.Counter(i for i, kind, _ in events if kind == "ESCALATED")
+            levels = {f.id: f.escalation_level for f in b.list_flags(kinds=["NEWS2_HIGH"])}
+            assert len(levels) == 4 and all(level >= 2 for level in levels.values())
+            assert {i: escalated[i] for i in levels} == levels  # one event per step, however many servers
+        finally:
+            a.close()
+            b.close()
+    finally:
+        for p in procs:
+            p.terminate()
+            p.communicate(timeout=60)
+        drop()
+

@@ -185,7 +185,7 @@ def test_queue_metrics(queued):
     assert 'varde_flags_open{kind="NEWS2_RED",severity="HIGH"} 1.0' in text
     assert "varde_flags_raised_total 2.0" in text
     assert 'varde_flags_resolved_total{outcome="PHONED"} 1.0' in text
-    assert 'varde_flag_raise_to_claim_seconds_count{severity="HIGH"} 1.0' in text
+    assert 'varde_flag_raise_to_claim_seconds_count{kind="NEWS2_HIGH",severity="HIGH"} 1.0' in text
     assert 'varde_flags_oldest_unclaimed_timestamp_seconds{severity="HIGH"}' in text  # the NEWS2_RED flag waits
     assert "varde_store_up 1.0" in text
     assert 'varde_findings_total{kind="NEWS2_HIGH"} 1.0' in text

@@ -33,7 +33,7 @@ MEDIUM: Severity
 HIGH: Severity
 
 class Flag(_message.Message):
-    __slots__ = ("id", "patient_id", "kind", "severity", "state", "assessment_json", "source", "occurrences", "created_at", "updated_at", "claimed_by", "claimed_at", "resolution_note", "resolved_at", "unit", "outcome", "release_reason", "escalation_level")
+    __slots__ = ("id", "patient_id", "kind", "severity", "state", "assessment_json", "source", "occurrences", "created_at", "updated_at", "claimed_by", "claimed_at", "resolution_note", "resolved_at", "unit", "outcome", "release_reason", "escalation_level", "isbar")
     ID_FIELD_NUMBER: _ClassVar[int]
     PATIENT_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -52,6 +52,7 @@ class Flag(_message.Message):
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     RELEASE_REASON_FIELD_NUMBER: _ClassVar[int]
     ESCALATION_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    ISBAR_FIELD_NUMBER: _ClassVar[int]
     id: int
     patient_id: str
     kind: str
@@ -70,7 +71,28 @@ class Flag(_message.Message):
     outcome: str
     release_reason: str
     escalation_level: int
-    def __init__(self, id: _Optional[int] = ..., patient_id: _Optional[str] = ..., kind: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., state: _Optional[_Union[FlagState, str]] = ..., assessment_json: _Optional[str] = ..., source: _Optional[str] = ..., occurrences: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., claimed_by: _Optional[str] = ..., claimed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_note: _Optional[str] = ..., resolved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unit: _Optional[str] = ..., outcome: _Optional[str] = ..., release_reason: _Optional[str] = ..., escalation_level: _Optional[int] = ...) -> None: ...
+    isbar: Isbar
+    def __init__(self, id: _Optional[int] = ..., patient_id: _Optional[str] = ..., kind: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., state: _Optional[_Union[FlagState, str]] = ..., assessment_json: _Optional[str] = ..., source: _Optional[str] = ..., occurrences: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., claimed_by: _Optional[str] = ..., claimed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_note: _Optional[str] = ..., resolved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unit: _Optional[str] = ..., outcome: _Optional[str] = ..., release_reason: _Optional[str] = ..., escalation_level: _Optional[int] = ..., isbar: _Optional[_Union[Isbar, _Mapping]] = ...) -> None: ...
+
+class Isbar(_message.Message):
+    __slots__ = ("text_nb", "text_en", "json", "response_policy_version", "response_policy_reviewed")
+    TEXT_NB_FIELD_NUMBER: _ClassVar[int]
+    TEXT_EN_FIELD_NUMBER: _ClassVar[int]
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_POLICY_REVIEWED_FIELD_NUMBER: _ClassVar[int]
+    text_nb: str
+    text_en: str
+    json: str
+    response_policy_version: str
+    response_policy_reviewed: bool
+    def __init__(self, text_nb: _Optional[str] = ..., text_en: _Optional[str] = ..., json: _Optional[str] = ..., response_policy_version: _Optional[str] = ..., response_policy_reviewed: _Optional[bool] = ...) -> None: ...
+
+class GetFlagRequest(_message.Message):
+    __slots__ = ("flag_id",)
+    FLAG_ID_FIELD_NUMBER: _ClassVar[int]
+    flag_id: int
+    def __init__(self, flag_id: _Optional[int] = ...) -> None: ...
 
 class FlagFilter(_message.Message):
     __slots__ = ("states", "kinds", "patient_id", "min_severity", "limit")

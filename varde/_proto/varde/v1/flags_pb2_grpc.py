@@ -59,6 +59,11 @@ class FlagsStub:
                 request_serializer=varde_dot_v1_dot_flags__pb2.ReleaseRequest.SerializeToString,
                 response_deserializer=varde_dot_v1_dot_flags__pb2.Flag.FromString,
                 _registered_method=True)
+        self.GetFlag = channel.unary_unary(
+                '/varde.v1.Flags/GetFlag',
+                request_serializer=varde_dot_v1_dot_flags__pb2.GetFlagRequest.SerializeToString,
+                response_deserializer=varde_dot_v1_dot_flags__pb2.Flag.FromString,
+                _registered_method=True)
 
 
 class FlagsServicer:
@@ -101,6 +106,13 @@ class FlagsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetFlag(self, request, context):
+        """One flag of the caller's unit, with its ISBAR message. NOT_FOUND for an unknown id (or another unit's).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FlagsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -127,6 +139,11 @@ def add_FlagsServicer_to_server(servicer, server):
             'ReleaseFlag': grpc.unary_unary_rpc_method_handler(
                     servicer.ReleaseFlag,
                     request_deserializer=varde_dot_v1_dot_flags__pb2.ReleaseRequest.FromString,
+                    response_serializer=varde_dot_v1_dot_flags__pb2.Flag.SerializeToString,
+            ),
+            'GetFlag': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFlag,
+                    request_deserializer=varde_dot_v1_dot_flags__pb2.GetFlagRequest.FromString,
                     response_serializer=varde_dot_v1_dot_flags__pb2.Flag.SerializeToString,
             ),
     }
@@ -264,6 +281,33 @@ class Flags:
             target,
             '/varde.v1.Flags/ReleaseFlag',
             varde_dot_v1_dot_flags__pb2.ReleaseRequest.SerializeToString,
+            varde_dot_v1_dot_flags__pb2.Flag.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFlag(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/varde.v1.Flags/GetFlag',
+            varde_dot_v1_dot_flags__pb2.GetFlagRequest.SerializeToString,
             varde_dot_v1_dot_flags__pb2.Flag.FromString,
             options,
             channel_credentials,

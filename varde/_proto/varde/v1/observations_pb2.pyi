@@ -74,7 +74,7 @@ class SubScores(_message.Message):
     def __init__(self, resp_rate: _Optional[int] = ..., spo2: _Optional[int] = ..., air_oxygen: _Optional[int] = ..., systolic_bp: _Optional[int] = ..., pulse: _Optional[int] = ..., consciousness: _Optional[int] = ..., temperature: _Optional[int] = ...) -> None: ...
 
 class Assessment(_message.Message):
-    __slots__ = ("patient_id", "observed_at", "sub_scores", "total", "band", "red", "complete", "missing", "monitoring", "applicable", "not_applicable_reason", "reject_reason", "flag_ids", "rising")
+    __slots__ = ("patient_id", "observed_at", "sub_scores", "total", "band", "red", "complete", "missing", "monitoring", "applicable", "not_applicable_reason", "reject_reason", "flag_ids", "rising", "assembled", "set_started_at", "parts")
     PATIENT_ID_FIELD_NUMBER: _ClassVar[int]
     OBSERVED_AT_FIELD_NUMBER: _ClassVar[int]
     SUB_SCORES_FIELD_NUMBER: _ClassVar[int]
@@ -89,6 +89,9 @@ class Assessment(_message.Message):
     REJECT_REASON_FIELD_NUMBER: _ClassVar[int]
     FLAG_IDS_FIELD_NUMBER: _ClassVar[int]
     RISING_FIELD_NUMBER: _ClassVar[int]
+    ASSEMBLED_FIELD_NUMBER: _ClassVar[int]
+    SET_STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    PARTS_FIELD_NUMBER: _ClassVar[int]
     patient_id: str
     observed_at: _timestamp_pb2.Timestamp
     sub_scores: SubScores
@@ -103,4 +106,17 @@ class Assessment(_message.Message):
     reject_reason: str
     flag_ids: _containers.RepeatedScalarFieldContainer[int]
     rising: bool
-    def __init__(self, patient_id: _Optional[str] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sub_scores: _Optional[_Union[SubScores, _Mapping]] = ..., total: _Optional[int] = ..., band: _Optional[_Union[Band, str]] = ..., red: _Optional[bool] = ..., complete: _Optional[bool] = ..., missing: _Optional[_Iterable[str]] = ..., monitoring: _Optional[str] = ..., applicable: _Optional[bool] = ..., not_applicable_reason: _Optional[str] = ..., reject_reason: _Optional[str] = ..., flag_ids: _Optional[_Iterable[int]] = ..., rising: _Optional[bool] = ...) -> None: ...
+    assembled: bool
+    set_started_at: _timestamp_pb2.Timestamp
+    parts: _containers.RepeatedCompositeFieldContainer[SetPart]
+    def __init__(self, patient_id: _Optional[str] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sub_scores: _Optional[_Union[SubScores, _Mapping]] = ..., total: _Optional[int] = ..., band: _Optional[_Union[Band, str]] = ..., red: _Optional[bool] = ..., complete: _Optional[bool] = ..., missing: _Optional[_Iterable[str]] = ..., monitoring: _Optional[str] = ..., applicable: _Optional[bool] = ..., not_applicable_reason: _Optional[str] = ..., reject_reason: _Optional[str] = ..., flag_ids: _Optional[_Iterable[int]] = ..., rising: _Optional[bool] = ..., assembled: _Optional[bool] = ..., set_started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[SetPart, _Mapping]]] = ...) -> None: ...
+
+class SetPart(_message.Message):
+    __slots__ = ("parameter", "measured_at", "device")
+    PARAMETER_FIELD_NUMBER: _ClassVar[int]
+    MEASURED_AT_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    parameter: str
+    measured_at: _timestamp_pb2.Timestamp
+    device: str
+    def __init__(self, parameter: _Optional[str] = ..., measured_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., device: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,211 @@
+"""Home follow-up around the assembled observation sets (docs/home.md): when each patient's next set is due and the
+MEASUREMENT_OVERDUE flag when it does not come; the ISBAR message of every NEWS2 flag, from the set, the patient's
+settings, history and risk, and the unit's response policy."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+from dataclasses import replace
+
+import numpy as np
+import pyarrow as pa
+
+from varde.scoring.risk.policy import TIERS
+from varde.scoring.schema import PARAMETERS
+from varde.scoring.trend import DAY_US
+
+from ..store._follow_up import OVERDUE
+from ..store.base import Findings, Store
+from . import assembly, isbar
+from .response import ResponsePolicies
+from .rules import KINDS
+
+__all__ = ["FollowUp", "OverdueWatcher"]
+
+log = logging.getLogger("varde.server.follow_up")
+# observation field -> NEWS2 parameter name (chart order)
+_PARAMETER = dict(zip(assembly.PARAMETER_FIELDS, PARAMETERS, strict=True))
+
+
+def iso(us: int | None) -> str | None:
+    if us is None:
+        return None
+    return dt.datetime.fromtimestamp(us / 1e6, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class FollowUp:
+    """Due times and ISBAR, for one server. `grace_us` is added to every due time (a reading a few minutes late is
+    not overdue)."""
+
+    def __init__(self, policies: ResponsePolicies | None = None, grace_us: int = 15 * 60 * 1_000_000,
+                 metrics=None):
+        self.policies = policies or ResponsePolicies(None)
+        self.grace_us = grace_us
+        self.metrics = metrics
+
+    # -- due times ----------------------------------------------------------------------------------------------
+
+    def interval_us(self, unit: str, band: str | None, red: bool, settings: dict | None) -> int | None:
+        """How long until the next set is due: the band's frequency in the unit's response policy, or the
+        patient's plan when it asks for more. None: never (no plan and no band)."""
+        options = []
+        if band is not None:
+            every = self.policies.for_unit(unit).measure_every_us(band, red)
+            if every:
+                options.append(every)
+        minutes = (settings or {}).get("measure_every_minutes")
+        if minutes:
+            options.append(int(minutes) * 60_000_000)
+        return min(options) if options else None
+
+    def after_sets(self, store: Store, cur, unit: str, scored: pa.Table, sets: list[assembly.AssembledSet],
+                   patients: list[str], settings: dict[str, dict]) -> list[int]:
+        """Inside the push's transaction: each patient's newest set and next due time; an open MEASUREMENT_OVERDUE
+        flag of a patient whose newest set moved on is resolved. Returns the ids of the flags resolved."""
+        newest: dict[str, int] = {}
+        for i, (patient, s) in enumerate(zip(patients, sets, strict=True)):
+            if patient not in newest or s.at >= sets[newest[patient]].at:
+                newest[patient] = i
+        known = store.follow_up_of(cur, unit, sorted(newest))
+        band = scored.column("news2_band").combine_chunks()
+        bands = band.cast(pa.string()).to_pylist()
+        red = scored.column("news2_red").to_pylist()
+        total = scored.column("news2_total").to_pylist()
+        rows, moved = [], []
+        for patient, i in sorted(newest.items()):
+            at = sets[i].at
+            if patient in known and known[patient][0] >= at:
+                continue  # a late reading: the newest set is still the newest
+            every = self.interval_us(unit, bands[i], bool(red[i]), settings.get(patient))
+            rows.append((patient, at, bands[i], bool(red[i]), total[i], at + every + self.grace_us if every else None))
+            moved.append(patient)
+        if rows:
+            store.save_follow_up(cur, unit, rows)
+        cleared = store.clear_overdue(cur, unit, moved, "a new observation set arrived") if moved else []
+        if self.metrics is not None and cleared:
+            self.metrics.overdue_cleared.inc(len(cleared))
+        return cleared
+
+    def overdue_flag(self, row: tuple) -> tuple[int, str, str]:
+        """(severity, assessment JSON, ISBAR JSON) of a MEASUREMENT_OVERDUE flag, from its follow-up row."""
+        unit, patient, last, band, red, total, due = row
+        severity = 3 if band == "HIGH" else 2 if band == "MEDIUM" or red else 1
+        assessment = {"last_set_at": iso(last), "due_at": iso(due), "news2_band": band, "news2_total": total,
+                      "news2_red": bool(red)}
+        facts = {"patient_id": patient, "unit": unit, "kind": OVERDUE, "band": band, "total": total,
+                 "red": bool(red), "overdue": {"last_set_at": iso(last), "due_at": iso(due)}}
+        text = json.dumps(isbar.build(facts, self.policies.for_unit(unit)), ensure_ascii=False)
+        return severity, json.dumps(assessment, separators=(",", ":")), text
+
+    # -- ISBAR --------------------------------------------------------------------------------------------------
+
+    def with_isbar(self, cur, store: Store, unit: str, found: Findings, scored: pa.Table,
+                   sets: list[assembly.AssembledSet], readings: dict[str, list[assembly.Reading]],
+                   baseline: np.ndarray, rising: np.ndarray, settings: dict[str, dict]) -> Findings:
+        """The findings with the ISBAR message of each NEWS2 one, built from fields only (flags/isbar.py)."""
+        if not len(found) or found.scored_rows is None:
+            return found
+        policy = self.policies.for_unit(unit)
+        patients = sorted(set(found.patient_ids))
+        before = _previous_sets(store, cur, unit, patients)
+        tiers = _risk(store, cur, unit, patients)
+        cols = {c: scored.column(c).to_pylist() for c in ("news2_total", "news2_red", "news2_complete",
+                                                          "news2_missing", *(f"news2_{p}" for p in PARAMETERS))}
+        bands = scored.column("news2_band").combine_chunks().cast(pa.string()).to_pylist()
+        out = []
+        for patient, kind, row in zip(found.patient_ids, found.kinds, found.scored_rows, strict=True):
+            if kind not in KINDS:
+                out.append(None)
+                continue
+            s = sets[row]
+            older = _older_readings(store, cur, unit, patient, s)
+            previous = assembly.previous_values(readings.get(patient, []) + older, s)
+            parameters = []
+            for name in assembly.PARAMETER_FIELDS:
+                if name not in s.values:
+                    continue
+                param = _PARAMETER[name]
+                entry = {"name": param, "value": s.values[name], "sub_score": cols[f"news2_{param}"][row],
+                         "measured_at": iso(s.parts[name][0]), "device": s.parts[name][1] or None}
+                if name in previous:
+                    entry["previous_value"], entry["previous_at"] = previous[name][0], iso(previous[name][1])
+                if name == "spo2":
+                    entry["scale"] = int((settings.get(patient) or {}).get("spo2_scale")
+                                         or s.values.get("spo2_scale") or 1)
+                parameters.append(entry)
+            facts = {
+                "patient_id": patient, "unit": unit, "kind": kind, "observed_at": iso(s.at),
+                "total": cols["news2_total"][row], "band": bands[row], "red": bool(cols["news2_red"][row]),
+                "complete": bool(cols["news2_complete"][row]),
+                "missing": [_PARAMETER.get(m, m) for m in (cols["news2_missing"][row] or "").split(";") if m],
+                "rising": bool(rising[row]), "parameters": parameters,
+                "settings": settings.get(patient) or None, "risk": tiers.get(patient),
+            }
+            last = before.get(patient)
+            if last is not None and last[0] < s.at and last[1] is not None:
+                facts["previous_total"], facts["previous_at"] = last[1], iso(last[0])
+            if baseline[row] >= 0:
+                facts["lowest_total_24h"] = int(baseline[row])
+            out.append(json.dumps(isbar.build(facts, policy), ensure_ascii=False))
+        return replace(found, isbar=out)
+
+
+def _previous_sets(store: Store, cur, unit: str, patients: list[str]) -> dict[str, tuple[int, int | None]]:
+    """patient -> (time, total) of their newest set before this call."""
+    rows = store._execute(cur, f"SELECT patient_id, last_set_at, total FROM follow_up WHERE unit = ? AND patient_id "
+                               f"IN ({', '.join('?' * len(patients))})", (unit, *patients)).fetchall()
+    return {p: (t, total) for p, t, total in rows}
+
+
+def _risk(store: Store, cur, unit: str, patients: list[str]) -> dict[str, dict]:
+    """The latest complex-needs risk tier of each patient that has one, with the reasons of its newest risk flag."""
+    rows = store._execute(cur, f"SELECT patient_id, state, updated_at FROM risk_state WHERE unit = ? AND patient_id "
+                               f"IN ({', '.join('?' * len(patients))})", (unit, *patients)).fetchall()
+    out = {}
+    for patient, state, at in rows:
+        tier = bytes(state)[0]
+        if tier < len(TIERS):
+            out[patient] = {"tier": TIERS[tier], "scored_at": iso(at)}
+            flag = store._execute(cur, "SELECT assessment FROM flags WHERE unit = ? AND patient_id = ? AND kind "
+                                       "LIKE 'RISK_%' ORDER BY created_at DESC LIMIT 1", (unit, patient)).fetchone()
+            if flag:
+                reasons = json.loads(flag[0]).get("risk_reasons")
+                if isinstance(reasons, list) and reasons:
+                    out[patient]["reasons"] = [str(r) for r in reasons][:5]
+    return out
+
+
+def _older_readings(store: Store, cur, unit: str, patient: str, s: assembly.AssembledSet
+                    ) -> list[assembly.Reading]:
+    """Readings of the day before the set, newest first, enough to find each parameter's previous value."""
+    rows = store._execute(cur, "SELECT measured_at, seq, device, reading FROM readings WHERE unit = ? AND "
+                               "patient_id = ? AND measured_at >= ? AND measured_at < ? ORDER BY measured_at DESC "
+                               "LIMIT 200", (unit, patient, s.at - DAY_US, s.started_at)).fetchall()
+    return [assembly.Reading(t, seq, device, assembly.decode(text)) for t, seq, device, text in rows]
+
+
+class OverdueWatcher:
+    """Raises MEASUREMENT_OVERDUE every `every` seconds for the patients whose next set is due. Several servers on
+    one store may run one each: the store marks each gap in the transaction that raises it."""
+
+    def __init__(self, store: Store, follow_up: FollowUp, metrics, stopping: threading.Event, every: float = 5.0):
+        self._store, self._follow_up, self._metrics = store, follow_up, metrics
+        self._stopping, self._every = stopping, every
+
+    def run_once(self) -> int:
+        raised = self._store.raise_overdue(self._follow_up.overdue_flag)
+        if raised and self._metrics is not None:
+            self._metrics.overdue_raised.inc(len(raised))
+            self._metrics.flags_raised.inc(len(raised))
+        return len(raised)
+
+    def run(self) -> None:
+        while not self._stopping.wait(self._every):
+            try:
+                self.run_once()
+            except Exception as e:  # the store away: the next round tries again (no patient data in the message)
+                log.warning("overdue round failed (%s); trying again in %.0f s", type(e).__name__, self._every)
+

@@ -102,7 +102,7 @@ def create_server(address: str = "127.0.0.1:0", settings: Settings | None = None
                             int(settings.assembly_window_seconds * 1_000_000)), server)
     escalation = load_escalation_policy(settings.escalation_policy)
     if store is not None:
-        flags_pb2_grpc.add_FlagsServicer_to_server(FlagsService(metrics, store, stopping), server)
+        flags_pb2_grpc.add_FlagsServicer_to_server(FlagsService(metrics, store, stopping, follow_up=follow_up), server)
         patients_pb2_grpc.add_PatientsServicer_to_server(PatientsService(metrics, store), server)
         metrics.watch_store(store)
 

@@ -102,6 +102,36 @@ class FollowUp:
 
     # -- ISBAR --------------------------------------------------------------------------------------------------
 
+    def isbar_of(self, flag) -> dict | None:
+        """A flag's ISBAR message: as stored (pushes, overdue), or built now from the assessment a batch stored
+        with its measurements (building it for every flag of a million-row batch would cost more than the commit)."""
+        if flag.isbar:
+            return json.loads(flag.isbar)
+        if flag.kind not in KINDS:
+            return None
+        a = json.loads(flag.assessment)
+        if a.get("news2_total") is None or a.get("news2_band") is None:
+            return None
+        values = a.get("values") or {}
+        subs = a.get("sub_scores") or {}
+        parameters = []
+        for name, param in _PARAMETER.items():
+            if values.get(name) is None:
+                continue
+            entry = {"name": param, "value": values[name], "sub_score": subs.get(param)}
+            if param == "spo2":
+                entry["scale"] = 2 if values.get("spo2_scale") == 2 else 1
+            parameters.append(entry)
+        facts = {"patient_id": flag.patient_id, "unit": flag.unit, "kind": flag.kind,
+                 "observed_at": a.get("observed_at"), "total": a["news2_total"], "band": a["news2_band"],
+                 "red": bool(a.get("news2_red")), "complete": bool(a.get("news2_complete")),
+                 "missing": [m for m in (a.get("news2_missing") or "").split(";") if m],
+                 "rising": bool(a.get("rising")), "parameters": parameters,
+                 "lowest_total_24h": a.get("lowest_total_24h")}
+        if values.get("age") is not None:
+            facts["settings"] = {"age": values["age"]}
+        return isbar.build(facts, self.policies.for_unit(flag.unit))
+
     def with_isbar(self, cur, store: Store, unit: str, found: Findings, scored: pa.Table,
                    sets: list[assembly.AssembledSet], readings: dict[str, list[assembly.Reading]],
                    baseline: np.ndarray, rising: np.ndarray, settings: dict[str, dict]) -> Findings:

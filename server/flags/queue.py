@@ -65,8 +65,8 @@ class FlagQueue:
             if opened is None:
                 return Recorded(replayed=True)
             stored, cur = opened
-            up, states = rules.trend(prepared, stored, self.window_us)
-            found = rules.findings(scored, prepared, up)
+            up, base, states = rules.trend(prepared, stored, self.window_us)
+            found = rules.findings(scored, prepared, up, base)
             outcome = self.store.commit_batch(cur, batch_id, caller.actor, states, found, unit=caller.unit)
         rising = np.zeros(scored.num_rows, np.bool_)
         rising[prepared.rows] = up
@@ -102,7 +102,7 @@ class FlagQueue:
                 prepared = rules.prepare(scored, received)
                 complete = np.array([sets[i].complete for i in prepared.rows], np.bool_)
                 up, base, states = rules.trend_sets(prepared, stored, complete, self.window_us)
-                found = rules.findings(scored, prepared, up)
+                found = rules.findings(scored, prepared, up, base)
                 rising = np.zeros(scored.num_rows, np.bool_)
                 rising[prepared.rows] = up
                 baseline = np.full(scored.num_rows, -1, np.int8)

@@ -82,15 +82,17 @@ def prepare(scored: pa.Table, received_us: int) -> Prepared:
     )
 
 
-def trend(p: Prepared, stored: dict[str, bytes], window_us: int = DAY_US) -> tuple[np.ndarray, dict[str, bytes]]:
-    """Per prepared row: rising; and each patient's history after these rows, as bytes for the store."""
+def trend(p: Prepared, stored: dict[str, bytes], window_us: int = DAY_US
+          ) -> tuple[np.ndarray, np.ndarray, dict[str, bytes]]:
+    """Per prepared row: rising and the baseline (lowest total of the window before it, -1: none); and each
+    patient's history after these rows, as bytes for the store."""
     state = TrendState.empty(len(p.patients))
     for g, patient in enumerate(p.patients):
         data = stored.get(patient)
         if data is not None:
             state.load(g, bytes(data))
-    up, _ = rising(p.starts, p.times, p.totals, clinical_risk(p.bands), state, window_us)
-    return up, {patient: state.to_bytes(g) for g, patient in enumerate(p.patients)}
+    up, base = rising(p.starts, p.times, p.totals, clinical_risk(p.bands), state, window_us)
+    return up, base, {patient: state.to_bytes(g) for g, patient in enumerate(p.patients)}
 
 
 def trend_sets(p: Prepared, stored: dict[str, bytes], complete: np.ndarray, window_us: int = DAY_US
@@ -117,7 +119,7 @@ def trend_sets(p: Prepared, stored: dict[str, bytes], complete: np.ndarray, wind
     return up, base, {patient: state.to_bytes(g) for g, patient in enumerate(p.patients)}
 
 
-def findings(scored: pa.Table, p: Prepared, up: np.ndarray) -> Findings:
+def findings(scored: pa.Table, p: Prepared, up: np.ndarray, baseline: np.ndarray | None = None) -> Findings:
     """One finding per (patient, kind), ordered by patient then kind, so that every transaction takes row locks
     in the same order. Vectorised: a batch can find thousands."""
     group = np.repeat(np.arange(len(p.patients)), np.diff(p.starts))
@@ -148,17 +150,22 @@ def findings(scored: pa.Table, p: Prepared, up: np.ndarray) -> Findings:
         severity=sev.tolist(),
         worst_total=p.totals[row].tolist(),
         occurrences=count.tolist(),
-        assessments=_assessment_json(scored, p.rows[row], up[row]),
+        assessments=_assessment_json(scored, p.rows[row], up[row], None if baseline is None else baseline[row]),
         scored_rows=p.rows[row].tolist(),
     )
 
 
 _DETAIL = ("news2_total", "news2_band", "news2_red", "news2_complete", "news2_missing", "news2_monitoring")
+# The measurements of the worst row, when the scored table carries them (a batch does): the ISBAR message of the
+# flag is built from them when it is read (flags/follow_up.py).
+VALUES = ("resp_rate", "spo2", "spo2_scale", "on_oxygen", "systolic_bp", "pulse", "consciousness", "temperature",
+          "age")
 
 
-def _assessment_json(scored: pa.Table, rows: np.ndarray, rising_rows: np.ndarray) -> list[str]:
-    """The scored columns of each finding's worst row as JSON text, built column-wise by Arrow (never the raw
-    input values: the assessment, not the measurements)."""
+def _assessment_json(scored: pa.Table, rows: np.ndarray, rising_rows: np.ndarray,
+                     baseline_rows: np.ndarray | None = None) -> list[str]:
+    """The scored columns of each finding's worst row as JSON text, with the measurements when the table has them,
+    built column-wise by Arrow."""
     take = pa.array(rows, pa.int64())
     parts: list = []
 
@@ -180,6 +187,25 @@ def _assessment_json(scored: pa.Table, rows: np.ndarray, rising_rows: np.ndarray
         field("observed_at", pc.if_else(pc.equal(us, 0), pa.scalar(None, pa.string()),
                                         pc.binary_join_element_wise(when, "Z", "")), quoted=True)
     field("rising", pa.array(rising_rows, pa.bool_()))
+    if baseline_rows is not None:
+        base = pa.array(baseline_rows.astype(np.int16))
+        field("lowest_total_24h", pc.if_else(pc.less(base, 0), pa.scalar(None, pa.int16()), base))
+    present = [name for name in VALUES if name in scored.column_names]
+    if present:
+        parts.append('"values":{')
+        for k, name in enumerate(present):
+            col = scored.column(name).take(take)
+            if pa.types.is_dictionary(col.type):
+                col = col.cast(col.type.value_type)
+            if pa.types.is_floating(col.type):  # NaN and infinities are not JSON; such rows are rejected anyway
+                col = pc.if_else(pc.is_finite(col), col, pa.scalar(None, col.type))
+            quoted = pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
+            text = col.cast(pa.string())
+            if quoted:
+                text = pc.binary_join_element_wise('"', pc.replace_substring_regex(text, r'["\\\x00-\x1f]', ""),
+                                                   '"', "")
+            parts.extend([f'"{name}":', pc.fill_null(text, "null")])
+            parts.append("," if k < len(present) - 1 else "},")
     parts.append('"sub_scores":{')
     for k, (param, col) in enumerate(zip(PARAMETERS, SUBSCORE_COLUMNS, strict=True)):
         parts.extend([f'"{param}":', pc.fill_null(scored.column(col).take(take).cast(pa.string()), "null")])

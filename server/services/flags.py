@@ -13,6 +13,7 @@ from .._rpc import streaming, unary
 from ..auth import identity_of
 from ..errors import RequestError
 from ..flags import isbar
+from ..flags.follow_up import FollowUp
 from ..metrics import Metrics
 from ..store.base import OUTCOMES, Caller, FlagRow, Store, now_us
 
@@ -28,7 +29,7 @@ def _ts(msg, us: int | None) -> None:
         msg.FromMicroseconds(us)
 
 
-def flag_message(f: FlagRow) -> pb.Flag:
+def flag_message(f: FlagRow, follow_up: FollowUp | None = None) -> pb.Flag:
     msg = pb.Flag(id=f.id, patient_id=f.patient_id, kind=f.kind, severity=f.severity, state=_STATES[f.state],
                   assessment_json=f.assessment, source=f.source, occurrences=f.occurrences,
                   claimed_by=f.claimed_by or "", resolution_note=f.resolution_note or "", unit=f.unit,
@@ -38,9 +39,9 @@ def flag_message(f: FlagRow) -> pb.Flag:
     _ts(msg.updated_at, f.updated_at)
     _ts(msg.claimed_at, f.claimed_at)
     _ts(msg.resolved_at, f.resolved_at)
-    if f.isbar:
-        structured = json.loads(f.isbar)
-        msg.isbar.json = f.isbar
+    structured = follow_up.isbar_of(f) if follow_up is not None else json.loads(f.isbar) if f.isbar else None
+    if structured:
+        msg.isbar.json = f.isbar or json.dumps(structured, ensure_ascii=False)
         msg.isbar.text_nb = isbar.render(structured, "nb")
         msg.isbar.text_en = isbar.render(structured, "en")
         msg.isbar.response_policy_version = structured.get("policy_version") or ""
@@ -79,16 +80,21 @@ def _matches(f: FlagRow, args: dict) -> bool:
 
 
 class FlagsService(flags_pb2_grpc.FlagsServicer):
-    def __init__(self, metrics: Metrics, store: Store, stopping, poll_seconds: float = 0.2):
+    def __init__(self, metrics: Metrics, store: Store, stopping, poll_seconds: float = 0.2,
+                 follow_up: FollowUp | None = None):
         self.metrics = metrics
         self._store = store
         self._stopping = stopping
         self._poll = poll_seconds
+        self._follow_up = follow_up or FollowUp()
+
+    def _message(self, f: FlagRow) -> pb.Flag:
+        return flag_message(f, self._follow_up)
 
     @unary("ListFlags")
     def ListFlags(self, request, context, where):
         flags = self._store.list_flags(caller(context, "ListFlags"), **_filter_args(request))
-        return pb.FlagList(flags=[flag_message(f) for f in flags])
+        return pb.FlagList(flags=[self._message(f) for f in flags])
 
     @streaming("WatchFlags")
     def WatchFlags(self, request, context, where):
@@ -102,14 +108,14 @@ class FlagsService(flags_pb2_grpc.FlagsServicer):
             # The cursor is read before the snapshot: a change racing it is sent again, never lost.
             cursor = self._store.cursor()
             for f in self._store.list_flags(who, **args):
-                yield pb.FlagEvent(type=pb.FlagEvent.EXISTING, flag=flag_message(f), cursor=cursor)
+                yield pb.FlagEvent(type=pb.FlagEvent.EXISTING, flag=self._message(f), cursor=cursor)
             yield pb.FlagEvent(type=pb.FlagEvent.CAUGHT_UP, cursor=cursor)
         while context.is_active() and not self._stopping.is_set():
             events = self._store.events_after(cursor, who)
             for seq, kind, f in events:
                 cursor = seq
                 if f is not None and _matches(f, args):
-                    yield pb.FlagEvent(type=pb.FlagEvent.Type.Value(kind), flag=flag_message(f), cursor=seq)
+                    yield pb.FlagEvent(type=pb.FlagEvent.Type.Value(kind), flag=self._message(f), cursor=seq)
             if not events:
                 self._stopping.wait(self._poll)
         if self._stopping.is_set():
@@ -122,7 +128,7 @@ class FlagsService(flags_pb2_grpc.FlagsServicer):
         self.metrics.flags_claimed.inc()
         self.metrics.raise_to_claim.labels(f.kind, _SEVERITY_NAMES.get(f.severity, str(f.severity))).observe(
             max(0.0, (now_us() - f.created_at) / 1e6))
-        return flag_message(f)
+        return self._message(f)
 
     @unary("ReleaseFlag")
     def ReleaseFlag(self, request, context, where):
@@ -130,7 +136,7 @@ class FlagsService(flags_pb2_grpc.FlagsServicer):
         if not reason or len(reason) > 1000:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "say why the flag goes back to the queue (reason, "
                                "1-1,000 characters)", field="reason")
-        return flag_message(self._store.release(request.flag_id, caller(context, "ReleaseFlag"), reason))
+        return self._message(self._store.release(request.flag_id, caller(context, "ReleaseFlag"), reason))
 
     @unary("ResolveFlag")
     def ResolveFlag(self, request, context, where):
@@ -145,11 +151,11 @@ class FlagsService(flags_pb2_grpc.FlagsServicer):
         self.metrics.outcomes.labels(f.kind, request.outcome).inc()
         self.metrics.raise_to_resolve.labels(f.kind, _SEVERITY_NAMES.get(f.severity, str(f.severity))).observe(
             max(0.0, (now_us() - f.created_at) / 1e6))
-        return flag_message(f)
+        return self._message(f)
 
     @unary("GetFlag")
     def GetFlag(self, request, context, where):
         if request.flag_id <= 0:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "flag_id must be a flag's id (1 or more)",
                                field="flag_id")
-        return flag_message(self._store.get(request.flag_id, caller(context, "GetFlag")))
+        return self._message(self._store.get(request.flag_id, caller(context, "GetFlag")))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.server.stores import store_url  # noqa: F401  (fixture)
 from tests.support import Running
@@ -154,3 +156,71 @@ def test_assemble_reference_cases():
     assert (s.at, s.values) == (100, {"temperature": 37.0})
     s = assembly.assemble(readings, 90, 95)  # the window reaches back from 100 to 5: the T0 reading is out
     assert s.values == {"spo2": 92, "pulse": 80, "temperature": 37.0} and s.parts["spo2"] == (10, "c")
+
+
+FIELD_VALUES = {"resp_rate": (8, 30), "spo2": (85, 100), "systolic_bp": (85, 230), "pulse": (35, 140),
+                "temperature": (34.5, 39.5)}
+
+
+@st.composite
+def readings(draw):
+    n = draw(st.integers(1, 12))
+    times = draw(st.lists(st.integers(0, 120), min_size=n, max_size=n, unique=True))  # minutes, distinct
+    out = []
+    for t in times:
+        names = draw(st.lists(st.sampled_from(sorted(FIELD_VALUES)), min_size=1, max_size=3, unique=True))
+        values = {}
+        for name in names:
+            lo, hi = FIELD_VALUES[name]
+            values[name] = draw(st.integers(int(lo), int(hi)) if isinstance(lo, int)
+                                else st.floats(lo, hi).map(lambda x: round(x, 1)))
+        out.append((t, values))
+    return out
+
+
+def reference_set(pushed: list[tuple[int, dict]], at: int, window: int) -> dict:
+    """Obviously right: the newest reading of each field measured in [at - window, at]."""
+    out = {}
+    for t, values in sorted(pushed, key=lambda r: r[0]):
+        if at - window <= t <= at:
+            out.update(values)
+    return out
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=readings(), order=st.randoms(use_true_random=False))
+def test_arrival_order_does_not_change_the_set(tmp_path, data, order):
+    """Whatever order the devices' readings arrive in, the set a new reading joins is the reference set of the
+    readings measured in the window before it, scored the same (the real store, the real kernel)."""
+    import tempfile
+
+    from varde.server.flags.queue import FlagQueue, Pushed
+    from varde.server.services.observations import _observation, _table, score_observations
+    from varde.server.store import open_store
+    from varde.server.store.base import Caller
+
+    minute = 60_000_000
+    start = int(T0.timestamp() * 1_000_000)
+    arrival = list(data)
+    order.shuffle(arrival)
+    store = open_store(tempfile.mktemp(dir=tmp_path, suffix=".sqlite3"))
+    try:
+        queue = FlagQueue(store)
+
+        def score(patients, sets):
+            made = [_observation(p, s, None) for p, s in zip(patients, sets, strict=True)]
+            raw = score_observations(made)
+            return _table(made, raw), (made, raw)
+
+        for k, (t, values) in enumerate(arrival):
+            queue.record_readings([Pushed("p", start + t * minute, "d", values)], f"b{k}", Caller("x"),
+                                  30 * minute, score, {})
+        last = 121
+        _, [s], (made, raw) = queue.record_readings([Pushed("p", start + last * minute, "d", {"on_oxygen": False})],
+                                                    "last", Caller("x"), 30 * minute, score, {})
+        expected = {**reference_set(data, last, 30), "on_oxygen": False}
+        assert s.values == expected
+        ref = score_observations([_observation("p", assembly.AssembledSet(s.at, s.at, expected), None)])
+        assert raw.total.tolist() == ref.total.tolist()
+    finally:
+        store.close()

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from ..store.base import Caller, Store, now_us
+from ..store.base import Caller, Findings, Store, now_us
 from . import assembly, risk_rules, rules
 from .follow_up import FollowUp
 
@@ -102,7 +102,9 @@ class FlagQueue:
                 prepared = rules.prepare(scored, received)
                 complete = np.array([sets[i].complete for i in prepared.rows], np.bool_)
                 up, base, states = rules.trend_sets(prepared, stored, complete, self.window_us)
-                found = rules.findings(scored, prepared, up, base)
+                found = _not_resolved_before(
+                    rules.findings(scored, prepared, up, base), sets,
+                    self.store.resolved_sets(cur, caller.unit, patients))
                 rising = np.zeros(scored.num_rows, np.bool_)
                 rising[prepared.rows] = up
                 baseline = np.full(scored.num_rows, -1, np.int8)
@@ -110,6 +112,9 @@ class FlagQueue:
                 found = self.follow_up.with_isbar(cur, self.store, caller.unit, found, scored, sets, readings,
                                                   baseline, rising, settings)
                 outcome = self.store.commit_batch(cur, batch_id, caller.actor, states, found, unit=caller.unit)
+                starts = {(p, k): sets[row].started_at
+                          for p, k, row in zip(found.patient_ids, found.kinds, found.scored_rows or (), strict=True)}
+                self.store.mark_sets(cur, [(starts[key], i) for key, i in outcome.flag_ids.items() if key in starts])
                 self.follow_up.after_sets(self.store, cur, caller.unit, scored, sets,
                                           [p.patient_id for p in pushed], settings)
         if opened is None:  # replayed: answer with the sets as they stand, change nothing
@@ -182,3 +187,18 @@ def _assemble(pushed: list[Pushed], history: dict[str, list], window_us: int
         mine.append(assembly.Reading(p.measured_at, after + k, p.device, p.values))
         sets.append(assembly.assemble(mine, p.measured_at, window_us))
     return sets, readings
+
+
+def _not_resolved_before(found: Findings, sets: list[assembly.AssembledSet], resolved: dict) -> Findings:
+    """The findings, less those of a set whose flag of that kind a coordinator already resolved: a reading that
+    joins a set late does not raise what the set raised and someone dealt with."""
+    if not resolved or not len(found):
+        return found
+    keep = [j for j, (p, k, row) in enumerate(zip(found.patient_ids, found.kinds, found.scored_rows, strict=True))
+            if resolved.get((p, k)) != sets[row].started_at]
+    if len(keep) == len(found):
+        return found
+    pick = lambda values: [values[j] for j in keep]  # noqa: E731
+    return Findings(pick(found.patient_ids), pick(found.kinds), pick(found.severity), pick(found.worst_total),
+                    pick(found.assessments), pick(found.occurrences), None if found.isbar is None else
+                    pick(found.isbar), pick(found.scored_rows))

@@ -41,6 +41,21 @@ class FollowUpStore:
         self._insert_rows(cur, "readings", ("unit", "patient_id", "measured_at", "received_at", "device", "reading"),
                           [(unit, *r) for r in rows])
 
+    def resolved_sets(self, cur, unit: str, patients: Sequence[str]) -> dict[tuple[str, str], int]:
+        """(patient, kind) -> the set of the patient's newest resolved flag of that kind, for sets that raised one."""
+        out: dict[tuple[str, str], int] = {}
+        for start in range(0, len(patients), 500):
+            part = list(patients[start:start + 500])
+            rows = self._execute(cur, f"SELECT patient_id, kind, set_started_at FROM flags WHERE unit = ? AND "
+                                      f"patient_id IN ({', '.join('?' * len(part))}) AND state = 'RESOLVED' AND "
+                                      f"set_started_at IS NOT NULL ORDER BY resolved_at", (unit, *part)).fetchall()
+            out.update(((p, k), t) for p, k, t in rows)
+        return out
+
+    def mark_sets(self, cur, rows: list[tuple[int, int]]) -> None:
+        """(set start, flag id) per flag a set raised or updated."""
+        cur.executemany(self._sql("UPDATE flags SET set_started_at = ? WHERE id = ?"), rows)
+
     def forget_readings(self, before_us: int) -> int:
         """Drop readings received before `before_us` (Varde is not the journal: it keeps what assembly and ISBAR
         need)."""

@@ -95,9 +95,16 @@ ALTER TABLE flags ADD COLUMN isbar TEXT
 """
 
 
+# v8: the observation set (its oldest reading's time) a home follow-up flag was last raised or updated by, so that
+# a set a coordinator already resolved does not raise the same kind again when a straggling reading joins it.
+_V8 = """
+ALTER TABLE flags ADD COLUMN set_started_at {int}
+"""
+
+
 def migrations(dialect: str) -> tuple[str, ...]:
     types = {
         "sqlite": {"serial": "INTEGER", "int": "INTEGER", "blob": "BLOB"},
         "postgresql": {"serial": "BIGSERIAL", "int": "BIGINT", "blob": "BYTEA"},
     }[dialect]
-    return tuple(v.format(**types) for v in (_V1, _V2, _V3, _V4, _V5, _V6, _V7))
+    return tuple(v.format(**types) for v in (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8))

@@ -126,6 +126,20 @@ def test_a_retried_push_answers_the_same_and_raises_nothing_twice(running):
         assert [f.occurrences for f in c.list_flags(patient_id="home-7", kinds=["NEWS2_HIGH"])] == [1]
 
 
+def test_a_set_a_coordinator_resolved_does_not_raise_again_when_a_straggler_joins_it(running):
+    with running.client() as c:
+        push(c, "home-10", T0, {**OXIMETER, **CUFF, **APP}, "app")  # 8: HIGH, missing temperature
+        [high] = c.list_flags(patient_id="home-10", kinds=["NEWS2_HIGH"])
+        c.resolve(high.id, "VISITED", "seen at home")
+        late = push(c, "home-10", T0 + 10 * MIN, THERMOMETER, "thermometer")  # joins the same set
+        assert late.total == 9 and late.complete
+        assert not c.list_flags(patient_id="home-10", kinds=["NEWS2_HIGH"])  # nothing new to deal with
+        # a new set: 40 minutes on the readings of T0 are replaced (the thermometer's of T0+10 is still in it)
+        again = push(c, "home-10", T0 + 40 * MIN, {**OXIMETER, **CUFF, **APP}, "app")
+        assert again.band == pb.BAND_HIGH and again.set_started_at.ToDatetime(dt.UTC) == T0 + 10 * MIN
+        assert len(c.list_flags(patient_id="home-10", kinds=["NEWS2_HIGH"])) == 1
+
+
 def test_a_stream_assembles_in_order(running):
     with running.client() as c:
         rows = [{"patient_id": "home-8", "observed_at": T0 + k * MIN, **v}

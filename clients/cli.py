@@ -17,6 +17,12 @@ examples:
   varde score examples/observations.csv                   # summary only
   varde score observations.parquet -o scored.parquet      # every row with its NEWS2 columns
   varde score observations.csv -o - | head                # CSV to stdout
+  varde score --engine dask observations/ -o scored/        # a partitioned Parquet dataset on Dask
+  varde score --engine spark observations/ -o scored/ --engine-address spark://master:7077
+
+With --engine (local, dask, spark) INPUT is a folder of Parquet files and OUTPUT a folder: each file is scored
+into the same path under OUTPUT, and the rows that raise a flag into OUTPUT-findings (load them into the queue
+with `varde flags import OUTPUT-findings --server ADDR`). docs/scale-out.md.
 
 Input and output formats follow the extension: .csv, .parquet (.pq), .arrow (.feather, .ipc).
 Required columns: patient_id, resp_rate, spo2, on_oxygen, systolic_bp, pulse, consciousness, temperature;
@@ -57,6 +63,16 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-id", metavar="ID",
                    help="with --server: the id flags are raised under (default: from the file's path, size and "
                         "modification time, so that scoring the same file again raises nothing twice)")
+    eng = s.add_argument_group("scale-out (docs/scale-out.md)")
+    eng.add_argument("--engine", choices=["local", "dask", "spark"],
+                     help="score a folder of Parquet files on this engine: local (this process), dask or spark "
+                          "(pip install 'varde[dask]' / 'varde[spark]')")
+    eng.add_argument("--engine-address", metavar="URL",
+                     help="a running engine to use: a Dask scheduler (tcp://host:8786) or a Spark master "
+                          "(spark://host:7077); default: start one on this machine")
+    eng.add_argument("--workers", type=int, default=2, metavar="N",
+                     help="worker processes of the engine started here (default: %(default)s)")
+    eng.add_argument("--findings", metavar="DIR", help="where the rows that raise a flag go (default: OUTPUT-findings)")
     add_connection_args(s, required=False)
     s.set_defaults(func=_score)
 
@@ -165,6 +181,7 @@ examples:
   varde flags claim --next                          # take the most severe, oldest open flag
   varde flags claim 42
   varde flags show 42                               # the flag with its ISBAR message (--lang en: English)
+  varde flags import scored-findings/               # the findings of a scale-out job (once, however often run)
   varde flags resolve 42 --outcome GP_CONTACTED --note "GP visited, antibiotics started"
   varde flags release 42 --reason "going off shift" # give it back to the queue
   varde flags list --server varde.kommune.no:443 --tls-ca ca.pem --token-file ~/.varde-token
@@ -230,6 +247,17 @@ def _flags_parser(sub) -> None:
     show.add_argument("--lang", choices=["nb", "en"], default="nb",
                       help="the ISBAR message in Norwegian bokmål (nb, default) or English (en)")
     show.set_defaults(func=_flags_show)
+
+    imp = fsub.add_parser("import", help="load a scale-out job's findings into the queue (once, however often run)",
+                          description="Send the rows of a findings dataset (from `varde score --engine ...`) to the "
+                                      "server, which raises their flags. Each file's content is its batch id: "
+                                      "importing again raises nothing twice.")
+    add_connection_args(imp)
+    imp.add_argument("findings", metavar="FINDINGS", help="the findings folder (OUTPUT-findings)")
+    progress_args = imp.add_mutually_exclusive_group()
+    progress_args.add_argument("--progress", dest="progress", action="store_true", default=None)
+    progress_args.add_argument("--no-progress", dest="progress", action="store_false")
+    imp.set_defaults(func=_flags_import)
 
     rel = fsub.add_parser("release", help="give a claimed flag back to the queue")
     common(rel)
@@ -317,6 +345,49 @@ def _flags_resolve(args) -> int:
     return 0
 
 
+def _flags_import(args) -> int:
+    import hashlib
+    import os
+
+    import pyarrow.parquet as pq
+
+    from ._files import InputError
+    from ._progress import Progress
+    from .engines import input_files
+
+    try:
+        files = input_files(args.findings)
+    except FileNotFoundError as e:
+        raise InputError(str(e)) from None
+    progress = Progress(len(files), "files", sys.stderr.isatty() if args.progress is None else args.progress)
+    raised = updated = replayed = rows = 0
+
+    def run(client):
+        nonlocal raised, updated, replayed, rows
+        for k, path in enumerate(files, start=1):
+            digest = hashlib.sha256()
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+            # The file's content names the batch: importing it again raises nothing twice, and import ids are
+            # never forgotten by the server.
+            batch_id = f"import:{os.path.basename(path)}:{digest.hexdigest()[:32]}"
+            table = pq.read_table(path)
+            if table.num_rows:
+                for _, reply in client.score_batches(table, batch_id=batch_id):
+                    raised += reply.flags_raised
+                    updated += reply.flags_updated
+                    replayed += reply.flags_replayed
+            rows += table.num_rows
+            progress.update(k, rows)
+
+    _flags_call(args, run)
+    progress.finish(len(files), rows)
+    print(f"{rows:,} finding rows from {len(files)} file(s): {raised} flag(s) raised, {updated} updated"
+          + (f", {replayed} batch(es) already imported (nothing raised twice)" if replayed else ""), file=sys.stderr)
+    return 0
+
+
 def _flags_show(args) -> int:
     from varde._proto.varde.v1 import flags_pb2
 
@@ -356,6 +427,36 @@ Limits: requests up to --max-message-bytes (64 MiB); VardeClient and `varde scor
 """
 
 
+def _score_dataset(args) -> int:
+    from ._files import InputError
+    from ._progress import Progress
+    from .engines import Job, input_files, run_job
+
+    if not args.output:
+        raise InputError("--engine needs -o OUTPUT_DIR: the folder the scored files go to")
+    try:
+        files = input_files(args.input)
+    except FileNotFoundError as e:
+        raise InputError(f"{e} (with --engine, INPUT is a folder of Parquet files)") from None
+    if args.workers < 1:
+        raise InputError("--workers must be at least 1")
+    job = Job(args.input, args.output, args.findings or args.output.rstrip("/") + "-findings",
+              batch_size=args.batch_size)
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    progress = Progress(len(files), "files", show)
+    try:
+        result = run_job(args.engine, job, workers=args.workers, address=args.engine_address,
+                         progress=lambda done, total: progress.update(done, done))
+    except (RuntimeError, ValueError) as e:
+        raise InputError(str(e)) from None
+    progress.finish(len(files), len(files))
+    if not args.quiet:
+        print(f"{result.rows:,} rows in {result.files} file(s) on {result.engine}: {result.rejected:,} rejected, "
+              f"{result.findings:,} raise a flag (in {job.findings_dir}); {result.seconds:.2f} s", file=sys.stderr)
+        print(f"load the flags with: varde flags import {job.findings_dir} --server HOST:PORT", file=sys.stderr)
+    return 0
+
+
 def _score(args) -> int:
     import pyarrow as pa
 
@@ -369,6 +470,8 @@ def _score(args) -> int:
 
     if args.batch_size < 1:
         raise InputError("--batch-size must be at least 1")
+    if args.engine:
+        return _score_dataset(args)
     source = open_source(args.input, args.batch_size)
     show = sys.stderr.isatty() if args.progress is None else args.progress
     progress = Progress(source.total, source.unit, show)

@@ -1,0 +1,55 @@
+"""Dask distributed: one task per file, retried on another worker if a worker dies. With no address, a local cluster
+of `workers` processes, each one task at a time with the machine's cores shared out among them."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from . import JobResult
+from ._files import Job, input_files, score_file, worker_environment
+
+__all__ = ["run"]
+
+
+def run(job: Job, *, workers: int = 2, address: str | None = None, progress=None) -> JobResult:
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise RuntimeError("the dask engine needs Dask distributed: pip install 'varde[dask]'") from None
+    files = input_files(job.input_dir)
+    started = time.perf_counter()
+    cluster = None
+    if address:
+        client = Client(address)
+    else:
+        # Set before the workers start: they read it when they import Numba.
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        os.environ.update(worker_environment(threads, os.environ.get("NUMBA_CACHE_DIR")))
+        _prefill_cache()
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    result = JobResult("dask", files=len(files))
+    try:
+        futures = client.map(score_file, files, job=job, pure=False, retries=2)
+        for k, future in enumerate(as_completed(futures), start=1):
+            r = future.result()
+            result.rows, result.rejected, result.findings = (result.rows + r.rows, result.rejected + r.rejected,
+                                                             result.findings + r.findings)
+            result.details.append(r)
+            if progress:
+                progress(k, len(files))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    result.details.sort(key=lambda r: r.path)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _prefill_cache() -> None:
+    """Compile (or load) the kernels here first, so that the workers find them in the cache, not each compile."""
+    from varde.scoring import warm_up
+
+    warm_up()

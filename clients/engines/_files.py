@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["FileResult", "Job", "input_files", "score_file", "worker_environment"]
+__all__ = ["FileResult", "Job", "input_files", "plain_schema", "score_file", "worker_environment"]
 
 KINDS = ("news2", "risk")
 
@@ -95,7 +95,7 @@ def score_file(src: str, job: Job) -> FileResult:
 
             schema = (news2_output_schema(reader.schema_arrow) if job.kind == "news2"
                       else risk_output_schema(reader.schema_arrow, job.as_of or dt.date.today()))
-            _write(writers, temps, out_path, pa.RecordBatch.from_pylist([], schema=_plain_schema(schema)))
+            _write(writers, temps, out_path, pa.RecordBatch.from_pylist([], schema=plain_schema(schema)))
         for w in writers.values():
             w.close()
         for final, temp in temps.items():
@@ -123,13 +123,24 @@ def _write(writers: dict, temps: dict, path: str, batch: pa.RecordBatch) -> None
     writers[path].write_batch(batch)
 
 
-def _plain_schema(schema: pa.Schema) -> pa.Schema:
-    return pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type,
-                               f.nullable, f.metadata) for f in schema], metadata=schema.metadata)
+def plain_schema(schema: pa.Schema) -> pa.Schema:
+    """`schema` with every dictionary type as its value type, nested ones too (risk's charlson_groups is a list of
+    them): Spark has no dictionary type and does not check batches against the schema, so its Arrow reader fails
+    on the first dictionary it meets; Parquet readers of other tools are simpler without them too."""
+    def plain(t: pa.DataType) -> pa.DataType:
+        if pa.types.is_dictionary(t):
+            return plain(t.value_type)
+        if pa.types.is_list(t) or pa.types.is_large_list(t):
+            field = t.value_field.with_type(plain(t.value_type))
+            return pa.list_(field) if pa.types.is_list(t) else pa.large_list(field)
+        if pa.types.is_struct(t):
+            return pa.struct([f.with_type(plain(f.type)) for f in t])
+        return t
+
+    return pa.schema([f.with_type(plain(f.type)) for f in schema], metadata=schema.metadata)
 
 
 def _plain(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Dictionary columns as plain strings: every engine and every Parquet reader takes them so."""
-    if not any(pa.types.is_dictionary(f.type) for f in batch.schema):
-        return batch
-    return batch.cast(_plain_schema(batch.schema))
+    """Dictionary columns as plain values: every engine and every Parquet reader takes them so."""
+    plain = plain_schema(batch.schema)
+    return batch if plain == batch.schema else batch.cast(plain)

@@ -3,6 +3,7 @@ of `workers` processes, each one task at a time with the machine's cores shared 
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
@@ -10,6 +11,8 @@ from . import JobResult
 from ._files import Job, input_files, score_file, worker_environment
 
 __all__ = ["run"]
+
+log = logging.getLogger("varde.clients.engines")
 
 
 def run(job: Job, *, workers: int = 2, address: str | None = None, progress=None) -> JobResult:
@@ -22,6 +25,7 @@ def run(job: Job, *, workers: int = 2, address: str | None = None, progress=None
     cluster = None
     if address:
         client = Client(address)
+        _check_workers(client)
     else:
         # Set before the workers start: they read it when they import Numba.
         threads = max(1, (os.cpu_count() or 1) // workers)
@@ -53,3 +57,14 @@ def _prefill_cache() -> None:
     from varde.scoring import warm_up
 
     warm_up()
+
+
+def _check_workers(client) -> None:
+    """A cluster someone else started: its workers must have been started with the variables (docs/scale-out.md);
+    say so if they were not, rather than let two threads crash a worker in the fallback threading layer."""
+    wanted = worker_environment(1)
+    seen = client.run(lambda: {name: os.environ.get(name) for name in ("NUMBA_THREADING_LAYER", "NUMBA_NUM_THREADS")})
+    for worker, env in sorted(seen.items()):
+        if env.get("NUMBA_THREADING_LAYER") != wanted["NUMBA_THREADING_LAYER"] or not env.get("NUMBA_NUM_THREADS"):
+            log.warning("Dask worker %s was started without NUMBA_THREADING_LAYER=threadsafe and NUMBA_NUM_THREADS "
+                        "(docs/scale-out.md): set them in the workers' environment", worker)

@@ -277,8 +277,8 @@ class Store(PatientSettingsStore, FollowUpStore, abc.ABC):
         """Drop batch ids committed before `before_us`: a batch resent after that raises its flags again."""
         with self.transaction() as cur:
             # findings imported from a scale-out job (`varde flags import`) are remembered for good
-            return self._execute(cur, "DELETE FROM batches WHERE committed_at < ? AND batch_id NOT LIKE 'import:%'",
-                                 (before_us,)).rowcount
+            return self._execute(cur, "DELETE FROM batches WHERE committed_at < ? AND batch_id NOT LIKE ?",
+                                 (before_us, "import:%")).rowcount
 
     def _event(self, cur, flag_id: int, kind: str, at: int) -> None:
         self._execute(cur, "INSERT INTO flag_events (flag_id, type, at) VALUES (?, ?, ?)", (flag_id, kind, at))

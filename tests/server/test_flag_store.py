@@ -269,3 +269,12 @@ def test_batch_ids_are_remembered_for_the_retention_period_only(store):
     assert store.forget_batches(now_us() + 1) >= 1
     again = q.record(table, "old", Caller("old"))
     assert not again.replayed and again.updated == 2
+
+
+def test_imported_findings_are_remembered_for_good(store):
+    q = FlagQueue(store)
+    table = scored(("p1", 0, HIGH9))
+    q.record(table, "import:part-0.parquet:abc/0", Caller("job"))
+    q.record(table, "ordinary", Caller("job"))
+    assert store.forget_batches(now_us() + 1) == 1  # the ordinary one only
+    assert q.record(table, "import:part-0.parquet:abc/0", Caller("job")).replayed

@@ -106,6 +106,10 @@ def _parser() -> argparse.ArgumentParser:
                            "(default: 1800; 0: score every push as sent)")
     home.add_argument("--overdue-grace-seconds", type=float, metavar="S",
                       help="how late a patient's next set may be before MEASUREMENT_OVERDUE (default: 900)")
+    home.add_argument("--fhir-port", metavar="PORT",
+                      help="serve the FHIR R4 endpoint (Observation in, NEWS2 Observation, Flag and DetectedIssue "
+                           "out) on this port (default: off; docs/fhir.md)")
+    home.add_argument("--fhir-host", metavar="HOST", help="where the FHIR endpoint listens (default: 127.0.0.1)")
     home.add_argument("--response-policies", metavar="DIR",
                       help="the units' response policies, <unit>.toml and default.toml: whom to contact and how "
                            "often to measure at each band (default: RCP 2017, to be reviewed; "
@@ -548,7 +552,7 @@ def _serve(args) -> int:
             queue=args.queue, risk_policy=args.risk_policy, escalation_policy=args.escalation_policy,
             escalate_every_seconds=args.escalate_every_seconds,
             assembly_window_seconds=args.assembly_window_seconds, overdue_grace_seconds=args.overdue_grace_seconds,
-            response_policies=args.response_policies,
+            response_policies=args.response_policies, fhir_port=args.fhir_port, fhir_host=args.fhir_host,
             tls_cert=args.tls_cert, tls_key=args.tls_key,
             tls_client_ca=args.tls_client_ca, auth_config=args.auth_config, insecure=args.insecure,
             validate_national_id=args.validate_national_id, max_rows_per_batch=args.max_rows_per_batch,

@@ -28,6 +28,7 @@ from varde.scoring.risk import warm_up as warm_up_risk
 from ._decoding import SafeDecoding
 from .auth import Authenticator, AuthInterceptor, load_auth_config
 from .config import Settings
+from .fhir.endpoint import FhirEndpoint
 from .flags.escalation import Escalator, load_escalation_policy
 from .flags.follow_up import FollowUp, OverdueWatcher
 from .flags.queue import FlagQueue
@@ -70,10 +71,11 @@ def create_server(address: str = "127.0.0.1:0", settings: Settings | None = None
                    if settings.tls_cert else None)
     _warn_about_exposure(settings, auth_config, credentials, metrics)
     limits = StreamLimits(settings.max_concurrent_streams, settings.stream_idle_seconds, metrics)
+    authenticator = Authenticator(auth_config)
     keepalive_ms = int(settings.keepalive_seconds * 1000)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="varde-rpc"),
-        interceptors=[AuthInterceptor(Authenticator(auth_config), metrics), limits, SafeDecoding()],
+        interceptors=[AuthInterceptor(authenticator, metrics), limits, SafeDecoding()],
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
         options=[
             ("grpc.max_receive_message_length", limit),
@@ -97,9 +99,9 @@ def create_server(address: str = "127.0.0.1:0", settings: Settings | None = None
     scoring = ScoringService(metrics, ready, limit, queue, load_policy(settings.risk_policy),
                              max_rows=settings.max_rows_per_batch, check_ids=settings.validate_national_id)
     add_scoring_to_server(scoring, server)
-    observations_pb2_grpc.add_ObservationsServicer_to_server(
-        ObservationsService(metrics, scoring, settings.stream_batch_max,
-                            int(settings.assembly_window_seconds * 1_000_000)), server)
+    observations = ObservationsService(metrics, scoring, settings.stream_batch_max,
+                                       int(settings.assembly_window_seconds * 1_000_000))
+    observations_pb2_grpc.add_ObservationsServicer_to_server(observations, server)
     escalation = load_escalation_policy(settings.escalation_policy)
     if store is not None:
         flags_pb2_grpc.add_FlagsServicer_to_server(FlagsService(metrics, store, stopping, follow_up=follow_up), server)
@@ -141,8 +143,18 @@ def create_server(address: str = "127.0.0.1:0", settings: Settings | None = None
             log.info("response policy %s for %s", version, f"unit {unit}" if unit else "every other unit")
         threading.Thread(target=_watch_store, args=(store, metrics, health_servicer, ready, stopping, store_state),
                          name="varde-store-watch", daemon=True).start()
+    fhir = None
+    if settings.fhir_port is not None:
+        fhir = FhirEndpoint(settings, metrics, observations, store, follow_up, authenticator)
+        try:
+            fhir_port = fhir.start(settings.fhir_host, settings.fhir_port)
+        except OSError as e:
+            raise OSError(f"FHIR port {settings.fhir_host}:{settings.fhir_port}: {e.strerror}; choose another "
+                          "with --fhir-port") from None
+        log.info("FHIR R4 endpoint on %s://%s:%d/fhir", "https" if settings.tls_cert else "http",
+                 settings.fhir_host, fhir_port)
     # For serve() and tests: report NOT_SERVING while draining, end watch streams, close the store.
-    server.varde = Runtime(health_servicer, stopping, store, limits, credentials)
+    server.varde = Runtime(health_servicer, stopping, store, limits, credentials, fhir)
     return server, port
 
 
@@ -184,17 +196,24 @@ def _warn_about_exposure(settings: Settings, auth_config, credentials, metrics: 
 
 
 class Runtime:
-    def __init__(self, health_servicer, stopping, store, limits=None, credentials=None):
+    def __init__(self, health_servicer, stopping, store, limits=None, credentials=None, fhir=None):
         self.health = health_servicer
         self.stopping = stopping
         self.store = store
         self.limits = limits
         self.credentials = credentials
+        self.fhir = fhir
+
+    @property
+    def fhir_port(self) -> int | None:
+        return self.fhir._httpd.server_address[1] if self.fhir is not None and self.fhir._httpd else None
 
     def shutdown(self, server: grpc.Server, grace: float | None) -> None:
         """Refuse new calls, end watch streams, let in-flight calls finish within `grace`, close the store."""
         self.health.enter_graceful_shutdown()
         self.stopping.set()
+        if self.fhir is not None:
+            self.fhir.stop()
         server.stop(grace).wait()
         if self.limits is not None:
             self.limits.close()

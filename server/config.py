@@ -48,6 +48,10 @@ class Settings:
     push is scored as sent, on its own."""
     overdue_grace_seconds: float = 900.0
     """A patient's next observation set may be this late before MEASUREMENT_OVERDUE is raised."""
+    fhir_port: int | None = None
+    """The FHIR R4 REST endpoint (docs/fhir.md) on this port; None: off. 0 takes a free port."""
+    fhir_host: str = "127.0.0.1"
+    """Where the FHIR endpoint listens; a network address needs TLS and --auth-config like the gRPC port."""
     response_policies: str | None = None
     """A folder of response policies, <unit>.toml per unit and default.toml (docs/response-policy.md): whom to
     contact at which band, and how often to measure. None: the shipped RCP 2017 default for every unit."""
@@ -113,7 +117,12 @@ class Settings:
             path = getattr(self, name)
             if path is not None and not os.path.isfile(path):
                 raise ConfigError(f"--{name.replace('_', '-')} {path!r}: no such file")
-        if not self.loopback and not self.insecure:
+        if self.fhir_port is not None and not 0 <= self.fhir_port <= 65535:
+            raise ConfigError(f"fhir port {self.fhir_port} must be 0-65535 (or 'off')")
+        if self.fhir_port is not None and self.queue is None:
+            raise ConfigError("the FHIR endpoint records readings and serves flags: it needs a --queue")
+        exposed = not self.loopback or (self.fhir_port is not None and not _loopback(self.fhir_host))
+        if exposed and not self.insecure:
             missing = [flag for flag, value in (("--tls-cert/--tls-key", self.tls_cert),
                                                 ("--auth-config", self.auth_config)) if value is None]
             if missing:
@@ -125,13 +134,7 @@ class Settings:
     @property
     def loopback(self) -> bool:
         """Whether the gRPC address is reachable from this machine only."""
-        host = self.address.rpartition(":")[0].strip("[]")
-        if host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False
+        return _loopback(self.address.rpartition(":")[0])
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -151,6 +154,16 @@ class Settings:
                 flag = "--" + name.replace("_", "-")
                 values[name] = _parse(fields[name], value, flag) if isinstance(value, str) else value
         return cls(**values)
+
+
+def _loopback(host: str) -> bool:
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _parse(field: dataclasses.Field, text: str, var: str):

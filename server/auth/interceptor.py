@@ -49,9 +49,18 @@ class Authenticator:
         self._tokens = TokenVerifier(config) if config is not None and config.tokens is not None else None
 
     def identify(self, context: grpc.ServicerContext, method: str) -> Identity:
+        metadata = context.invocation_metadata()
+        return self.identify_request([v for k, v in metadata if k == "authorization"],
+                                     [v for k, v in metadata if k == "dpop"],
+                                     (lambda: peer_certificate(context)), method)
+
+    def identify_request(self, authorization: list[str], proofs: list[str], peer_pem, method: str,
+                         http_method: str = "POST") -> Identity:
+        """Who sent a call with these authorization and DPoP values and this client certificate (`peer_pem()`
+        gives its PEM, or None), whether over gRPC or HTTP (the FHIR port: `method` is the path, `http_method`
+        the verb a DPoP proof must name)."""
         if self.config is None:
             return LOCAL
-        authorization = [v for k, v in context.invocation_metadata() if k == "authorization"]
         if len(authorization) > 1:
             raise AuthError(grpc.StatusCode.UNAUTHENTICATED, "send one authorization header, not several",
                             "token_several")
@@ -59,11 +68,10 @@ class Authenticator:
             if self._tokens is None:
                 raise AuthError(grpc.StatusCode.UNAUTHENTICATED, "this server takes no access tokens; use the "
                                 "client certificate you were given", "token_not_configured")
-            proofs = [v for k, v in context.invocation_metadata() if k == "dpop"]
             if len(proofs) > 1:
                 raise AuthError(grpc.StatusCode.UNAUTHENTICATED, "send one DPoP proof per call", "dpop_several")
-            return self._tokens.identify(authorization[0], proofs[0] if proofs else None, method)
-        pem = peer_certificate(context)
+            return self._tokens.identify(authorization[0], proofs[0] if proofs else None, method, http_method)
+        pem = peer_pem()
         if pem is not None:
             identity = certificate_identity(pem, self.config.certificates)
             if identity is None:

@@ -150,7 +150,7 @@ class TokenVerifier:
         self._verified: dict[bytes, tuple] = {}  # sha256(token) -> (jwks generation, nbf, exp, claims, identity)
         self._cache_lock = threading.Lock()
 
-    def identify(self, authorization: str, proof: str | None, method: str) -> Identity:
+    def identify(self, authorization: str, proof: str | None, method: str, http_method: str = "POST") -> Identity:
         cfg = self.config
         scheme, _, token = authorization.strip().partition(" ")
         token = token.strip()
@@ -167,7 +167,7 @@ class TokenVerifier:
             identity = self._identity(claims)
             self._remember(key, claims, identity)
         if cfg.scheme == "DPoP":
-            self._check_proof(proof, token, claims, method)  # every call: a proof is good once
+            self._check_proof(proof, token, claims, method, http_method)  # every call: a proof is good once
         return identity
 
     def _remember(self, key: bytes, claims: dict, identity: Identity) -> None:
@@ -209,7 +209,7 @@ class TokenVerifier:
             raise _unauthenticated(f"the access token is not valid: {e}", "token_invalid") from None
         return claims
 
-    def _check_proof(self, proof: str | None, token: str, claims: dict, method: str) -> None:
+    def _check_proof(self, proof: str | None, token: str, claims: dict, method: str, http_method: str) -> None:
         cfg = self.config
         jkt = (claims.get("cnf") or {}).get("jkt") if isinstance(claims.get("cnf"), dict) else None
         if not jkt:
@@ -241,8 +241,9 @@ class TokenVerifier:
                                      "require": ["iat", "jti", "htm", "htu"]})
         except (jwt.InvalidTokenError, jwt.PyJWKError, ValueError, TypeError) as e:
             raise _unauthenticated(f"the DPoP proof does not verify: {e}", "dpop_signature") from None
-        if pc.get("htm") != "POST":
-            raise _unauthenticated("the DPoP proof's htm must be POST (every gRPC call is one)", "dpop_htm")
+        if pc.get("htm") != http_method:
+            raise _unauthenticated(f"the DPoP proof's htm must be {http_method} (every gRPC call is a POST)",
+                                   "dpop_htm")
         htu = str(pc.get("htu")).split("?")[0].split("#")[0]
         expected = (cfg.public_url + method) if cfg.public_url else None
         if (expected and htu != expected) or (not expected and not htu.endswith(method)):

@@ -18,6 +18,7 @@ __all__ = ["FIELDS", "AssembledSet", "Reading", "assemble", "decode", "encode"]
 # What a reading may carry: the seven parameters (observation names, chart order) and what qualifies them.
 PARAMETER_FIELDS = ("resp_rate", "spo2", "on_oxygen", "systolic_bp", "pulse", "consciousness", "temperature")
 FIELDS = (*PARAMETER_FIELDS, "spo2_scale", "age", "pregnant")
+_FIELD_SET = frozenset(FIELDS)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ def assemble(readings: list[Reading], at: int, window_us: int) -> AssembledSet:
     parts: dict = {}
     for r in inside:  # oldest first: a newer reading of a field replaces the older one
         for name, value in r.values.items():
+            if name not in _FIELD_SET:
+                continue  # kept with the reading, not part of a set (e.g. a total the vendor computed)
             values[name] = value
             parts[name] = (r.measured_at, r.device)
     started = min((t for t, _ in parts.values()), default=anchor)

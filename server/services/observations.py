@@ -151,6 +151,8 @@ class ObservationsService(observations_pb2_grpc.ObservationsServicer):
                       if name != "consciousness" and obs.HasField(name)}
             if obs.consciousness:
                 values["consciousness"] = obs.consciousness
+            if obs.HasField("reported_news2_total"):
+                values["reported_news2_total"] = obs.reported_news2_total  # stored as received, never scored
             when = _micros(obs) if obs.HasField("observed_at") else now
             pushed.append(Pushed(obs.patient_id, when, obs.source[:100], values))
 

@@ -26,7 +26,7 @@ BAND_MEDIUM: Band
 BAND_HIGH: Band
 
 class Observation(_message.Message):
-    __slots__ = ("patient_id", "observed_at", "resp_rate", "spo2", "spo2_scale", "on_oxygen", "systolic_bp", "pulse", "consciousness", "temperature", "age", "pregnant", "source")
+    __slots__ = ("patient_id", "observed_at", "resp_rate", "spo2", "spo2_scale", "on_oxygen", "systolic_bp", "pulse", "consciousness", "temperature", "age", "pregnant", "source", "reported_news2_total")
     PATIENT_ID_FIELD_NUMBER: _ClassVar[int]
     OBSERVED_AT_FIELD_NUMBER: _ClassVar[int]
     RESP_RATE_FIELD_NUMBER: _ClassVar[int]
@@ -40,6 +40,7 @@ class Observation(_message.Message):
     AGE_FIELD_NUMBER: _ClassVar[int]
     PREGNANT_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
+    REPORTED_NEWS2_TOTAL_FIELD_NUMBER: _ClassVar[int]
     patient_id: str
     observed_at: _timestamp_pb2.Timestamp
     resp_rate: float
@@ -53,7 +54,8 @@ class Observation(_message.Message):
     age: int
     pregnant: bool
     source: str
-    def __init__(self, patient_id: _Optional[str] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resp_rate: _Optional[float] = ..., spo2: _Optional[float] = ..., spo2_scale: _Optional[int] = ..., on_oxygen: _Optional[bool] = ..., systolic_bp: _Optional[float] = ..., pulse: _Optional[float] = ..., consciousness: _Optional[str] = ..., temperature: _Optional[float] = ..., age: _Optional[int] = ..., pregnant: _Optional[bool] = ..., source: _Optional[str] = ...) -> None: ...
+    reported_news2_total: int
+    def __init__(self, patient_id: _Optional[str] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resp_rate: _Optional[float] = ..., spo2: _Optional[float] = ..., spo2_scale: _Optional[int] = ..., on_oxygen: _Optional[bool] = ..., systolic_bp: _Optional[float] = ..., pulse: _Optional[float] = ..., consciousness: _Optional[str] = ..., temperature: _Optional[float] = ..., age: _Optional[int] = ..., pregnant: _Optional[bool] = ..., source: _Optional[str] = ..., reported_news2_total: _Optional[int] = ...) -> None: ...
 
 class SubScores(_message.Message):
     __slots__ = ("resp_rate", "spo2", "air_oxygen", "systolic_bp", "pulse", "consciousness", "temperature")

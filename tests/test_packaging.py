@@ -28,7 +28,7 @@ def test_every_data_folder_belongs_to_a_package_with_package_data():
     declared = set(project["package-data"])
     for top, package in (("scoring", "varde.scoring"), ("server", "varde.server"), ("clients", "varde.clients")):
         for folder in (ROOT / top).rglob("data"):
-            if folder.is_dir() and any(folder.iterdir()):
+            if folder.is_dir() and "node_modules" not in folder.parts and any(folder.iterdir()):
                 parts = folder.parent.relative_to(ROOT / top).parts
                 name = ".".join((package, *parts))
                 assert name in declared, f"{folder.relative_to(ROOT)}: add {name!r} to package-data"

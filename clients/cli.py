@@ -168,12 +168,14 @@ def _parser() -> argparse.ArgumentParser:
     u.set_defaults(func=_push)
     _flags_parser(sub)
     from ._audit_cli import add_parser as add_audit_parser
+    from ._fhir_cli import add_parser as add_fhir_parser
     from ._patient_cli import add_parser as add_patient_parser
     from ._risk_cli import add_parser as add_risk_parser
 
     add_risk_parser(sub)
     add_patient_parser(sub)
     add_audit_parser(sub)
+    add_fhir_parser(sub)
     return p
 
 

@@ -120,3 +120,22 @@ def test_a_single_observation_is_answered_with_the_assessment_of_its_set(running
     assert status == 201 and news2["valueQuantity"]["value"] == 3 and news2["status"] == "preliminary"
     status, outcome = call(running.base, "/Observation", vital("9279-1", 260, "/min", 1, "app", "rr-10"))
     assert status == 422 and "RESP_RATE" in outcome["issue"][0]["diagnostics"]
+
+
+def test_varde_fhir_export_writes_ndjson_per_resource_type(running, tmp_path, capsys):
+    from varde.clients.cli import main
+
+    call(running.base, "", entries(vital("9279-1", 26, "/min", 0, "app", "a"),
+                                   vital("8867-4", 135, "/min", 0, "o", "b"), vital("59408-5", 91, "%", 1, "o", "c")))
+    with running.client() as c:
+        [red] = c.list_flags(patient_id=PATIENT, kinds=["NEWS2_RED"])
+        c.resolve(red.id, "PHONED")
+        total = len(c.list_flags(states=["OPEN", "CLAIMED", "RESOLVED"]))
+    assert main(["fhir", "export", "--flags", "-o", str(tmp_path / "x"), "--base", running.base]) == 0
+    lines = {kind: (tmp_path / "x" / f"{kind}.ndjson").read_text().splitlines()
+             for kind in ("Flag", "DetectedIssue", "Bundle")}
+    assert len(lines["Flag"]) == len(lines["DetectedIssue"]) == total and len(lines["Bundle"]) == 1
+    assert json.loads(lines["Bundle"][0])["type"] == "document"
+    assert f"{total} Flag" in capsys.readouterr().err
+    assert main(["fhir", "export", "--flags", "-o", str(tmp_path / "y"), "--base", "http://127.0.0.1:9/fhir"]) == 2
+    assert "cannot reach the FHIR endpoint" in capsys.readouterr().err

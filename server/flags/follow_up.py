@@ -140,15 +140,17 @@ class FollowUp:
             return found
         policy = self.policies.for_unit(unit)
         patients = sorted(set(found.patient_ids))
+        kept = _kept_messages(store, cur, unit, patients)
         before = _previous_sets(store, cur, unit, patients)
         tiers = _risk(store, cur, unit, patients)
         cols = {c: scored.column(c).to_pylist() for c in ("news2_total", "news2_red", "news2_complete",
                                                           "news2_missing", *(f"news2_{p}" for p in PARAMETERS))}
         bands = scored.column("news2_band").combine_chunks().cast(pa.string()).to_pylist()
         out = []
-        for patient, kind, row in zip(found.patient_ids, found.kinds, found.scored_rows, strict=True):
-            if kind not in KINDS:
-                out.append(None)
+        for patient, kind, row, worst in zip(found.patient_ids, found.kinds, found.scored_rows, found.worst_total,
+                                             strict=True):
+            if kind not in KINDS or kept.get((patient, kind), -1) >= worst:
+                out.append(None)  # the open flag keeps the message of a set as bad or worse (the upsert's rule)
                 continue
             s = sets[row]
             older = _older_readings(store, cur, unit, patient, s)
@@ -181,6 +183,14 @@ class FollowUp:
                 facts["lowest_total_24h"] = int(baseline[row])
             out.append(json.dumps(isbar.build(facts, policy), ensure_ascii=False))
         return replace(found, isbar=out)
+
+
+def _kept_messages(store: Store, cur, unit: str, patients: list[str]) -> dict[tuple[str, str], int]:
+    """(patient, kind) -> worst total of the open flag whose ISBAR message a new finding would not replace."""
+    rows = store._execute(cur, f"SELECT patient_id, kind, worst_total FROM flags WHERE unit = ? AND state <> "
+                               f"'RESOLVED' AND isbar IS NOT NULL AND patient_id IN ({', '.join('?' * len(patients))})",
+                          (unit, *patients)).fetchall()
+    return {(p, k): w for p, k, w in rows}
 
 
 def _previous_sets(store: Store, cur, unit: str, patients: list[str]) -> dict[str, tuple[int, int | None]]:

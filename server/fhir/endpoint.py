@@ -140,6 +140,47 @@ class FhirEndpoint:
                 "entry": [{"fullUrl": f"Flag/{f.id}", "resource": outbound.flag_resource(f),
                            "search": {"mode": "match"}} for f in flags]}
 
+    def get_observations(self, query: dict, caller: Caller) -> dict:
+        """The patient's current NEWS2 assessment: the observation set of their newest reading, scored now (Varde
+        keeps readings, not assessments). Only the NEWS2 code is served."""
+        from ..flags import assembly
+        from ..services.observations import _observation, score_observations
+        from . import codes
+
+        code = (query.get("code") or [""])[0]
+        if code and code.split("|")[-1] != codes.NEWS2_TOTAL[1]:
+            raise _Refused(400, "not-supported", f"code {code[:60]!r}: this endpoint serves NEWS2 assessments "
+                                                 f"(SNOMED CT {codes.NEWS2_TOTAL[1]}) only")
+        subject = next((query[k][0] for k in ("subject.identifier", "patient.identifier", "subject", "patient")
+                        if query.get(k)), "")
+        patient = subject.split("|")[-1].removeprefix("Patient/")
+        if not patient:
+            raise _Refused(400, "required", "say whose assessment: subject.identifier=<system>|<national id>")
+        window = self.observations._window_us or 30 * 60 * 1_000_000
+        with self.store.transaction(write=False) as cur:
+            newest = self.store._execute(cur, "SELECT max(measured_at) FROM readings WHERE unit = ? AND "
+                                              "patient_id = ?", (caller.unit, patient)).fetchone()[0]
+            rows = (self.store.readings_between(cur, caller.unit, [patient], newest - window, newest)[patient]
+                    if newest is not None else [])
+        self.store.audit_read(caller, patient)
+        entries = []
+        if rows:
+            readings = [assembly.Reading(t, seq, device, assembly.decode(text)) for t, seq, device, text in rows]
+            s = assembly.assemble(readings, newest, window)
+            settings = self.store.settings_for(caller.unit, [patient]).get(patient)
+            obs = _observation(patient, s, settings)
+            [a] = self.observations_assessments([obs], score_observations([obs]))
+            if a.HasField("total"):
+                reading = inbound.FhirReading(patient, newest, "", s.values, None, "")
+                entries.append({"resource": _news2(a, reading), "search": {"mode": "match"}})
+        return {"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries}
+
+    @staticmethod
+    def observations_assessments(observations, raw):
+        from ..services.observations import assessments
+
+        return assessments(observations, raw)
+
     def get_flag_resource(self, what: str, flag_id: int, caller: Caller) -> dict:
         flag = self.store.get(flag_id, caller)
         if what == "Flag":
@@ -225,13 +266,16 @@ class _Handler(BaseHTTPRequestHandler):
             query = urllib.parse.parse_qs(url.query)
             if route == ["Flag"]:
                 return self._send(200, ep.get_flags(query, caller))
+            if route == ["Observation"]:
+                return self._send(200, ep.get_observations(query, caller))
             if len(route) == 2 and route[0] in ("Flag", "DetectedIssue", "Bundle"):
                 ident = route[1].removeprefix("flag-") if route[0] == "Bundle" else route[1]
                 if not ident.isdigit():
                     raise _Refused(404, "not-found", f"no {route[0]} {route[1][:40]!r}")
                 return self._send(200, ep.get_flag_resource(route[0], int(ident), caller))
-            raise _Refused(404, "not-supported", "this FHIR endpoint serves metadata, Observation (POST), Bundle "
-                                                 "(POST batch or transaction), Flag, DetectedIssue and Bundle/flag-ID")
+            raise _Refused(404, "not-supported", "this FHIR endpoint serves metadata, Observation (POST, and GET "
+                                                 "?subject.identifier=...), Bundle (POST batch or transaction), "
+                                                 "Flag, DetectedIssue and Bundle/flag-ID")
         except _Refused as e:
             self._send(e.status, _outcome("error", e.code, str(e), "Request"))
         except AuthError as e:
@@ -311,7 +355,8 @@ def _capability() -> dict:
             "security": {"description": "Mutual TLS client certificates or HelseID access tokens (Bearer or DPoP); "
                                         "roles and units as on the gRPC port (docs/security.md)"},
             "resource": [
-                {"type": "Observation", "interaction": [{"code": "create"}],
+                {"type": "Observation", "interaction": [{"code": "create"}, {"code": "search-type"}],
+                 "searchParam": [{"name": "subject.identifier", "type": "token"}, {"name": "code", "type": "token"}],
                  "supportedProfile": ["http://hl7.org/fhir/StructureDefinition/vitalsigns"]},
                 {"type": "Flag", "interaction": [{"code": "read"}, {"code": "search-type"}],
                  "searchParam": [{"name": "status", "type": "token"},

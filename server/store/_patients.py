@@ -50,6 +50,11 @@ class PatientSettingsStore:
         """Serialise two changes of one patient's settings (PostgreSQL); SQLite's write transaction already does."""
         return None
 
+    def audit_read(self, caller: Caller, patient_id: str, what: str = "READ_READINGS") -> None:
+        """One audit row for a read of a patient's data that touches no flag (the FHIR endpoint's assessments)."""
+        with self.transaction() as cur:
+            self.audit_call(cur, caller, what, patient_id=patient_id)
+
     def settings_for(self, unit: str, patients: Sequence[str]) -> dict[str, dict]:
         """Settings of these patients of the unit, for scoring their observations (not a person's read)."""
         if not patients:

@@ -139,3 +139,18 @@ def test_varde_fhir_export_writes_ndjson_per_resource_type(running, tmp_path, ca
     assert f"{total} Flag" in capsys.readouterr().err
     assert main(["fhir", "export", "--flags", "-o", str(tmp_path / "y"), "--base", "http://127.0.0.1:9/fhir"]) == 2
     assert "cannot reach the FHIR endpoint" in capsys.readouterr().err
+
+
+def test_a_system_that_polls_gets_the_patients_current_assessment(running):
+    for n, (code, value, unit) in enumerate((("9279-1", 23, "/min"), ("8867-4", 112, "/min"), ("59408-5", 93, "%"))):
+        call(running.base, "/Observation", vital(code, value, unit, n, "app", f"p{n}"))
+    status, found = call(running.base, f"/Observation?subject.identifier={FNR}|{PATIENT}&code=1104051000000101")
+    assert status == 200 and found["total"] == 1
+    news2 = found["entry"][0]["resource"]
+    assert news2["valueQuantity"]["value"] == 6 and news2["effectiveDateTime"].startswith("2026-11-23T08:02")
+    status, none = call(running.base, f"/Observation?subject.identifier={FNR}|02010112345")
+    assert status == 200 and none["total"] == 0
+    status, outcome = call(running.base, f"/Observation?subject.identifier={FNR}|{PATIENT}&code=8867-4")
+    assert status == 400 and outcome["issue"][0]["code"] == "not-supported"
+    status, outcome = call(running.base, "/Observation")
+    assert status == 400 and outcome["issue"][0]["code"] == "required"

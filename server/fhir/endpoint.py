@@ -151,11 +151,7 @@ class FhirEndpoint:
         if code and code.split("|")[-1] != codes.NEWS2_TOTAL[1]:
             raise _Refused(400, "not-supported", f"code {code[:60]!r}: this endpoint serves NEWS2 assessments "
                                                  f"(SNOMED CT {codes.NEWS2_TOTAL[1]}) only")
-        subject = next((query[k][0] for k in ("subject.identifier", "patient.identifier", "subject", "patient")
-                        if query.get(k)), "")
-        patient = subject.split("|")[-1].removeprefix("Patient/")
-        if not patient:
-            raise _Refused(400, "required", "say whose assessment: subject.identifier=<system>|<national id>")
+        patient = _subject(query)
         window = self.observations._window_us or 30 * 60 * 1_000_000
         with self.store.transaction(write=False) as cur:
             newest = self.store._execute(cur, "SELECT max(measured_at) FROM readings WHERE unit = ? AND "
@@ -173,6 +169,21 @@ class FhirEndpoint:
             if a.HasField("total"):
                 reading = inbound.FhirReading(patient, newest, "", s.values, None, "")
                 entries.append({"resource": _news2(a, reading), "search": {"mode": "match"}})
+        return {"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries}
+
+    def get_risk(self, query: dict, caller: Caller) -> dict:
+        """The patient's latest complex-needs risk tier (as the last ScorePatients left it), with the reasons of
+        their newest risk flag when there is one."""
+        from ..flags.follow_up import _risk
+
+        patient = _subject(query)
+        with self.store.transaction(write=False) as cur:
+            risk = _risk(self.store, cur, caller.unit, [patient]).get(patient)
+        self.store.audit_read(caller, patient, "READ_RISK")
+        entries = []
+        if risk:
+            entries.append({"resource": outbound.risk_assessment(patient, risk["tier"], None, risk.get("reasons", []),
+                                                                 risk["scored_at"]), "search": {"mode": "match"}})
         return {"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries}
 
     @staticmethod
@@ -198,6 +209,15 @@ class FhirEndpoint:
 _REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
             405: "Method Not Allowed", 413: "Payload Too Large", 415: "Unsupported Media Type",
             422: "Unprocessable Entity", 503: "Service Unavailable"}
+
+
+def _subject(query: dict) -> str:
+    subject = next((query[k][0] for k in ("subject.identifier", "patient.identifier", "subject", "patient")
+                    if query.get(k)), "")
+    patient = subject.split("|")[-1].removeprefix("Patient/")
+    if not patient or len(patient) > 256:
+        raise _Refused(400, "required", "say whose: subject.identifier=<system>|<national id>")
+    return patient
 
 
 def _in_entry(n: int, expression: str) -> str:
@@ -268,6 +288,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(200, ep.get_flags(query, caller))
             if route == ["Observation"]:
                 return self._send(200, ep.get_observations(query, caller))
+            if route == ["RiskAssessment"]:
+                return self._send(200, ep.get_risk(query, caller))
             if len(route) == 2 and route[0] in ("Flag", "DetectedIssue", "Bundle"):
                 ident = route[1].removeprefix("flag-") if route[0] == "Bundle" else route[1]
                 if not ident.isdigit():
@@ -275,7 +297,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(200, ep.get_flag_resource(route[0], int(ident), caller))
             raise _Refused(404, "not-supported", "this FHIR endpoint serves metadata, Observation (POST, and GET "
                                                  "?subject.identifier=...), Bundle (POST batch or transaction), "
-                                                 "Flag, DetectedIssue and Bundle/flag-ID")
+                                                 "RiskAssessment, Flag, DetectedIssue and Bundle/flag-ID")
         except _Refused as e:
             self._send(e.status, _outcome("error", e.code, str(e), "Request"))
         except AuthError as e:
@@ -362,6 +384,8 @@ def _capability() -> dict:
                  "searchParam": [{"name": "status", "type": "token"},
                                  {"name": "patient.identifier", "type": "token"}]},
                 {"type": "DetectedIssue", "interaction": [{"code": "read"}]},
+                {"type": "RiskAssessment", "interaction": [{"code": "search-type"}],
+                 "searchParam": [{"name": "subject.identifier", "type": "token"}]},
                 {"type": "Bundle", "interaction": [{"code": "read"}]},
             ],
             "interaction": [{"code": "batch"}, {"code": "transaction"}],

@@ -210,7 +210,7 @@ def _risk(store: Store, cur, unit: str, patients: list[str]) -> dict[str, dict]:
         if tier < len(TIERS):
             out[patient] = {"tier": TIERS[tier], "scored_at": iso(at)}
             flag = store._execute(cur, "SELECT assessment FROM flags WHERE unit = ? AND patient_id = ? AND kind "
-                                       "LIKE 'RISK_%' ORDER BY created_at DESC LIMIT 1", (unit, patient)).fetchone()
+                                       "LIKE ? ORDER BY created_at DESC LIMIT 1", (unit, patient, "RISK_%")).fetchone()
             if flag:
                 reasons = json.loads(flag[0]).get("risk_reasons")
                 if isinstance(reasons, list) and reasons:

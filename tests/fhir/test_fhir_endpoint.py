@@ -154,3 +154,20 @@ def test_a_system_that_polls_gets_the_patients_current_assessment(running):
     assert status == 400 and outcome["issue"][0]["code"] == "not-supported"
     status, outcome = call(running.base, "/Observation")
     assert status == 400 and outcome["issue"][0]["code"] == "required"
+
+
+def test_the_latest_risk_comes_back_as_a_risk_assessment(running):
+    import pyarrow as pa
+
+    table = pa.table({"patient_id": [PATIENT], "age": pa.array([88], pa.int16()),
+                      "icd10": pa.array([["I50.9", "C78.0", "N18.4"]], pa.list_(pa.string())),
+                      "atc": pa.array([["C07AB02", "C03CA01", "B01AF01", "A10BA02", "N06AB06"]], pa.list_(pa.string())),
+                      "admissions_12m": [3], "has_coordinator": [False]})
+    with running.client() as c:
+        c.score_patients(table)
+    status, found = call(running.base, f"/RiskAssessment?subject.identifier={FNR}|{PATIENT}")
+    assert status == 200 and found["total"] == 1
+    risk = found["entry"][0]["resource"]
+    assert risk["resourceType"] == "RiskAssessment" and risk["prediction"][0]["qualitativeRisk"]["text"]
+    status, none = call(running.base, f"/RiskAssessment?subject.identifier={FNR}|02010112345")
+    assert status == 200 and none["total"] == 0

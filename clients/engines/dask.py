@@ -17,7 +17,7 @@ log = logging.getLogger("varde.clients.engines")
 
 def run(job: Job, *, workers: int = 2, address: str | None = None, progress=None) -> JobResult:
     try:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, as_completed
     except ImportError:
         raise RuntimeError("the dask engine needs Dask distributed: pip install 'varde[dask]'") from None
     files = input_files(job.input_dir)
@@ -27,11 +27,8 @@ def run(job: Job, *, workers: int = 2, address: str | None = None, progress=None
         client = Client(address)
         _check_workers(client)
     else:
-        # Set before the workers start: they read it when they import Numba.
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        os.environ.update(worker_environment(threads, os.environ.get("NUMBA_CACHE_DIR")))
         _prefill_cache()
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = local_cluster(workers)
         client = Client(cluster)
     result = JobResult("dask", files=len(files))
     try:
@@ -50,6 +47,17 @@ def run(job: Job, *, workers: int = 2, address: str | None = None, progress=None
     result.details.sort(key=lambda r: r.path)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def local_cluster(workers: int):
+    """`workers` processes on this machine, one task at a time each, the cores shared out among them. The Numba
+    settings go into the workers' environment before they import Numba; not into this process's, whose Numba
+    already runs (it refuses a changed thread count once its threads are up)."""
+    from dask.distributed import LocalCluster
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                        env=worker_environment(threads, os.environ.get("NUMBA_CACHE_DIR")))
 
 
 def _prefill_cache() -> None:

@@ -35,6 +35,18 @@ def test_dask_gives_the_local_output_row_for_row(dataset):
     assert_same_rows(read_sorted(str(root / "dask-findings")), read_sorted(str(root / "local-findings")),
                      ["news2_total", "news2_band"])
     assert result.findings == read_sorted(str(root / "local-findings")).num_rows > 0
+    assert "NUMBA_NUM_THREADS" not in os.environ  # set in the workers only: this process's Numba is running
+
+
+def test_the_local_cluster_workers_get_the_numba_settings():
+    from dask.distributed import Client
+
+    from varde.clients.engines.dask import local_cluster
+
+    with local_cluster(2) as cluster, Client(cluster) as client:
+        seen = client.run(lambda: (os.environ.get("NUMBA_NUM_THREADS"), os.environ.get("NUMBA_THREADING_LAYER")))
+    threads = str(max(1, (os.cpu_count() or 1) // 2))
+    assert sorted(seen.values()) == [(threads, "threadsafe")] * 2
 
 
 def test_a_worker_that_dies_mid_job_is_replaced_and_nothing_is_lost_or_doubled(dataset, tmp_path):

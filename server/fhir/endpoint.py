@@ -144,7 +144,7 @@ class FhirEndpoint:
         """The patient's current NEWS2 assessment: the observation set of their newest reading, scored now (Varde
         keeps readings, not assessments). Only the NEWS2 code is served."""
         from ..flags import assembly
-        from ..services.observations import _observation, score_observations
+        from ..services.observations import _observation, assessments, score_observations
         from . import codes
 
         code = (query.get("code") or [""])[0]
@@ -165,7 +165,7 @@ class FhirEndpoint:
             s = assembly.assemble(readings, newest, window)
             settings = self.store.settings_for(caller.unit, [patient]).get(patient)
             obs = _observation(patient, s, settings)
-            [a] = self.observations_assessments([obs], score_observations([obs]))
+            [a] = assessments([obs], score_observations([obs]))
             if a.HasField("total"):
                 reading = inbound.FhirReading(patient, newest, "", s.values, None, "")
                 entries.append({"resource": _news2(a, reading), "search": {"mode": "match"}})
@@ -185,12 +185,6 @@ class FhirEndpoint:
             entries.append({"resource": outbound.risk_assessment(patient, risk["tier"], None, risk.get("reasons", []),
                                                                  risk["scored_at"]), "search": {"mode": "match"}})
         return {"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries}
-
-    @staticmethod
-    def observations_assessments(observations, raw):
-        from ..services.observations import assessments
-
-        return assessments(observations, raw)
 
     def get_flag_resource(self, what: str, flag_id: int, caller: Caller) -> dict:
         flag = self.store.get(flag_id, caller)

@@ -3,7 +3,6 @@ such interval after, until claimed. The policy is a readable, versioned TOML fil
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 import tomllib
@@ -12,10 +11,10 @@ from importlib import resources
 from pathlib import Path
 
 from ..store.base import SEVERITIES, Store
+from ._rounds import Rounds
 
 __all__ = ["EscalationPolicy", "EscalationPolicyError", "Escalator", "load_escalation_policy"]
 
-log = logging.getLogger("varde.server.escalation")
 _UNITS = {"s": 1, "m": 60, "h": 3600}
 
 
@@ -57,14 +56,16 @@ def load_escalation_policy(path: str | Path | None = None) -> EscalationPolicy:
     return EscalationPolicy(doc["version"], within)
 
 
-class Escalator:
+class Escalator(Rounds):
     """Escalates due flags every `every` seconds. Several servers on one store may run one each: the store's
     update is conditional on the level it read, so each step happens once."""
 
+    what = "escalation"
+
     def __init__(self, store: Store, policy: EscalationPolicy, metrics, stopping: threading.Event,
                  every: float = 5.0):
+        super().__init__(stopping, every)
         self._store, self._policy, self._metrics = store, policy, metrics
-        self._stopping, self._every = stopping, every
 
     def run_once(self) -> int:
         escalated = self._store.escalate_due(self._policy.claim_within_us)
@@ -72,10 +73,3 @@ class Escalator:
         for severity, n in escalated.items():
             self._metrics.flags_escalated.labels(names.get(severity, str(severity))).inc(n)
         return sum(escalated.values())
-
-    def run(self) -> None:
-        while not self._stopping.wait(self._every):
-            try:
-                self.run_once()
-            except Exception as e:  # the store away: the next round tries again (no patient data in the message)
-                log.warning("escalation round failed (%s); trying again in %.0f s", type(e).__name__, self._every)

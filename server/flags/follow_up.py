@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import threading
 from dataclasses import replace
 
@@ -20,12 +19,12 @@ from varde.scoring.trend import DAY_US
 from ..store._follow_up import OVERDUE
 from ..store.base import Findings, Store
 from . import assembly, isbar
+from ._rounds import Rounds
 from .response import ResponsePolicies
 from .rules import KINDS
 
 __all__ = ["FollowUp", "OverdueWatcher"]
 
-log = logging.getLogger("varde.server.follow_up")
 # observation field -> NEWS2 parameter name (chart order)
 _PARAMETER = dict(zip(assembly.PARAMETER_FIELDS, PARAMETERS, strict=True))
 
@@ -227,13 +226,15 @@ def _older_readings(store: Store, cur, unit: str, patient: str, s: assembly.Asse
     return [assembly.Reading(t, seq, device, assembly.decode(text)) for t, seq, device, text in rows]
 
 
-class OverdueWatcher:
+class OverdueWatcher(Rounds):
     """Raises MEASUREMENT_OVERDUE every `every` seconds for the patients whose next set is due. Several servers on
     one store may run one each: the store marks each gap in the transaction that raises it."""
 
+    what = "overdue"
+
     def __init__(self, store: Store, follow_up: FollowUp, metrics, stopping: threading.Event, every: float = 5.0):
+        super().__init__(stopping, every)
         self._store, self._follow_up, self._metrics = store, follow_up, metrics
-        self._stopping, self._every = stopping, every
 
     def run_once(self) -> int:
         raised = self._store.raise_overdue(self._follow_up.overdue_flag)
@@ -241,11 +242,4 @@ class OverdueWatcher:
             self._metrics.overdue_raised.inc(len(raised))
             self._metrics.flags_raised.inc(len(raised))
         return len(raised)
-
-    def run(self) -> None:
-        while not self._stopping.wait(self._every):
-            try:
-                self.run_once()
-            except Exception as e:  # the store away: the next round tries again (no patient data in the message)
-                log.warning("overdue round failed (%s); trying again in %.0f s", type(e).__name__, self._every)
 

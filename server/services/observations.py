@@ -42,7 +42,7 @@ from ..store.base import Caller
 from .patients import apply_settings
 from .scoring import FUTURE_TOLERANCE_US, MAX_PATIENT_ID_BYTES
 
-__all__ = ["ObservationsService", "assessments", "score_observations"]
+__all__ = ["ObservationsService", "assessments", "score_observations", "set_scorer"]
 
 _NUMBERS = ("resp_rate", "spo2", "systolic_bp", "pulse", "temperature", "spo2_scale", "age")
 _FLAGS = ("on_oxygen", "pregnant")
@@ -84,6 +84,17 @@ def _observation(patient_id: str, s: assembly.AssembledSet, settings: dict | Non
     if settings:
         apply_settings(obs, settings)
     return obs
+
+
+def set_scorer(settings: dict[str, dict]):
+    """What FlagQueue.record_readings scores the assembled sets with: each set as an Observation with its patient's
+    settings, through the serial kernel; gives the scored table and (observations, Raw) for the answers."""
+    def score(patients: list[str], sets: list[assembly.AssembledSet]):
+        made = [_observation(p, s, settings.get(p)) for p, s in zip(patients, sets, strict=True)]
+        raw = score_observations(made)
+        return _table(made, raw), (made, raw)
+
+    return score
 
 
 def assessments(observations: list[pb.Observation], raw: Raw) -> list[pb.Assessment]:
@@ -156,13 +167,8 @@ class ObservationsService(observations_pb2_grpc.ObservationsServicer):
             when = _micros(obs) if obs.HasField("observed_at") else now
             pushed.append(Pushed(obs.patient_id, when, obs.source[:100], values))
 
-        def score(patients: list[str], sets: list[assembly.AssembledSet]):
-            made = [_observation(p, s, settings.get(p)) for p, s in zip(patients, sets, strict=True)]
-            set_raw = score_observations(made)
-            return _table(made, set_raw), (made, set_raw)
-
         recorded, sets, (made, set_raw) = self._scoring.queue.record_readings(
-            pushed, batch_id, caller, self._window_us, score, settings)
+            pushed, batch_id, caller, self._window_us, set_scorer(settings), settings)
         for k, (i, a) in enumerate(zip(accepted, assessments(made, set_raw), strict=True)):
             s = sets[k]
             a.assembled = True

@@ -209,7 +209,7 @@ def test_arrival_order_does_not_change_the_set(tmp_path, data, order):
     import tempfile
 
     from varde.server.flags.queue import FlagQueue, Pushed
-    from varde.server.services.observations import _observation, _table, score_observations
+    from varde.server.services.observations import _observation, score_observations, set_scorer
     from varde.server.store import open_store
     from varde.server.store.base import Caller
 
@@ -221,11 +221,7 @@ def test_arrival_order_does_not_change_the_set(tmp_path, data, order):
     try:
         queue = FlagQueue(store)
 
-        def score(patients, sets):
-            made = [_observation(p, s, None) for p, s in zip(patients, sets, strict=True)]
-            raw = score_observations(made)
-            return _table(made, raw), (made, raw)
-
+        score = set_scorer({})
         for k, (t, values) in enumerate(arrival):
             queue.record_readings([Pushed("p", start + t * minute, "d", values)], f"b{k}", Caller("x"),
                                   30 * minute, score, {})

@@ -50,17 +50,11 @@ def store(store_url):  # noqa: F811
 
 def push(queue: FlagQueue, patient: str, at: int, values: dict, settings: dict | None = None, unit: str = ""):
     """What PushObservation does with an accepted reading (services/observations.py), without the network."""
-    from varde.server.services.observations import _observation, _table, score_observations
+    from varde.server.services.observations import set_scorer
 
     settings = {patient: settings} if settings else {}
-
-    def score(patients, sets):
-        made = [_observation(p, s, settings.get(p)) for p, s in zip(patients, sets, strict=True)]
-        raw = score_observations(made)
-        return _table(made, raw), raw
-
     return queue.record_readings([Pushed(patient, at, "dev", values)], f"b-{patient}-{at}-{len(values)}",
-                                 Caller("device", unit), 30 * MIN, score, settings)
+                                 Caller("device", unit), 30 * MIN, set_scorer(settings), settings)
 
 
 def overdue_flags(store, unit: str = "", states=("OPEN", "CLAIMED")):

@@ -257,3 +257,19 @@ def test_no_request_compiles_a_kernel_after_the_warm_up(tmp_path):
         assert [list(k.signatures) for k in kernels] == before
     finally:
         running.stop()
+
+
+def test_home_and_fhir_settings_fail_fast_with_what_to_do(tmp_path):
+    from varde.server.config import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match="needs a --queue"):
+        Settings(fhir_port=0, queue=None)
+    with pytest.raises(ConfigError, match="without --tls-cert/--tls-key and --auth-config"):
+        Settings(fhir_port=0, fhir_host="0.0.0.0")  # the FHIR port on a network: as strict as the gRPC one
+    assert Settings(fhir_port=0, fhir_host="0.0.0.0", insecure=True).fhir_host == "0.0.0.0"
+    with pytest.raises(ConfigError, match="assembly_window_seconds"):
+        Settings(assembly_window_seconds=-1)
+    with pytest.raises(ConfigError, match="overdue_grace_seconds"):
+        Settings(overdue_grace_seconds=-5)
+    with pytest.raises(ConfigError, match="no such folder"):
+        Settings(response_policies=str(tmp_path / "missing"))

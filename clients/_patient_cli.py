@@ -1,4 +1,4 @@
-"""`varde patient`: a patient's settings (SpO2 scale 2, age or birth date, pregnancy, measurement plan)."""
+"""`varde patient`: a patient's settings (SpO2 scale 2, age or birth date, pregnancy, measurement plan, team)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ examples:
   varde patient show 13097248022
   varde patient set 13097248022 --spo2-scale 2 --prescribed-by "Dr. Lege, LIS" # a COPD patient's target 88-92 %
   varde patient set 13097248022 --birth-date 1941-03-12 --measure-every 240
+  varde patient set 13097248022 --team "Hjemmesykepleien Nord"
   varde patient set 13097248022 --clear spo2_scale
 
 Every push for the patient uses these: a device need not know them. Changes are audited (varde audit --patient ID).
@@ -20,7 +21,7 @@ Every push for the patient uses these: a device need not know them. Changes are 
 def add_parser(sub) -> None:
     from ._connect import add_connection_args
 
-    p = sub.add_parser("patient", help="a patient's settings: SpO2 scale 2, age, pregnancy, measurement plan",
+    p = sub.add_parser("patient", help="a patient's settings: SpO2 scale 2, age, pregnancy, measurement plan, team",
                        description="Show or change one patient's settings in your unit (coordinators, clinicians).",
                        epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     psub = p.add_subparsers(dest="patient_command", metavar="ACTION")
@@ -38,8 +39,9 @@ def add_parser(sub) -> None:
     s.add_argument("--birth-date", metavar="YYYY-MM-DD", help="the age at each observation is taken from it")
     s.add_argument("--pregnant", choices=["yes", "no"])
     s.add_argument("--measure-every", type=int, metavar="MINUTES", help="the measurement plan")
+    s.add_argument("--team", metavar="NAME", help="the team that follows the patient up (1-80 characters)")
     s.add_argument("--clear", action="append", default=[], metavar="SETTING",
-                   help="remove a setting: spo2_scale, age, birth_date, pregnant, measure_every_minutes")
+                   help="remove a setting: spo2_scale, age, birth_date, pregnant, measure_every_minutes, team")
     s.add_argument("--json", action="store_true")
     add_connection_args(s)
     s.set_defaults(func=_set)
@@ -68,6 +70,8 @@ def _print(settings, as_json: bool) -> None:
         lines.append(f"  pregnant: {'yes' if settings.pregnant else 'no'}")
     if settings.HasField("measure_every_minutes"):
         lines.append(f"  measure at least every {settings.measure_every_minutes} minutes")
+    if settings.team:
+        lines.append(f"  team {settings.team}")
     if len(lines) == 1:
         lines.append("  no settings: scale 1, applicability from what devices send")
     elif settings.updated_by:
@@ -96,6 +100,7 @@ def _set(args) -> int:
     pregnant = None if args.pregnant is None else args.pregnant == "yes"
     settings = _call(args, lambda c: c.set_patient_settings(
         args.patient_id, spo2_scale=args.spo2_scale, prescribed_by=args.prescribed_by, age=args.age,
-        birth_date=args.birth_date, pregnant=pregnant, measure_every_minutes=args.measure_every, clear=args.clear))
+        birth_date=args.birth_date, pregnant=pregnant, measure_every_minutes=args.measure_every, clear=args.clear,
+        team=args.team))
     _print(settings, args.json)
     return 0

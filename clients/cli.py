@@ -110,6 +110,13 @@ def _parser() -> argparse.ArgumentParser:
                       help="serve the FHIR R4 endpoint (Observation in, NEWS2 Observation, Flag and DetectedIssue "
                            "out) on this port (default: off; docs/fhir.md)")
     home.add_argument("--fhir-host", metavar="HOST", help="where the FHIR endpoint listens (default: 127.0.0.1)")
+    con = v.add_argument_group("coordinator console (docs/console.md)")
+    con.add_argument("--console-port", metavar="PORT",
+                     help="serve the coordinators' web console on this port (default: off; users come from "
+                          "'varde console user add')")
+    con.add_argument("--console-host", metavar="HOST", help="where the console listens (default: 127.0.0.1)")
+    con.add_argument("--console-origin", metavar="URL",
+                     help="the console's public https:// origin when a TLS reverse proxy is in front")
     home.add_argument("--response-policies", metavar="DIR",
                       help="the units' response policies, <unit>.toml and default.toml: whom to contact and how "
                            "often to measure at each band (default: RCP 2017, to be reviewed; "
@@ -168,6 +175,7 @@ def _parser() -> argparse.ArgumentParser:
     u.set_defaults(func=_push)
     _flags_parser(sub)
     from ._audit_cli import add_parser as add_audit_parser
+    from ._console_cli import add_parser as add_console_parser
     from ._fhir_cli import add_parser as add_fhir_parser
     from ._patient_cli import add_parser as add_patient_parser
     from ._risk_cli import add_parser as add_risk_parser
@@ -176,6 +184,7 @@ def _parser() -> argparse.ArgumentParser:
     add_patient_parser(sub)
     add_audit_parser(sub)
     add_fhir_parser(sub)
+    add_console_parser(sub)
     return p
 
 
@@ -555,6 +564,7 @@ def _serve(args) -> int:
             escalate_every_seconds=args.escalate_every_seconds,
             assembly_window_seconds=args.assembly_window_seconds, overdue_grace_seconds=args.overdue_grace_seconds,
             response_policies=args.response_policies, fhir_port=args.fhir_port, fhir_host=args.fhir_host,
+            console_port=args.console_port, console_host=args.console_host, console_origin=args.console_origin,
             tls_cert=args.tls_cert, tls_key=args.tls_key,
             tls_client_ca=args.tls_client_ca, auth_config=args.auth_config, insecure=args.insecure,
             validate_national_id=args.validate_national_id, max_rows_per_batch=args.max_rows_per_batch,

@@ -372,13 +372,14 @@ class VardeClient:
 
     def set_patient_settings(self, patient_id: str, *, spo2_scale: int | None = None, prescribed_by: str = "",
                              age: int | None = None, birth_date: str | None = None, pregnant: bool | None = None,
-                             measure_every_minutes: int | None = None, clear=()) -> patients_pb2.PatientSettings:
+                             measure_every_minutes: int | None = None, clear=(), team: str | None = None
+                             ) -> patients_pb2.PatientSettings:
         """Change the settings given (None: leave as is) and clear those named; the settings as they now are.
         SpO2 scale 2 needs `prescribed_by`."""
         request = patients_pb2.PatientSettingsUpdate(patient_id=patient_id, spo2_scale_prescribed_by=prescribed_by,
                                                      clear=list(clear))
         for name, value in (("spo2_scale", spo2_scale), ("age", age), ("birth_date", birth_date),
-                            ("pregnant", pregnant), ("measure_every_minutes", measure_every_minutes)):
+                            ("pregnant", pregnant), ("measure_every_minutes", measure_every_minutes), ("team", team)):
             if value is not None:
                 setattr(request, name, value)
         return self._retry(lambda: self._patients.SetPatientSettings(request, timeout=self.timeout))

@@ -153,8 +153,20 @@ def create_server(address: str = "127.0.0.1:0", settings: Settings | None = None
                           "with --fhir-port") from None
         log.info("FHIR R4 endpoint on %s://%s:%d/fhir", "https" if settings.tls_cert else "http",
                  settings.fhir_host, fhir_port)
+    console = None
+    if settings.console_port is not None:
+        from .console import Console
+
+        console = Console(settings, store, escalation)
+        try:
+            console_port = console.start(settings.console_host, settings.console_port)
+        except OSError as e:
+            raise OSError(f"console port {settings.console_host}:{settings.console_port}: {e.strerror or e}; "
+                          "choose another with --console-port") from None
+        log.info("coordinator console on %s://%s:%d/", "https" if settings.tls_cert else "http",
+                 settings.console_host, console_port)
     # For serve() and tests: report NOT_SERVING while draining, end watch streams, close the store.
-    server.varde = Runtime(health_servicer, stopping, store, limits, credentials, fhir)
+    server.varde = Runtime(health_servicer, stopping, store, limits, credentials, fhir, console)
     return server, port
 
 
@@ -196,13 +208,14 @@ def _warn_about_exposure(settings: Settings, auth_config, credentials, metrics: 
 
 
 class Runtime:
-    def __init__(self, health_servicer, stopping, store, limits=None, credentials=None, fhir=None):
+    def __init__(self, health_servicer, stopping, store, limits=None, credentials=None, fhir=None, console=None):
         self.health = health_servicer
         self.stopping = stopping
         self.store = store
         self.limits = limits
         self.credentials = credentials
         self.fhir = fhir
+        self.console = console
 
     @property
     def fhir_port(self) -> int | None:
@@ -214,6 +227,8 @@ class Runtime:
         self.stopping.set()
         if self.fhir is not None:
             self.fhir.stop()
+        if self.console is not None:
+            self.console.stop()
         server.stop(grace).wait()
         if self.limits is not None:
             self.limits.close()

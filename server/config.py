@@ -52,6 +52,16 @@ class Settings:
     """The FHIR R4 REST endpoint (docs/fhir.md) on this port; None: off. 0 takes a free port."""
     fhir_host: str = "127.0.0.1"
     """Where the FHIR endpoint listens; a network address needs TLS and --auth-config like the gRPC port."""
+    console_port: int | None = None
+    """The coordinator console (docs/console.md) on this port; None: off. 0 takes a free port."""
+    console_host: str = "127.0.0.1"
+    """Where the console listens; a network address needs TLS (--tls-cert) or a TLS proxy (--console-origin)."""
+    console_origin: str | None = None
+    """The console's public origin behind a TLS reverse proxy (https://konsoll.example.no): POSTs must come from it."""
+    console_idle_minutes: float = 30.0
+    """A console session ends after this long without a request."""
+    console_session_hours: float = 12.0
+    """A console session ends this long after sign-in, however busy (one shift)."""
     response_policies: str | None = None
     """A folder of response policies, <unit>.toml per unit and default.toml (docs/response-policy.md): whom to
     contact at which band, and how often to measure. None: the shipped RCP 2017 default for every unit."""
@@ -121,6 +131,20 @@ class Settings:
             raise ConfigError(f"fhir port {self.fhir_port} must be 0-65535 (or 'off')")
         if self.fhir_port is not None and self.queue is None:
             raise ConfigError("the FHIR endpoint records readings and serves flags: it needs a --queue")
+        if self.console_port is not None and not 0 <= self.console_port <= 65535:
+            raise ConfigError(f"console port {self.console_port} must be 0-65535 (or 'off')")
+        if self.console_port is not None and self.queue is None:
+            raise ConfigError("the console shows the flag queue: it needs a --queue")
+        if self.console_idle_minutes <= 0 or self.console_session_hours <= 0:
+            raise ConfigError("console_idle_minutes and console_session_hours must be above 0")
+        if self.console_origin is not None and not self.console_origin.startswith(("https://", "http://")):
+            raise ConfigError(f"--console-origin {self.console_origin!r}: give the origin the browser sees, as "
+                              "https://host[:port]")
+        if (self.console_port is not None and not _loopback(self.console_host) and self.tls_cert is None
+                and self.console_origin is None and not self.insecure):
+            raise ConfigError(f"refusing to serve the console on {self.console_host} without TLS: set --tls-cert and "
+                              "--tls-key, or put a TLS reverse proxy in front and set --console-origin "
+                              "(docs/console.md), or bind it to 127.0.0.1")
         exposed = not self.loopback or (self.fhir_port is not None and not _loopback(self.fhir_host))
         if exposed and not self.insecure:
             missing = [flag for flag, value in (("--tls-cert/--tls-key", self.tls_cert),

@@ -36,6 +36,8 @@ class Metrics:
         self.flags_claimed = Counter("varde_flags_claimed", "Flags claimed by a coordinator", registry=r)
         self.flags_escalated = Counter("varde_flags_escalated", "Escalations of open flags nobody claimed in time, "
                                        "by severity", ["severity"], registry=r)
+        self.flags_reminded = Counter("varde_flags_reminded", "Reminders of claimed flags not resolved within the "
+                                      "escalation policy's time to resolve, by severity", ["severity"], registry=r)
         self.flags_resolved = Counter("varde_flags_resolved", "Flags resolved, by what they led to (VISITED, PHONED, "
                                       "GP_CONTACTED, EMERGENCY_SERVICES, NO_ACTION)", ["outcome"], registry=r)
         self.raise_to_claim = Histogram("varde_flag_raise_to_claim_seconds", "Time from a flag's raise to its claim, "

@@ -22,6 +22,14 @@ __all__ = ["FlagsService", "flag_message"]
 _STATE_NAMES = {pb.OPEN: "OPEN", pb.CLAIMED: "CLAIMED", pb.RESOLVED: "RESOLVED"}
 _STATES = {v: k for k, v in _STATE_NAMES.items()}
 _SEVERITY_NAMES = {1: "LOW", 2: "MEDIUM", 3: "HIGH"}
+_EVENT_TYPES = dict(pb.FlagEvent.Type.items())
+
+
+def _event_type(kind: str) -> int:
+    """The wire type of a stored event. One this server does not know (written by a newer server sharing the store,
+    during a rolling upgrade) goes out as UPDATED: the flag did change, and a watcher must not lose it or the
+    stream."""
+    return _EVENT_TYPES.get(kind, pb.FlagEvent.UPDATED)
 
 
 def _ts(msg, us: int | None) -> None:
@@ -115,7 +123,7 @@ class FlagsService(flags_pb2_grpc.FlagsServicer):
             for seq, kind, f in events:
                 cursor = seq
                 if f is not None and _matches(f, args):
-                    yield pb.FlagEvent(type=pb.FlagEvent.Type.Value(kind), flag=self._message(f), cursor=seq)
+                    yield pb.FlagEvent(type=_event_type(kind), flag=self._message(f), cursor=seq)
             if not events:
                 self._stopping.wait(self._poll)
         if self._stopping.is_set():

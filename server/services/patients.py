@@ -1,9 +1,11 @@
 """Per-patient settings: what a clinician prescribes or records once (SpO2 scale 2, age or birth date, pregnancy,
-the measurement plan), used by every push for the patient. Every read and change is audited."""
+the measurement plan), used by every push for the patient, and the team that follows the patient up (for the
+console's queue). Every read and change is audited."""
 
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 
 import grpc
 
@@ -18,7 +20,7 @@ from ..store.base import Caller, Store, now_us
 
 __all__ = ["PatientsService", "apply_settings"]
 
-CLEARABLE = ("spo2_scale", "age", "birth_date", "pregnant", "measure_every_minutes")
+CLEARABLE = ("spo2_scale", "age", "birth_date", "pregnant", "measure_every_minutes", "team")
 
 
 def _bad(message: str, field: str) -> RequestError:
@@ -60,6 +62,8 @@ def _changes(u: pb.PatientSettingsUpdate) -> dict:
         if not 1 <= u.measure_every_minutes <= 7 * 24 * 60:
             raise _bad("measure_every_minutes must be 1 to 10,080 (a week)", "measure_every_minutes")
         changes["measure_every_minutes"] = u.measure_every_minutes
+    if u.HasField("team"):
+        changes["team"] = _team(u.team)
     unknown = [c for c in u.clear if c not in CLEARABLE]
     if unknown:
         raise _bad(f"cannot clear {unknown}; clearable: {', '.join(CLEARABLE)}", "clear")
@@ -69,10 +73,21 @@ def _changes(u: pb.PatientSettingsUpdate) -> dict:
     return changes
 
 
+def _team(text: str) -> str:
+    """A team's name as the unit writes it, trimmed; no control or format characters (the console shows it, and a
+    line break or a bidirectional override would let one name pass for another)."""
+    team = text.strip()
+    if not 1 <= len(team) <= 80:
+        raise _bad("team must be 1-80 characters (use clear to remove it)", "team")
+    if any(unicodedata.category(c)[0] == "C" or unicodedata.category(c) in ("Zl", "Zp") for c in team):
+        raise _bad("team may not hold control characters", "team")
+    return team
+
+
 def _message(patient_id: str, unit: str, settings: dict, by: str | None, at: int | None) -> pb.PatientSettings:
     msg = pb.PatientSettings(patient_id=patient_id, unit=unit, updated_by=by or "",
                              spo2_scale_prescribed_by=settings.get("spo2_scale_prescribed_by", ""),
-                             birth_date=settings.get("birth_date", ""))
+                             birth_date=settings.get("birth_date", ""), team=settings.get("team", ""))
     for name in ("spo2_scale", "age", "pregnant", "measure_every_minutes"):
         if name in settings:
             setattr(msg, name, settings[name])

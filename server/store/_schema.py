@@ -102,9 +102,31 @@ ALTER TABLE flags ADD COLUMN set_started_at {int}
 """
 
 
+# v9: the coordinators' browser console (docs/flags.md). Who caused each flag event (NULL: the server's own
+# rounds) and its detail (a release reason, an outcome, a note's id; never a patient id); reminders and escalations
+# of claimed flags not resolved in time; notes on a flag; console users and their sessions (only hashes of session
+# ids and passwords are kept). flag_events gets an index on flag_id for a flag's timeline.
+_V9 = """
+ALTER TABLE flag_events ADD COLUMN actor TEXT;
+ALTER TABLE flag_events ADD COLUMN detail TEXT;
+CREATE INDEX flag_events_flag ON flag_events (flag_id);
+ALTER TABLE flags ADD COLUMN reminded_at {int};
+ALTER TABLE flags ADD COLUMN claim_escalations {int} NOT NULL DEFAULT 0;
+CREATE TABLE flag_notes (id {serial} PRIMARY KEY, flag_id {int} NOT NULL, unit TEXT NOT NULL, at {int} NOT NULL,
+    actor TEXT NOT NULL, text TEXT NOT NULL);
+CREATE INDEX flag_notes_flag ON flag_notes (flag_id);
+CREATE TABLE console_users (username TEXT PRIMARY KEY, unit TEXT NOT NULL, role TEXT NOT NULL,
+    password_hash TEXT NOT NULL, display_name TEXT NOT NULL, created_at {int} NOT NULL,
+    disabled {int} NOT NULL DEFAULT 0);
+CREATE TABLE console_sessions (id_hash TEXT PRIMARY KEY, username TEXT NOT NULL, csrf TEXT NOT NULL,
+    created_at {int} NOT NULL, seen_at {int} NOT NULL);
+CREATE INDEX console_sessions_user ON console_sessions (username)
+"""
+
+
 def migrations(dialect: str) -> tuple[str, ...]:
     types = {
         "sqlite": {"serial": "INTEGER", "int": "INTEGER", "blob": "BLOB"},
         "postgresql": {"serial": "BIGSERIAL", "int": "BIGINT", "blob": "BYTEA"},
     }[dialect]
-    return tuple(v.format(**types) for v in (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8))
+    return tuple(v.format(**types) for v in (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9))

@@ -13,11 +13,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .. import clock
+from ._console import ConsoleSession, ConsoleStore, ConsoleUser, TimelineEntry
 from ._follow_up import FollowUpStore
 from ._patients import PatientSettingsStore
 
-__all__ = ["AuditRow", "Caller", "ClaimConflict", "Findings", "FlagNotFound", "FlagRow", "Store", "StoreError",
-           "now_us"]
+__all__ = ["AuditRow", "Caller", "ClaimConflict", "ConsoleSession", "ConsoleUser", "Findings", "FlagNotFound",
+           "FlagRow", "Store", "StoreError", "TimelineEntry", "now_us"]
 
 # The staging table of a batch's findings, in the order Findings.rows() gives them.
 STAGED_COLUMNS = ("patient_id", "kind", "severity", "assessment", "worst_total", "occurrences", "isbar")
@@ -113,11 +114,12 @@ class FlagRow:
     release_reason: str | None = None
     escalation_level: int = 0
     isbar: str | None = None  # JSON (flags/isbar.py)
+    escalated_at: int | None = None  # when escalation_level last went up (by the policy or by hand)
 
 
 _FLAG_COLUMNS = ("id, patient_id, kind, severity, state, assessment, source, occurrences, created_at, updated_at, "
                  "claimed_by, claimed_at, resolved_at, resolution_note, unit, outcome, release_reason, "
-                 "escalation_level, isbar")
+                 "escalation_level, isbar, escalated_at")
 OUTCOMES = ("VISITED", "PHONED", "GP_CONTACTED", "EMERGENCY_SERVICES", "NO_ACTION")
 
 
@@ -133,7 +135,7 @@ class BatchOutcome:
     flag_ids: dict  # (patient_id, kind) -> flag id
 
 
-class Store(PatientSettingsStore, FollowUpStore, abc.ABC):
+class Store(PatientSettingsStore, FollowUpStore, ConsoleStore, abc.ABC):
     """Shared logic; subclasses provide connections, the dialect's few differences, and locking."""
 
     # Dialect: subclasses set these.
@@ -248,10 +250,12 @@ class Store(PatientSettingsStore, FollowUpStore, abc.ABC):
                 "RETURNING id, patient_id, kind, raised_by"),
                 (unit, source, batch_id, token, now, now)).fetchall()
             folded.sort(key=lambda r: (r[1], r[2]))  # events in the order the rows were locked
-            events = [(flag_id, "RAISED" if by == token else "UPDATED", now) for flag_id, _, _, by in folded]
-            raised = sum(1 for _, kind, _ in events if kind == "RAISED")
+            # the events' actor is who sent the finding (as the flag's source names them)
+            events = [(flag_id, "RAISED" if by == token else "UPDATED", now, source)
+                      for flag_id, _, _, by in folded]
+            raised = sum(1 for _, kind, _, _ in events if kind == "RAISED")
             updated = len(events) - raised
-            self._insert_rows(cur, "flag_events", ("flag_id", "type", "at"), events)
+            self._insert_rows(cur, "flag_events", ("flag_id", "type", "at", "actor"), events)
             if len(findings) <= 1000:  # the ids matter to a push's answer, not to a bulk batch
                 ids = {(p, k): i for i, p, k, _ in folded}
         self._execute(cur, "INSERT INTO batches (unit, batch_id, source, committed_at, raised, updated) "
@@ -280,8 +284,12 @@ class Store(PatientSettingsStore, FollowUpStore, abc.ABC):
             return self._execute(cur, "DELETE FROM batches WHERE committed_at < ? AND batch_id NOT LIKE ?",
                                  (before_us, "import:%")).rowcount
 
-    def _event(self, cur, flag_id: int, kind: str, at: int) -> None:
-        self._execute(cur, "INSERT INTO flag_events (flag_id, type, at) VALUES (?, ?, ?)", (flag_id, kind, at))
+    def _event(self, cur, flag_id: int, kind: str, at: int, actor: str | None = None, detail: str | None = None
+               ) -> None:
+        """One event for watchers and the flag's timeline: who caused it (None: the server's own rounds) and its
+        detail (a release reason, an outcome, a note's id; never a patient id)."""
+        self._execute(cur, "INSERT INTO flag_events (flag_id, type, at, actor, detail) VALUES (?, ?, ?, ?, ?)",
+                      (flag_id, kind, at, actor, detail))
 
     def _audit(self, cur, caller: Caller, action: str, flag_ids: Sequence[int], detail: str = "") -> None:
         now = now_us()
@@ -365,8 +373,10 @@ class Store(PatientSettingsStore, FollowUpStore, abc.ABC):
                 flag_id = self._claim_next_id(cur, caller.unit)
                 if flag_id is None:
                     raise FlagNotFound("no open flag to claim")
+            # a new claim starts its own time to resolve (reminder and claim escalations: remind_and_escalate_claimed)
             row = self._execute(cur, f"UPDATE flags SET state = 'CLAIMED', claimed_by = ?, claimed_at = ?, "
-                                     f"updated_at = ? WHERE id = ? AND unit = ? AND state = 'OPEN' "
+                                     f"updated_at = ?, reminded_at = NULL, claim_escalations = 0 "
+                                     f"WHERE id = ? AND unit = ? AND state = 'OPEN' "
                                      f"RETURNING {_FLAG_COLUMNS}",
                                 (who, now, now, flag_id, caller.unit)).fetchone()
             if row is None:
@@ -375,7 +385,7 @@ class Store(PatientSettingsStore, FollowUpStore, abc.ABC):
                     self._audit(cur, caller, "CLAIM", [flag_id], "already held")
                     return current  # claiming again what you hold is not an error
                 raise ClaimConflict(_why_not(current, "claim"))
-            self._event(cur, flag_id, "CLAIMED", now)
+            self._event(cur, flag_id, "CLAIMED", now, who)
             self._audit(cur, caller, "CLAIM", [flag_id])
         return _flag(row)
 
@@ -384,12 +394,13 @@ class Store(PatientSettingsStore, FollowUpStore, abc.ABC):
         with self.transaction() as cur:
             self._lock_events(cur)
             row = self._execute(cur, f"UPDATE flags SET state = 'OPEN', claimed_by = NULL, claimed_at = NULL, "
+                                     f"reminded_at = NULL, claim_escalations = 0, "
                                      f"release_reason = ?, updated_at = ? WHERE id = ? AND unit = ? AND "
                                      f"state = 'CLAIMED' AND claimed_by = ? RETURNING {_FLAG_COLUMNS}",
                                 (reason, now, flag_id, caller.unit, caller.actor)).fetchone()
             if row is None:
                 raise ClaimConflict(_why_not(self._current(cur, flag_id, caller.unit), "release", caller.actor))
-            self._event(cur, flag_id, "RELEASED", now)
+            self._event(cur, flag_id, "RELEASED", now, caller.actor, reason)
             self._audit(cur, caller, "RELEASE", [flag_id])
         return _flag(row)
 
@@ -405,7 +416,7 @@ class Store(PatientSettingsStore, FollowUpStore, abc.ABC):
                                 (now, note, outcome, who, now, flag_id, caller.unit, who)).fetchone()
             if row is None:
                 raise ClaimConflict(_why_not(self._current(cur, flag_id, caller.unit), "resolve", who))
-            self._event(cur, flag_id, "RESOLVED", now)
+            self._event(cur, flag_id, "RESOLVED", now, who, outcome)
             # the outcome (a word from a fixed list) is; the note is not copied into the audit log
             self._audit(cur, caller, "RESOLVE", [flag_id], outcome or "")
         return _flag(row)
@@ -454,13 +465,23 @@ class Store(PatientSettingsStore, FollowUpStore, abc.ABC):
             return self._execute(cur, "SELECT severity, min(created_at) FROM flags WHERE state = 'OPEN' "
                                       "GROUP BY severity").fetchall()
 
-    def audit_log(self, *, since_us: int = 0, patient_id: str | None = None, limit: int = 1000) -> list[AuditRow]:
-        """The newest `limit` entries from `since_us` on, oldest first; with `patient_id`, the accesses to that
-        patient's flags."""
+    def audit_log(self, *, since_us: int = 0, patient_id: str | None = None, limit: int = 1000,
+                  actor: str | None = None, until_us: int | None = None, unit: str | None = None) -> list[AuditRow]:
+        """The newest `limit` entries from `since_us` on (and before `until_us`), oldest first; with `patient_id`,
+        the accesses to that patient's flags and data; with `actor` or `unit`, that actor's or unit's entries."""
         clauses, params = ["a.at >= ?"], [since_us]
+        if until_us is not None:
+            clauses.append("a.at < ?")
+            params.append(until_us)
         if patient_id:
             clauses.append("coalesce(f.patient_id, a.patient_id) = ?")
             params.append(patient_id)
+        if actor is not None:
+            clauses.append("a.actor = ?")
+            params.append(actor)
+        if unit is not None:
+            clauses.append("a.unit = ?")
+            params.append(unit)
         with self.transaction(write=False) as cur:
             rows = self._execute(cur, "SELECT a.at, a.actor, a.unit, a.action, a.method, a.flag_id, "
                                       "coalesce(f.patient_id, a.patient_id), "

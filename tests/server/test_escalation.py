@@ -107,6 +107,9 @@ def test_the_server_escalates_and_watchers_see_it(tmp_path):
     ('version = "x"\n[claim_within]\nURGENT = "15m"\n', "severities are"),
     ('version = "x"\n[claim_within]\nHIGH = "a while"\n', "write e.g."),
     ('version = "x"\n[claim_within]\nHIGH = "0m"\n', "write e.g."),
+    ('version = "x"\n[resolve_within]\nURGENT = "1h"\n', r"\[resolve_within\] URGENT: severities are"),
+    ('version = "x"\n[resolve_within]\nHIGH = "soon"\n', r"\[resolve_within\] HIGH = 'soon': write e.g."),
+    ('version = "x"\nresolve_within = "1h"\n', "must be a table"),
 ])
 def test_a_bad_policy_names_the_key(tmp_path, text, needle):
     path = tmp_path / "p.toml"
@@ -118,4 +121,12 @@ def test_a_bad_policy_names_the_key(tmp_path, text, needle):
 def test_the_default_policy():
     policy = load_escalation_policy()
     assert policy.claim_within_us == {3: 15 * 60 * SECOND, 2: 60 * 60 * SECOND}
+    assert policy.resolve_within_us == {3: 60 * 60 * SECOND, 2: 4 * 3600 * SECOND}
     assert policy.version.startswith("varde-default")
+
+
+def test_a_policy_without_resolve_within_never_reminds(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text('version = "x"\n[claim_within]\nHIGH = "90s"\n')
+    policy = load_escalation_policy(path)
+    assert (policy.claim_within_us, policy.resolve_within_us) == ({3: 90 * SECOND}, {})

@@ -95,3 +95,26 @@ def test_varde_patient_set_and_show(secured, tmp_path, capsys):
     assert shown["spo2Scale"] == 2 and shown["birthDate"] == "1941-03-12"
     assert main(["patient", "set", "copd-9", "--spo2-scale", "2", *conn]) == 2
     assert "who prescribed it" in capsys.readouterr().err
+
+
+def test_team_is_set_shown_cleared_and_checked(secured, tmp_path, capsys):
+    with secured.token_client("coordinator", hpr="1111111") as k:
+        assert k.set_patient_settings("p1", team="  Hjemmesykepleien Nord ", age=80).team == "Hjemmesykepleien Nord"
+        assert k.patient_settings("p1").team == "Hjemmesykepleien Nord"
+        for bad in ("   ", "x" * 81, "Nord\nSør", "Nord\u202eSør"):
+            with pytest.raises(VardeError) as info:
+                k.set_patient_settings("p1", team=bad)
+            assert info.value.code == grpc.StatusCode.INVALID_ARGUMENT and "team" in info.value.details
+        cleared = k.set_patient_settings("p1", clear=["team"])
+        assert cleared.team == "" and cleared.age == 80
+    token = tmp_path / "token"
+    token.write_text(secured.token("coordinator", hpr="1111111"))
+    conn = ["--server", secured.address, "--tls-ca", str(secured.pki.ca_path), "--tls-cert",
+            str(secured.certs["operator"].cert_path), "--tls-key", str(secured.certs["operator"].key_path),
+            "--token-file", str(token)]
+    assert main(["patient", "set", "p2", "--team", "Sør", *conn]) == 0
+    assert "team Sør" in capsys.readouterr().out
+    assert main(["patient", "show", "p2", *conn]) == 0
+    assert "team Sør" in capsys.readouterr().out
+    assert main(["patient", "show", "p2", "--json", *conn]) == 0
+    assert json.loads(capsys.readouterr().out)["team"] == "Sør"

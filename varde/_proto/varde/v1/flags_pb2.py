@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14varde/v1/flags.proto\x12\x08varde.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9b\x04\n\x04\x46lag\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x12\n\npatient_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12$\n\x08severity\x18\x04 \x01(\x0e\x32\x12.varde.v1.Severity\x12\"\n\x05state\x18\x05 \x01(\x0e\x32\x13.varde.v1.FlagState\x12\x17\n\x0f\x61ssessment_json\x18\x06 \x01(\t\x12\x0e\n\x06source\x18\x07 \x01(\t\x12\x13\n\x0boccurrences\x18\x08 \x01(\x03\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nclaimed_by\x18\x0b \x01(\t\x12.\n\nclaimed_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fresolution_note\x18\r \x01(\t\x12/\n\x0bresolved_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04unit\x18\x0f \x01(\t\x12\x0f\n\x07outcome\x18\x10 \x01(\t\x12\x16\n\x0erelease_reason\x18\x11 \x01(\t\x12\x18\n\x10\x65scalation_level\x18\x12 \x01(\x05\x12\x1e\n\x05isbar\x18\x13 \x01(\x0b\x32\x0f.varde.v1.Isbar\"z\n\x05Isbar\x12\x0f\n\x07text_nb\x18\x01 \x01(\t\x12\x0f\n\x07text_en\x18\x02 \x01(\t\x12\x0c\n\x04json\x18\x03 \x01(\t\x12\x1f\n\x17response_policy_version\x18\x04 \x01(\t\x12 \n\x18response_policy_reviewed\x18\x05 \x01(\x08\"!\n\x0eGetFlagRequest\x12\x0f\n\x07\x66lag_id\x18\x01 \x01(\x03\"\x8d\x01\n\nFlagFilter\x12#\n\x06states\x18\x01 \x03(\x0e\x32\x13.varde.v1.FlagState\x12\r\n\x05kinds\x18\x02 \x03(\t\x12\x12\n\npatient_id\x18\x03 \x01(\t\x12(\n\x0cmin_severity\x18\x04 \x01(\x0e\x32\x12.varde.v1.Severity\x12\r\n\x05limit\x18\x05 \x01(\x05\")\n\x08\x46lagList\x12\x1d\n\x05\x66lags\x18\x01 \x03(\x0b\x32\x0e.varde.v1.Flag\"J\n\x0cWatchRequest\x12$\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x14.varde.v1.FlagFilter\x12\x14\n\x0c\x61\x66ter_cursor\x18\x02 \x01(\x03\"\xee\x01\n\tFlagEvent\x12&\n\x04type\x18\x01 \x01(\x0e\x32\x18.varde.v1.FlagEvent.Type\x12\x1c\n\x04\x66lag\x18\x02 \x01(\x0b\x32\x0e.varde.v1.Flag\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\x03\"\x8a\x01\n\x04Type\x12\x14\n\x10TYPE_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x45XISTING\x10\x01\x12\n\n\x06RAISED\x10\x02\x12\x0b\n\x07UPDATED\x10\x03\x12\x0b\n\x07\x43LAIMED\x10\x04\x12\x0c\n\x08RELEASED\x10\x05\x12\x0c\n\x08RESOLVED\x10\x06\x12\r\n\tCAUGHT_UP\x10\x07\x12\r\n\tESCALATED\x10\x08\"8\n\x0c\x43laimRequest\x12\x0f\n\x07\x66lag_id\x18\x01 \x01(\x03\x12\x17\n\x0b\x63oordinator\x18\x02 \x01(\tB\x02\x18\x01\"Y\n\x0eResolveRequest\x12\x0f\n\x07\x66lag_id\x18\x01 \x01(\x03\x12\x17\n\x0b\x63oordinator\x18\x02 \x01(\tB\x02\x18\x01\x12\x0c\n\x04note\x18\x03 \x01(\t\x12\x0f\n\x07outcome\x18\x04 \x01(\t\"J\n\x0eReleaseRequest\x12\x0f\n\x07\x66lag_id\x18\x01 \x01(\x03\x12\x17\n\x0b\x63oordinator\x18\x02 \x01(\tB\x02\x18\x01\x12\x0e\n\x06reason\x18\x03 \x01(\t*L\n\tFlagState\x12\x1a\n\x16\x46LAG_STATE_UNSPECIFIED\x10\x00\x12\x08\n\x04OPEN\x10\x01\x12\x0b\n\x07\x43LAIMED\x10\x02\x12\x0c\n\x08RESOLVED\x10\x03*C\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x07\n\x03LOW\x10\x01\x12\n\n\x06MEDIUM\x10\x02\x12\x08\n\x04HIGH\x10\x03\x32\xd7\x02\n\x05\x46lags\x12\x35\n\tListFlags\x12\x14.varde.v1.FlagFilter\x1a\x12.varde.v1.FlagList\x12;\n\nWatchFlags\x12\x16.varde.v1.WatchRequest\x1a\x13.varde.v1.FlagEvent0\x01\x12\x33\n\tClaimFlag\x12\x16.varde.v1.ClaimRequest\x1a\x0e.varde.v1.Flag\x12\x37\n\x0bResolveFlag\x12\x18.varde.v1.ResolveRequest\x1a\x0e.varde.v1.Flag\x12\x37\n\x0bReleaseFlag\x12\x18.varde.v1.ReleaseRequest\x1a\x0e.varde.v1.Flag\x12\x33\n\x07GetFlag\x12\x18.varde.v1.GetFlagRequest\x1a\x0e.varde.v1.FlagB?\n\x0bno.varde.v1P\x01Z.github.com/varde/varde/gen/go/varde/v1;vardev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14varde/v1/flags.proto\x12\x08varde.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9b\x04\n\x04\x46lag\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x12\n\npatient_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12$\n\x08severity\x18\x04 \x01(\x0e\x32\x12.varde.v1.Severity\x12\"\n\x05state\x18\x05 \x01(\x0e\x32\x13.varde.v1.FlagState\x12\x17\n\x0f\x61ssessment_json\x18\x06 \x01(\t\x12\x0e\n\x06source\x18\x07 \x01(\t\x12\x13\n\x0boccurrences\x18\x08 \x01(\x03\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nclaimed_by\x18\x0b \x01(\t\x12.\n\nclaimed_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fresolution_note\x18\r \x01(\t\x12/\n\x0bresolved_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04unit\x18\x0f \x01(\t\x12\x0f\n\x07outcome\x18\x10 \x01(\t\x12\x16\n\x0erelease_reason\x18\x11 \x01(\t\x12\x18\n\x10\x65scalation_level\x18\x12 \x01(\x05\x12\x1e\n\x05isbar\x18\x13 \x01(\x0b\x32\x0f.varde.v1.Isbar\"z\n\x05Isbar\x12\x0f\n\x07text_nb\x18\x01 \x01(\t\x12\x0f\n\x07text_en\x18\x02 \x01(\t\x12\x0c\n\x04json\x18\x03 \x01(\t\x12\x1f\n\x17response_policy_version\x18\x04 \x01(\t\x12 \n\x18response_policy_reviewed\x18\x05 \x01(\x08\"!\n\x0eGetFlagRequest\x12\x0f\n\x07\x66lag_id\x18\x01 \x01(\x03\"\x8d\x01\n\nFlagFilter\x12#\n\x06states\x18\x01 \x03(\x0e\x32\x13.varde.v1.FlagState\x12\r\n\x05kinds\x18\x02 \x03(\t\x12\x12\n\npatient_id\x18\x03 \x01(\t\x12(\n\x0cmin_severity\x18\x04 \x01(\x0e\x32\x12.varde.v1.Severity\x12\r\n\x05limit\x18\x05 \x01(\x05\")\n\x08\x46lagList\x12\x1d\n\x05\x66lags\x18\x01 \x03(\x0b\x32\x0e.varde.v1.Flag\"J\n\x0cWatchRequest\x12$\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x14.varde.v1.FlagFilter\x12\x14\n\x0c\x61\x66ter_cursor\x18\x02 \x01(\x03\"\x87\x02\n\tFlagEvent\x12&\n\x04type\x18\x01 \x01(\x0e\x32\x18.varde.v1.FlagEvent.Type\x12\x1c\n\x04\x66lag\x18\x02 \x01(\x0b\x32\x0e.varde.v1.Flag\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\x03\"\xa3\x01\n\x04Type\x12\x14\n\x10TYPE_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x45XISTING\x10\x01\x12\n\n\x06RAISED\x10\x02\x12\x0b\n\x07UPDATED\x10\x03\x12\x0b\n\x07\x43LAIMED\x10\x04\x12\x0c\n\x08RELEASED\x10\x05\x12\x0c\n\x08RESOLVED\x10\x06\x12\r\n\tCAUGHT_UP\x10\x07\x12\r\n\tESCALATED\x10\x08\x12\x0c\n\x08REMINDED\x10\t\x12\t\n\x05NOTED\x10\n\"8\n\x0c\x43laimRequest\x12\x0f\n\x07\x66lag_id\x18\x01 \x01(\x03\x12\x17\n\x0b\x63oordinator\x18\x02 \x01(\tB\x02\x18\x01\"Y\n\x0eResolveRequest\x12\x0f\n\x07\x66lag_id\x18\x01 \x01(\x03\x12\x17\n\x0b\x63oordinator\x18\x02 \x01(\tB\x02\x18\x01\x12\x0c\n\x04note\x18\x03 \x01(\t\x12\x0f\n\x07outcome\x18\x04 \x01(\t\"J\n\x0eReleaseRequest\x12\x0f\n\x07\x66lag_id\x18\x01 \x01(\x03\x12\x17\n\x0b\x63oordinator\x18\x02 \x01(\tB\x02\x18\x01\x12\x0e\n\x06reason\x18\x03 \x01(\t*L\n\tFlagState\x12\x1a\n\x16\x46LAG_STATE_UNSPECIFIED\x10\x00\x12\x08\n\x04OPEN\x10\x01\x12\x0b\n\x07\x43LAIMED\x10\x02\x12\x0c\n\x08RESOLVED\x10\x03*C\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x07\n\x03LOW\x10\x01\x12\n\n\x06MEDIUM\x10\x02\x12\x08\n\x04HIGH\x10\x03\x32\xd7\x02\n\x05\x46lags\x12\x35\n\tListFlags\x12\x14.varde.v1.FlagFilter\x1a\x12.varde.v1.FlagList\x12;\n\nWatchFlags\x12\x16.varde.v1.WatchRequest\x1a\x13.varde.v1.FlagEvent0\x01\x12\x33\n\tClaimFlag\x12\x16.varde.v1.ClaimRequest\x1a\x0e.varde.v1.Flag\x12\x37\n\x0bResolveFlag\x12\x18.varde.v1.ResolveRequest\x1a\x0e.varde.v1.Flag\x12\x37\n\x0bReleaseFlag\x12\x18.varde.v1.ReleaseRequest\x1a\x0e.varde.v1.Flag\x12\x33\n\x07GetFlag\x12\x18.varde.v1.GetFlagRequest\x1a\x0e.varde.v1.FlagB?\n\x0bno.varde.v1P\x01Z.github.com/varde/varde/gen/go/varde/v1;vardev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,10 +39,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RESOLVEREQUEST'].fields_by_name['coordinator']._serialized_options = b'\030\001'
   _globals['_RELEASEREQUEST'].fields_by_name['coordinator']._loaded_options = None
   _globals['_RELEASEREQUEST'].fields_by_name['coordinator']._serialized_options = b'\030\001'
-  _globals['_FLAGSTATE']._serialized_start=1497
-  _globals['_FLAGSTATE']._serialized_end=1573
-  _globals['_SEVERITY']._serialized_start=1575
-  _globals['_SEVERITY']._serialized_end=1642
+  _globals['_FLAGSTATE']._serialized_start=1522
+  _globals['_FLAGSTATE']._serialized_end=1598
+  _globals['_SEVERITY']._serialized_start=1600
+  _globals['_SEVERITY']._serialized_end=1667
   _globals['_FLAG']._serialized_start=68
   _globals['_FLAG']._serialized_end=607
   _globals['_ISBAR']._serialized_start=609
@@ -56,15 +56,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WATCHREQUEST']._serialized_start=955
   _globals['_WATCHREQUEST']._serialized_end=1029
   _globals['_FLAGEVENT']._serialized_start=1032
-  _globals['_FLAGEVENT']._serialized_end=1270
+  _globals['_FLAGEVENT']._serialized_end=1295
   _globals['_FLAGEVENT_TYPE']._serialized_start=1132
-  _globals['_FLAGEVENT_TYPE']._serialized_end=1270
-  _globals['_CLAIMREQUEST']._serialized_start=1272
-  _globals['_CLAIMREQUEST']._serialized_end=1328
-  _globals['_RESOLVEREQUEST']._serialized_start=1330
-  _globals['_RESOLVEREQUEST']._serialized_end=1419
-  _globals['_RELEASEREQUEST']._serialized_start=1421
-  _globals['_RELEASEREQUEST']._serialized_end=1495
-  _globals['_FLAGS']._serialized_start=1645
-  _globals['_FLAGS']._serialized_end=1988
+  _globals['_FLAGEVENT_TYPE']._serialized_end=1295
+  _globals['_CLAIMREQUEST']._serialized_start=1297
+  _globals['_CLAIMREQUEST']._serialized_end=1353
+  _globals['_RESOLVEREQUEST']._serialized_start=1355
+  _globals['_RESOLVEREQUEST']._serialized_end=1444
+  _globals['_RELEASEREQUEST']._serialized_start=1446
+  _globals['_RELEASEREQUEST']._serialized_end=1520
+  _globals['_FLAGS']._serialized_start=1670
+  _globals['_FLAGS']._serialized_end=2013
 # @@protoc_insertion_point(module_scope)

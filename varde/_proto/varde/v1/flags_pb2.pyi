@@ -135,6 +135,8 @@ class FlagEvent(_message.Message):
         RESOLVED: _ClassVar[FlagEvent.Type]
         CAUGHT_UP: _ClassVar[FlagEvent.Type]
         ESCALATED: _ClassVar[FlagEvent.Type]
+        REMINDED: _ClassVar[FlagEvent.Type]
+        NOTED: _ClassVar[FlagEvent.Type]
     TYPE_UNSPECIFIED: FlagEvent.Type
     EXISTING: FlagEvent.Type
     RAISED: FlagEvent.Type
@@ -144,6 +146,8 @@ class FlagEvent(_message.Message):
     RESOLVED: FlagEvent.Type
     CAUGHT_UP: FlagEvent.Type
     ESCALATED: FlagEvent.Type
+    REMINDED: FlagEvent.Type
+    NOTED: FlagEvent.Type
     TYPE_FIELD_NUMBER: _ClassVar[int]
     FLAG_FIELD_NUMBER: _ClassVar[int]
     CURSOR_FIELD_NUMBER: _ClassVar[int]

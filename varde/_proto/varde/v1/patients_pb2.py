@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17varde/v1/patients.proto\x12\x08varde.v1\x1a\x1fgoogle/protobuf/timestamp.proto\" \n\nPatientRef\x12\x12\n\npatient_id\x18\x01 \x01(\t\"\x8f\x03\n\x0fPatientSettings\x12\x12\n\npatient_id\x18\x01 \x01(\t\x12\x17\n\nspo2_scale\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12 \n\x18spo2_scale_prescribed_by\x18\x03 \x01(\t\x12<\n\x18spo2_scale_prescribed_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x03\x61ge\x18\x05 \x01(\x05H\x01\x88\x01\x01\x12\x12\n\nbirth_date\x18\x06 \x01(\t\x12\x15\n\x08pregnant\x18\x07 \x01(\x08H\x02\x88\x01\x01\x12\"\n\x15measure_every_minutes\x18\x08 \x01(\x05H\x03\x88\x01\x01\x12\x0c\n\x04unit\x18\t \x01(\t\x12\x12\n\nupdated_by\x18\n \x01(\t\x12.\n\nupdated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\r\n\x0b_spo2_scaleB\x06\n\x04_ageB\x0b\n\t_pregnantB\x18\n\x16_measure_every_minutes\"\xa8\x02\n\x15PatientSettingsUpdate\x12\x12\n\npatient_id\x18\x01 \x01(\t\x12\x17\n\nspo2_scale\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12 \n\x18spo2_scale_prescribed_by\x18\x03 \x01(\t\x12\x10\n\x03\x61ge\x18\x05 \x01(\x05H\x01\x88\x01\x01\x12\x17\n\nbirth_date\x18\x06 \x01(\tH\x02\x88\x01\x01\x12\x15\n\x08pregnant\x18\x07 \x01(\x08H\x03\x88\x01\x01\x12\"\n\x15measure_every_minutes\x18\x08 \x01(\x05H\x04\x88\x01\x01\x12\r\n\x05\x63lear\x18\t \x03(\tB\r\n\x0b_spo2_scaleB\x06\n\x04_ageB\r\n\x0b_birth_dateB\x0b\n\t_pregnantB\x18\n\x16_measure_every_minutes2\xa3\x01\n\x08Patients\x12\x45\n\x12GetPatientSettings\x12\x14.varde.v1.PatientRef\x1a\x19.varde.v1.PatientSettings\x12P\n\x12SetPatientSettings\x12\x1f.varde.v1.PatientSettingsUpdate\x1a\x19.varde.v1.PatientSettingsB?\n\x0bno.varde.v1P\x01Z.github.com/varde/varde/gen/go/varde/v1;vardev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17varde/v1/patients.proto\x12\x08varde.v1\x1a\x1fgoogle/protobuf/timestamp.proto\" \n\nPatientRef\x12\x12\n\npatient_id\x18\x01 \x01(\t\"\x9d\x03\n\x0fPatientSettings\x12\x12\n\npatient_id\x18\x01 \x01(\t\x12\x17\n\nspo2_scale\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12 \n\x18spo2_scale_prescribed_by\x18\x03 \x01(\t\x12<\n\x18spo2_scale_prescribed_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x03\x61ge\x18\x05 \x01(\x05H\x01\x88\x01\x01\x12\x12\n\nbirth_date\x18\x06 \x01(\t\x12\x15\n\x08pregnant\x18\x07 \x01(\x08H\x02\x88\x01\x01\x12\"\n\x15measure_every_minutes\x18\x08 \x01(\x05H\x03\x88\x01\x01\x12\x0c\n\x04unit\x18\t \x01(\t\x12\x12\n\nupdated_by\x18\n \x01(\t\x12.\n\nupdated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04team\x18\x0c \x01(\tB\r\n\x0b_spo2_scaleB\x06\n\x04_ageB\x0b\n\t_pregnantB\x18\n\x16_measure_every_minutes\"\xc4\x02\n\x15PatientSettingsUpdate\x12\x12\n\npatient_id\x18\x01 \x01(\t\x12\x17\n\nspo2_scale\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12 \n\x18spo2_scale_prescribed_by\x18\x03 \x01(\t\x12\x10\n\x03\x61ge\x18\x05 \x01(\x05H\x01\x88\x01\x01\x12\x17\n\nbirth_date\x18\x06 \x01(\tH\x02\x88\x01\x01\x12\x15\n\x08pregnant\x18\x07 \x01(\x08H\x03\x88\x01\x01\x12\"\n\x15measure_every_minutes\x18\x08 \x01(\x05H\x04\x88\x01\x01\x12\r\n\x05\x63lear\x18\t \x03(\t\x12\x11\n\x04team\x18\n \x01(\tH\x05\x88\x01\x01\x42\r\n\x0b_spo2_scaleB\x06\n\x04_ageB\r\n\x0b_birth_dateB\x0b\n\t_pregnantB\x18\n\x16_measure_every_minutesB\x07\n\x05_team2\xa3\x01\n\x08Patients\x12\x45\n\x12GetPatientSettings\x12\x14.varde.v1.PatientRef\x1a\x19.varde.v1.PatientSettings\x12P\n\x12SetPatientSettings\x12\x1f.varde.v1.PatientSettingsUpdate\x1a\x19.varde.v1.PatientSettingsB?\n\x0bno.varde.v1P\x01Z.github.com/varde/varde/gen/go/varde/v1;vardev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,9 +36,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PATIENTREF']._serialized_start=70
   _globals['_PATIENTREF']._serialized_end=102
   _globals['_PATIENTSETTINGS']._serialized_start=105
-  _globals['_PATIENTSETTINGS']._serialized_end=504
-  _globals['_PATIENTSETTINGSUPDATE']._serialized_start=507
-  _globals['_PATIENTSETTINGSUPDATE']._serialized_end=803
-  _globals['_PATIENTS']._serialized_start=806
-  _globals['_PATIENTS']._serialized_end=969
+  _globals['_PATIENTSETTINGS']._serialized_end=518
+  _globals['_PATIENTSETTINGSUPDATE']._serialized_start=521
+  _globals['_PATIENTSETTINGSUPDATE']._serialized_end=845
+  _globals['_PATIENTS']._serialized_start=848
+  _globals['_PATIENTS']._serialized_end=1011
 # @@protoc_insertion_point(module_scope)

@@ -110,8 +110,9 @@ def _band_name(a) -> str | None:
 
 def _chart(name: str, points, start: int, end: int, ticks, t, lang: str, table) -> dict:
     title = t(f"param.{name}")
+    readings = sum(1 for _, v in points if v is not None)
     svg = line_chart(points, start_us=start, end_us=end, title=t("chart.title", name=title),
-                     desc=t("chart.desc", name=title, n=len(points)), y_label=t(f"unit.{name}"),
+                     desc=t("chart.desc", name=title, n=readings), y_label=t(f"unit.{name}"),
                      bands=[(lo, hi, t(f"chart.band.{label}")) for lo, hi, label in _BANDS.get(name, ())],
                      y_range=_Y.get(name), x_ticks=ticks, y_format=lambda v: fmt.number(v, lang),
                      chart_id=f"chart-{name}", empty_text=t("chart.empty"))

@@ -279,3 +279,26 @@ def _caller():
 def _reset_clock():
     yield
     clock.use(None)
+
+
+def test_event_stream_ends_cleanly_on_shutdown(console_sqlite):
+    server = console_sqlite
+    server.user("anne")
+    s = server.session("anne")
+    ended = threading.Event()
+    opened = threading.Event()
+
+    def listen():
+        with httpx.stream("GET", server.url + "/events", headers=s._headers(), timeout=20) as r:
+            for line in r.iter_lines():
+                if line.startswith("event: hello"):
+                    opened.set()
+        ended.set()  # the server closed the stream: no exception, no hang
+
+    t = threading.Thread(target=listen, daemon=True)
+    t.start()
+    assert opened.wait(5)
+    began = time.monotonic()
+    server.console.stop()
+    assert ended.wait(5), "the event stream did not end when the console stopped"
+    assert time.monotonic() - began < 5

@@ -34,8 +34,8 @@ class Metrics:
         self.flags_raised = Counter("varde_flags_raised", "New flags in the queue", registry=r)
         self.flags_updated = Counter("varde_flags_updated", "Findings folded into an open flag", registry=r)
         self.flags_claimed = Counter("varde_flags_claimed", "Flags claimed by a coordinator", registry=r)
-        self.flags_escalated = Counter("varde_flags_escalated", "Escalations of open flags nobody claimed in time, "
-                                       "by severity", ["severity"], registry=r)
+        self.flags_escalated = Counter("varde_flags_escalated", "Escalations of flags not claimed, or not resolved "
+                                       "after a claim, in time, by severity", ["severity"], registry=r)
         self.flags_reminded = Counter("varde_flags_reminded", "Reminders of claimed flags not resolved within the "
                                       "escalation policy's time to resolve, by severity", ["severity"], registry=r)
         self.flags_resolved = Counter("varde_flags_resolved", "Flags resolved, by what they led to (VISITED, PHONED, "

@@ -117,7 +117,9 @@ def test_console_in_chromium(served, context_factory):  # noqa: F811
 
     anne_ctx = context_factory()
     page = anne_ctx.new_page()
-    page.goto(url + "/login")
+    page.goto(url + "/login?lang=en")
+    no_violations(page, "login (en)")
+    page.goto(url + "/login?lang=nb")
     no_violations(page, "login (nb)")
     sign_in(page, url, "anne")
     page.wait_for_selector("#live-state.live-state:not(.stale)")
@@ -182,6 +184,9 @@ def test_console_in_chromium(served, context_factory):  # noqa: F811
     denied = vera.request.post(f"{url}/flags/{flag_id}/escalate", form={"csrf_token": token},
                                headers={"Origin": url})
     assert denied.status == 403
+    vera.goto(url + "/audit")  # the refusal page itself
+    assert "Bare administratorer" in vera.inner_text("main")
+    no_violations(vera, "refused (nb)")
 
     # resolve with an outcome, by keyboard
     page.goto(f"{url}/flags/{flag_id}")
@@ -229,8 +234,8 @@ def test_console_in_chromium(served, context_factory):  # noqa: F811
     if shots:
         page.screenshot(path=str(SHOTS / "list-nb-1280.png"), full_page=True)
 
-    # a phone: 360 px wide, and reflow at 320 px with nothing scrolling sideways
-    for width in (360, 320):
+    # a phone: 360 px wide; reflow at 320 px (1280 px at 400 %) and 640 px (200 % zoom), nothing scrolling sideways
+    for width in (360, 320, 640):
         phone_ctx = context_factory(viewport={"width": width, "height": 740})
         phone = phone_ctx.new_page()
         sign_in(phone, url, "anne")

@@ -115,6 +115,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="serve the coordinators' web console on this port (default: off; users come from "
                           "'varde console user add')")
     con.add_argument("--console-host", metavar="HOST", help="where the console listens (default: 127.0.0.1)")
+    con.add_argument("--console-oidc", metavar="FILE",
+                     help="also sign in through HelseID or another OpenID Connect provider (TOML; docs/console.md)")
     con.add_argument("--console-origin", metavar="URL",
                      help="the console's public https:// origin when a TLS reverse proxy is in front")
     home.add_argument("--response-policies", metavar="DIR",
@@ -565,6 +567,7 @@ def _serve(args) -> int:
             assembly_window_seconds=args.assembly_window_seconds, overdue_grace_seconds=args.overdue_grace_seconds,
             response_policies=args.response_policies, fhir_port=args.fhir_port, fhir_host=args.fhir_host,
             console_port=args.console_port, console_host=args.console_host, console_origin=args.console_origin,
+            console_oidc=args.console_oidc,
             tls_cert=args.tls_cert, tls_key=args.tls_key,
             tls_client_ca=args.tls_client_ca, auth_config=args.auth_config, insecure=args.insecure,
             validate_national_id=args.validate_national_id, max_rows_per_batch=args.max_rows_per_batch,

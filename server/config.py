@@ -58,6 +58,8 @@ class Settings:
     """Where the console listens; a network address needs TLS (--tls-cert) or a TLS proxy (--console-origin)."""
     console_origin: str | None = None
     """The console's public origin behind a TLS reverse proxy (https://konsoll.example.no): POSTs must come from it."""
+    console_oidc: str | None = None
+    """Sign-in to the console through an OpenID Connect provider such as HelseID (TOML; docs/console.md)."""
     console_idle_minutes: float = 30.0
     """A console session ends after this long without a request."""
     console_session_hours: float = 12.0
@@ -135,6 +137,12 @@ class Settings:
             raise ConfigError(f"console port {self.console_port} must be 0-65535 (or 'off')")
         if self.console_port is not None and self.queue is None:
             raise ConfigError("the console shows the flag queue: it needs a --queue")
+        if self.console_oidc is not None:
+            from .console._oidc import OidcConfigError, load_oidc_config
+            try:
+                load_oidc_config(self.console_oidc)
+            except OidcConfigError as e:
+                raise ConfigError(str(e)) from None
         if self.console_idle_minutes <= 0 or self.console_session_hours <= 0:
             raise ConfigError("console_idle_minutes and console_session_hours must be above 0")
         if self.console_origin is not None and not self.console_origin.startswith(("https://", "http://")):

@@ -16,6 +16,7 @@ class Console:
     """Runs the console's ASGI application under uvicorn in a thread of the server process."""
 
     def __init__(self, settings, store, escalation):
+        from ._oidc import OidcLogin, load_oidc_config
         from .app import ConsoleConfig, build_app
 
         self.config = ConsoleConfig(
@@ -23,7 +24,8 @@ class Console:
             resolve_within_us=getattr(escalation, "resolve_within_us", {}),
             idle_seconds=settings.console_idle_minutes * 60, absolute_seconds=settings.console_session_hours * 3600,
             secure_cookies=True, public_origin=settings.console_origin,
-            window_us=int(settings.assembly_window_seconds * 1_000_000) or 1800 * 1_000_000)
+            window_us=int(settings.assembly_window_seconds * 1_000_000) or 1800 * 1_000_000,
+            oidc=OidcLogin(load_oidc_config(settings.console_oidc), store) if settings.console_oidc else None)
         self.app = build_app(self.config)
         self.settings = settings
         self._server = None

@@ -32,6 +32,7 @@ from . import _format as fmt
 from ._auth import Accounts, LoginLimiter, Signed
 from ._feed import Feed
 from ._i18n import DEFAULT, LANGUAGES, translator
+from ._oidc import OidcError
 from ._patient import patient_page
 from ._rows import view
 
@@ -41,6 +42,7 @@ log = logging.getLogger("varde.server.console")
 
 SESSION_COOKIE = "varde_session"
 LANG_COOKIE = "varde_lang"
+OIDC_COOKIE = "varde_oidc_state"
 KINDS = ("NEWS2_HIGH", "NEWS2_RED", "NEWS2_MEDIUM", "NEWS2_RISING", "MEASUREMENT_OVERDUE", "RISK_UNMET_NEED",
          "RISK_RISING")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -51,8 +53,10 @@ _SEVERITY_CODES = {"HIGH": 3, "MEDIUM": 2, "LOW": 1}
 class ConsoleConfig:
     def __init__(self, store, *, claim_within_us: dict[int, int], resolve_within_us: dict[int, int],
                  idle_seconds: float = 1800, absolute_seconds: float = 12 * 3600, secure_cookies: bool = True,
-                 public_origin: str | None = None, feed_every: float = 0.5, window_us: int = 1800 * 1_000_000):
+                 public_origin: str | None = None, feed_every: float = 0.5, window_us: int = 1800 * 1_000_000,
+                 oidc=None):
         self.store = store
+        self.oidc = oidc  # an OidcLogin, or None: local accounts only
         self.window_us = window_us
         self.claim_within_us, self.resolve_within_us = claim_within_us, resolve_within_us
         self.accounts = Accounts(store, idle_seconds=idle_seconds, absolute_seconds=absolute_seconds)
@@ -96,7 +100,8 @@ def build_app(config: ConsoleConfig) -> Starlette:
             t=t, lang=lang, now=now, user=request.state.user, csrf=getattr(request.state.user, "csrf", ""),
             ago=lambda us: fmt.ago(us, now, t), number=lambda v, d=None: fmt.number(v, lang, d),
             duration=lambda s: fmt.duration(s, t), here=here, quote=urllib.parse.quote,
-            other_lang="en" if lang == "nb" else "nb", **context)
+            other_lang="en" if lang == "nb" else "nb",
+            oidc_label=config.oidc.config.label if config.oidc is not None else None, **context)
         response = HTMLResponse(html, status_code=status)
         if request.query_params.get("lang") in LANGUAGES:
             response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, httponly=True, samesite="lax",
@@ -118,6 +123,54 @@ def build_app(config: ConsoleConfig) -> Starlette:
         if request.state.user is not None:
             return RedirectResponse("/", status_code=303)
         return render(request, "login.html", error=None, username="", next=_safe_next(request.query_params))
+
+    def redirect_uri(request: Request) -> str:
+        origin = config.public_origin or f"{request.url.scheme}://{request.headers.get('host', '')}"
+        return origin + "/login/oidc/callback"
+
+    async def oidc_begin(request: Request):
+        if config.oidc is None:
+            return refuse(request, 404, "oidc.off")
+        try:
+            url, state = await run_in_threadpool(config.oidc.begin, redirect_uri(request),
+                                                 _safe_next(request.query_params))
+        except OidcError as e:
+            log.warning("console: sign-in through %s cannot start: %s", config.oidc.config.label, e.detail)
+            return render(request, "login.html", status=502, error=e.key, username="", next="/")
+        response = RedirectResponse(url, status_code=303)
+        response.set_cookie(OIDC_COOKIE, state, max_age=600, httponly=True, samesite="lax",
+                            secure=config.secure_cookies, path="/login/oidc")
+        return response
+
+    async def oidc_callback(request: Request):
+        if config.oidc is None:
+            return refuse(request, 404, "oidc.off")
+        try:
+            claims, after = await run_in_threadpool(config.oidc.finish, request.query_params,
+                                                    request.cookies.get(OIDC_COOKIE), redirect_uri(request))
+        except OidcError as e:
+            log.warning("console: a sign-in through %s failed: %s", config.oidc.config.label, e.detail)
+            await run_in_threadpool(_audit_login, store, "oidc", "LOGIN_FAILED", e.key)
+            status = 502 if e.key == "oidc.unavailable" else 403 if e.key in ("oidc.level", "oidc.no_role",
+                                                                               "oidc.no_unit") else 401
+            response = render(request, "login.html", status=status, error=e.key, username="", next="/")
+            response.delete_cookie(OIDC_COOKIE, path="/login/oidc")
+            return response
+        user = await run_in_threadpool(store.sign_in_console_user, claims.username, claims.unit, claims.role,
+                                       claims.display_name)
+        if user.disabled:
+            await run_in_threadpool(_audit_login, store, user.username, "LOGIN_FAILED", "disabled", user.unit)
+            return render(request, "login.html", status=403, error="login.failed", username="", next="/")
+        if request.state.user is not None:
+            await run_in_threadpool(config.accounts.close_session, request.state.user)
+        raw, _csrf = await run_in_threadpool(config.accounts.open_session, user)
+        await run_in_threadpool(_audit_login, store, user.username, "LOGIN", f"{user.role} oidc", user.unit)
+        log.info("console: a user signed in through %s", config.oidc.config.label)
+        response = RedirectResponse(after, status_code=303)
+        response.set_cookie(SESSION_COOKIE, raw, httponly=True, samesite="lax", secure=config.secure_cookies,
+                            path="/")
+        response.delete_cookie(OIDC_COOKIE, path="/login/oidc")
+        return response
 
     async def login(request: Request):
         form = await _form(request)
@@ -370,6 +423,8 @@ def build_app(config: ConsoleConfig) -> Starlette:
     routes = [
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
+        Route("/login/oidc", oidc_begin),
+        Route("/login/oidc/callback", oidc_callback),
         Route("/logout", logout, methods=["POST"]),
         Route("/", flag_list),
         Route("/flags/rows", flag_rows),
@@ -389,7 +444,7 @@ def build_app(config: ConsoleConfig) -> Starlette:
     return app
 
 
-_OPEN_PATHS = ("/login", "/healthz", "/static/", "/language/")
+_OPEN_PATHS = ("/login", "/login/oidc", "/login/oidc/callback", "/healthz", "/static/", "/language/")
 
 
 class _Guard(BaseHTTPMiddleware):

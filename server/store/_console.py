@@ -224,6 +224,39 @@ class ConsoleStore:
         if not done:
             raise StoreError(f"no console user {username}")
 
+    def sign_in_console_user(self, username: str, unit: str, role: str, display_name: str) -> ConsoleUser:
+        """A user an OpenID Connect provider vouched for: created on first sign-in, their unit, role and name
+        updated from the provider's claims at every sign-in. Such a user has no password ('!' is no hash); a
+        disabled user stays disabled."""
+        from .base import StoreError
+
+        if role not in ROLES:
+            raise StoreError(f"role {role!r}: roles are {', '.join(ROLES)}")
+        now = clock.now_us()
+        with self.transaction() as cur:
+            row = self._execute(cur, f"INSERT INTO console_users ({_USER_COLUMNS}) VALUES (?, ?, ?, '!', ?, ?, 0) "
+                                     "ON CONFLICT (username) DO UPDATE SET unit = excluded.unit, role = excluded.role, "
+                                     f"display_name = excluded.display_name RETURNING {_USER_COLUMNS}",
+                                (username, unit, role, display_name, now)).fetchone()
+        return _user(row)
+
+    def save_console_login(self, state_hash: str, nonce: str, verifier: str, next_path: str) -> None:
+        with self.transaction() as cur:
+            self._execute(cur, "DELETE FROM console_logins WHERE created_at < ?",
+                          (clock.now_us() - 3600 * 1_000_000,))
+            self._execute(cur, "INSERT INTO console_logins (state_hash, nonce, verifier, next_path, created_at) "
+                               "VALUES (?, ?, ?, ?, ?)", (state_hash, nonce, verifier, next_path, clock.now_us()))
+
+    def take_console_login(self, state_hash: str, max_age_us: int) -> tuple[str, str, str] | None:
+        """(nonce, verifier, next path) of a sign-in begun less than `max_age_us` ago, removed as it is read: a
+        state is good once."""
+        with self.transaction() as cur:
+            row = self._execute(cur, "DELETE FROM console_logins WHERE state_hash = ? RETURNING nonce, verifier, "
+                                     "next_path, created_at", (state_hash,)).fetchone()
+        if row is None or clock.now_us() - row[3] > max_age_us:
+            return None
+        return row[0], row[1], row[2]
+
     # -- console sessions ---------------------------------------------------------------------------------------
 
     def create_console_session(self, id_hash: str, username: str, csrf: str) -> ConsoleSession:

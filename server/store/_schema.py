@@ -124,9 +124,18 @@ CREATE INDEX console_sessions_user ON console_sessions (username)
 """
 
 
+# v10: a sign-in through OpenID Connect (docs/console.md) between the redirect to the provider and its return: the
+# hash of its state, the nonce and PKCE verifier, where to go after; single use, kept minutes only. In the store, not
+# in one server's memory, so that the return may reach another replica.
+_V10 = """
+CREATE TABLE console_logins (state_hash TEXT PRIMARY KEY, nonce TEXT NOT NULL, verifier TEXT NOT NULL,
+    next_path TEXT NOT NULL, created_at {int} NOT NULL)
+"""
+
+
 def migrations(dialect: str) -> tuple[str, ...]:
     types = {
         "sqlite": {"serial": "INTEGER", "int": "INTEGER", "blob": "BLOB"},
         "postgresql": {"serial": "BIGSERIAL", "int": "BIGINT", "blob": "BYTEA"},
     }[dialect]
-    return tuple(v.format(**types) for v in (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9))
+    return tuple(v.format(**types) for v in (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10))

@@ -130,3 +130,9 @@ def format_violations(violations: list[dict]) -> str:
         lines.append(f"- {v['id']} ({v['impact']}): {v['help']} <{v['help_url']}>")
         lines.extend(f"    {' >> '.join(map(str, target))}" for target in v["nodes"])
     return "\n".join(lines)
+
+
+def no_violations(page: Page, what: str) -> None:
+    """Assert that axe finds nothing on the page, naming the page and every violation if it does."""
+    found = axe_violations(page)
+    assert not found, f"{what}:\n{format_violations(found)}"

@@ -16,7 +16,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.console.browser import axe_violations, browser, context_factory, format_violations  # noqa: F401
+from tests.console.browser import browser, context_factory, no_violations  # noqa: F401
 from tests.console.support import PASSWORD
 from tests.server.stores import new_postgres_database
 from tests.support import free_ports
@@ -101,11 +101,6 @@ def sign_in(page, url: str, user: str) -> None:
     page.fill("#password", PASSWORD)
     page.press("#password", "Enter")
     page.wait_for_url(url + "/")
-
-
-def no_violations(page, what: str) -> None:
-    found = axe_violations(page)
-    assert not found, f"{what}:\n{format_violations(found)}"
 
 
 def test_console_in_chromium(served, context_factory):  # noqa: F811

@@ -384,8 +384,10 @@ def build_app(config: ConsoleConfig) -> Starlette:
     async def events(request: Request):
         user: Signed = request.state.user
         feed = config.feed
-        if feed.stopping.is_set():  # shutting down: the page shows itself stale and tries again
-            return PlainTextResponse("shutting down", status_code=503)
+        if feed.stopping.is_set():
+            # shutting down: an empty stream, which the browser retries (an error status would end its retries)
+            return StreamingResponse(iter(["retry: 2000\n\n"]), media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-store"})
         subscriber = feed.subscribe(user.unit)
 
         async def stream():

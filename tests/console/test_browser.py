@@ -257,5 +257,5 @@ def test_console_in_chromium(served, context_factory):  # noqa: F811
     served.start()
     expect(page.locator("#live-state")).to_have_text("Direkte", timeout=10000)
     served.push("31128845678", **HIGH)
-    page.wait_for_selector("#flag-rows >> text=31128845678", timeout=3000)
+    page.wait_for_selector("#flag-rows >> text=31128845678", timeout=5000)
     assert time.monotonic() - started < 60

@@ -12,6 +12,8 @@
   var announce = document.getElementById("announce");
   var lastUpdated = null;
   var pending = false;
+  var inflight = false;
+  var again = false;
 
   function rows() { return document.getElementById("flag-rows"); }
   function rememberUpdate() {
@@ -34,7 +36,17 @@
     // never pull the table away from under a coordinator's keyboard focus; refresh when focus leaves it
     if (r.contains(document.activeElement) && document.activeElement !== document.body) { pending = true; return; }
     pending = false;
-    window.htmx.trigger(r, "refresh");
+    // htmx drops a request for an element that already has one in flight: a change announced meanwhile would be
+    // lost, so ask again when the current one is done
+    if (inflight) { again = true; return; }
+    inflight = true;
+    var done = function () {
+      inflight = false;
+      rememberUpdate();
+      if (source && source.readyState === 1) { setLive(); } else if (state.classList.contains("stale")) { setStale(); }
+      if (again) { again = false; refresh(); }
+    };
+    window.htmx.ajax("GET", r.getAttribute("hx-get"), { target: "#flag-rows", swap: "outerHTML" }).then(done, done);
   }
   document.addEventListener("focusout", function () {
     if (pending) { window.setTimeout(function () { if (pending) { refresh(); } }, 50); }

@@ -61,14 +61,17 @@ class FollowUp:
         return min(options) if options else None
 
     def after_sets(self, store: Store, cur, unit: str, scored: pa.Table, sets: list[assembly.AssembledSet],
-                   patients: list[str], settings: dict[str, dict]) -> list[int]:
+                   patients: list[str], settings: dict[str, dict], known: dict | None = None) -> list[int]:
         """Inside the push's transaction: each patient's newest set and next due time; an open MEASUREMENT_OVERDUE
-        flag of a patient whose newest set moved on is resolved. Returns the ids of the flags resolved."""
+        flag of a patient whose newest set moved on is resolved. Returns the ids of the flags resolved.
+
+        `known` is follow_up_of for these patients if the caller read it already in this transaction."""
         newest: dict[str, int] = {}
         for i, (patient, s) in enumerate(zip(patients, sets, strict=True)):
             if patient not in newest or s.at >= sets[newest[patient]].at:
                 newest[patient] = i
-        known = store.follow_up_of(cur, unit, sorted(newest))
+        if known is None:
+            known = store.follow_up_of(cur, unit, sorted(newest))
         band = scored.column("news2_band").combine_chunks()
         bands = band.cast(pa.string()).to_pylist()
         red = scored.column("news2_red").to_pylist()
@@ -83,7 +86,9 @@ class FollowUp:
             moved.append(patient)
         if rows:
             store.save_follow_up(cur, unit, rows)
-        cleared = store.clear_overdue(cur, unit, moved, "a new observation set arrived") if moved else []
+        # only a patient an overdue flag was raised for can have one open (raise_overdue records the set it was for)
+        overdue = [p for p in moved if p in known and known[p][1] is not None]
+        cleared = store.clear_overdue(cur, unit, overdue, "a new observation set arrived") if overdue else []
         if self.metrics is not None and cleared:
             self.metrics.overdue_cleared.inc(len(cleared))
         return cleared
@@ -133,14 +138,18 @@ class FollowUp:
 
     def with_isbar(self, cur, store: Store, unit: str, found: Findings, scored: pa.Table,
                    sets: list[assembly.AssembledSet], readings: dict[str, list[assembly.Reading]],
-                   baseline: np.ndarray, rising: np.ndarray, settings: dict[str, dict]) -> Findings:
-        """The findings with the ISBAR message of each NEWS2 one, built from fields only (flags/isbar.py)."""
+                   baseline: np.ndarray, rising: np.ndarray, settings: dict[str, dict],
+                   previous: dict[str, tuple[int, int | None]] | None = None) -> Findings:
+        """The findings with the ISBAR message of each NEWS2 one, built from fields only (flags/isbar.py).
+
+        `previous` is _previous_sets for these patients if the caller read it already in this transaction."""
         if not len(found) or found.scored_rows is None:
             return found
         policy = self.policies.for_unit(unit)
         patients = sorted(set(found.patient_ids))
         kept = _kept_messages(store, cur, unit, patients)
-        before = _previous_sets(store, cur, unit, patients)
+        before = previous if previous is not None else _previous_sets(store, cur, unit, patients)
+        older_of: dict[tuple[str, int, int], list[assembly.Reading]] = {}  # one read per set, however many kinds
         tiers = _risk(store, cur, unit, patients)
         cols = {c: scored.column(c).to_pylist() for c in ("news2_total", "news2_red", "news2_complete",
                                                           "news2_missing", *(f"news2_{p}" for p in PARAMETERS))}
@@ -152,7 +161,10 @@ class FollowUp:
                 out.append(None)  # the open flag keeps the message of a set as bad or worse (the upsert's rule)
                 continue
             s = sets[row]
-            older = _older_readings(store, cur, unit, patient, s)
+            key = (patient, s.at, s.started_at)
+            if key not in older_of:
+                older_of[key] = _older_readings(store, cur, unit, patient, s)
+            older = older_of[key]
             previous = assembly.previous_values(readings.get(patient, []) + older, s)
             parameters = []
             for name in assembly.PARAMETER_FIELDS:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyarrow as pa
@@ -109,14 +109,17 @@ class FlagQueue:
                 rising[prepared.rows] = up
                 baseline = np.full(scored.num_rows, -1, np.int8)
                 baseline[prepared.rows] = base
+                # read once for ISBAR's previous set and after_sets' due times (follow_up is written only there)
+                rows = self.store.follow_up_rows(cur, caller.unit, patients)
                 found = self.follow_up.with_isbar(cur, self.store, caller.unit, found, scored, sets, readings,
-                                                  baseline, rising, settings)
+                                                  baseline, rising, settings,
+                                                  previous={p: (t, total) for p, (t, _, total) in rows.items()})
+                if found.scored_rows is not None:  # each flag remembers the set that raised or updated it
+                    found = replace(found, set_started=[sets[row].started_at for row in found.scored_rows])
                 outcome = self.store.commit_batch(cur, batch_id, caller.actor, states, found, unit=caller.unit)
-                starts = {(p, k): sets[row].started_at
-                          for p, k, row in zip(found.patient_ids, found.kinds, found.scored_rows or (), strict=True)}
-                self.store.mark_sets(cur, [(starts[key], i) for key, i in outcome.flag_ids.items() if key in starts])
                 self.follow_up.after_sets(self.store, cur, caller.unit, scored, sets,
-                                          [p.patient_id for p in pushed], settings)
+                                          [p.patient_id for p in pushed], settings,
+                                          known={p: (t, o) for p, (t, o, _) in rows.items()})
         if opened is None:  # replayed: answer with the sets as they stand, change nothing
             with self.store.transaction(write=False) as cur:
                 history = self.store.readings_between(cur, caller.unit, patients, lo, hi)
@@ -201,4 +204,5 @@ def _not_resolved_before(found: Findings, sets: list[assembly.AssembledSet], res
     pick = lambda values: [values[j] for j in keep]  # noqa: E731
     return Findings(pick(found.patient_ids), pick(found.kinds), pick(found.severity), pick(found.worst_total),
                     pick(found.assessments), pick(found.occurrences), None if found.isbar is None else
-                    pick(found.isbar), pick(found.scored_rows))
+                    pick(found.isbar), pick(found.scored_rows),
+                    None if found.set_started is None else pick(found.set_started))

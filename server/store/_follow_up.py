@@ -62,6 +62,17 @@ class FollowUpStore:
         with self.transaction() as cur:
             return self._execute(cur, "DELETE FROM readings WHERE received_at < ?", (before_us,)).rowcount
 
+    def follow_up_rows(self, cur, unit: str, patients: Sequence[str]) -> dict[str, tuple[int, int | None, int | None]]:
+        """patient -> (time of the newest set, the set an overdue flag was raised for or None, the set's total): one
+        read for what ISBAR and the due-time bookkeeping of a push both need."""
+        out = {}
+        for start in range(0, len(patients), 500):
+            part = list(patients[start:start + 500])
+            out.update((p, (t, o, total)) for p, t, o, total in self._execute(
+                cur, f"SELECT patient_id, last_set_at, overdue_for, total FROM follow_up WHERE unit = ? AND "
+                     f"patient_id IN ({', '.join('?' * len(part))})", (unit, *part)).fetchall())
+        return out
+
     def follow_up_of(self, cur, unit: str, patients: Sequence[str]) -> dict[str, tuple[int, int | None]]:
         """patient -> (time of the newest set, the set an overdue flag was raised for or None)."""
         out = {}

@@ -21,7 +21,8 @@ __all__ = ["AuditRow", "Caller", "ClaimConflict", "ConsoleSession", "ConsoleUser
            "FlagRow", "Store", "StoreError", "TimelineEntry", "now_us"]
 
 # The staging table of a batch's findings, in the order Findings.rows() gives them.
-STAGED_COLUMNS = ("patient_id", "kind", "severity", "assessment", "worst_total", "occurrences", "isbar")
+STAGED_COLUMNS = ("patient_id", "kind", "severity", "assessment", "worst_total", "occurrences", "isbar",
+                  "set_started_at")
 SEVERITIES = {"LOW": 1, "MEDIUM": 2, "HIGH": 3}
 STATES = ("OPEN", "CLAIMED", "RESOLVED")
 
@@ -55,6 +56,7 @@ class Findings:
     occurrences: list[int]
     isbar: list[str | None] | None = None  # the ISBAR message of each, as JSON (None: none built)
     scored_rows: list[int] | None = None  # the scored row each describes (its worst), when known
+    set_started: list[int | None] | None = None  # the observation set each came from (home follow-up), if any
 
     @classmethod
     def empty(cls) -> Findings:
@@ -64,10 +66,12 @@ class Findings:
         return len(self.patient_ids)
 
     def rows(self):
-        """(patient_id, kind, severity, assessment, worst_total, occurrences, isbar) per finding, for the store."""
+        """(patient_id, kind, severity, assessment, worst_total, occurrences, isbar, set_started_at) per finding,
+        for the store."""
         isbar = self.isbar if self.isbar is not None else [None] * len(self.patient_ids)
+        started = self.set_started if self.set_started is not None else [None] * len(self.patient_ids)
         return zip(self.patient_ids, self.kinds, self.severity, self.assessments, self.worst_total, self.occurrences,
-                   isbar, strict=True)
+                   isbar, started, strict=True)
 
 
 @dataclass(frozen=True)
@@ -208,14 +212,17 @@ class Store(PatientSettingsStore, FollowUpStore, ConsoleStore, abc.ABC):
         """
         with self.transaction() as cur:
             self.audit_call(cur, caller, "SCORE", batch_id=batch_id, row_count=rows)
-            seen = self._execute(cur, "SELECT 1 FROM batches WHERE unit = ? AND batch_id = ?",
-                                 (caller.unit, batch_id)).fetchone()
-            if seen:
+            if self._seen_batch(cur, caller.unit, batch_id, sorted(patients) if serialise and patients else None):
                 yield None
                 return
-            if serialise and patients:
-                self._lock_patient_keys(cur, caller.unit, sorted(patients))
             yield dict(self._lock_patients(cur, caller.unit, patients, state_table)) if patients else {}, cur
+
+    def _seen_batch(self, cur, unit: str, batch_id: str, lock: list[str] | None) -> bool:
+        """Whether this batch id was committed before; with `lock`, first wait for those patients' keys."""
+        if lock:
+            self._lock_patient_keys(cur, unit, lock)
+        return self._execute(cur, "SELECT 1 FROM batches WHERE unit = ? AND batch_id = ?",
+                             (unit, batch_id)).fetchone() is not None
 
     def commit_batch(self, cur, batch_id: str, source: str, states: dict[str, bytes],
                      findings: Findings, state_table: str = "trend_state", unit: str = "") -> BatchOutcome:
@@ -234,9 +241,9 @@ class Store(PatientSettingsStore, FollowUpStore, ConsoleStore, abc.ABC):
             token = uuid.uuid4().hex  # marks the flags this commit creates (a batch id may come back later)
             folded = self._execute(cur, (
                 "INSERT INTO flags (unit, patient_id, kind, severity, state, assessment, worst_total, source, "
-                "batch_id, raised_by, occurrences, created_at, updated_at, isbar) "
+                "batch_id, raised_by, occurrences, created_at, updated_at, isbar, set_started_at) "
                 "SELECT ?, patient_id, kind, severity, 'OPEN', assessment, worst_total, ?, ?, ?, occurrences, ?, ?, "
-                "isbar "
+                "isbar, set_started_at "
                 "FROM staged WHERE true ORDER BY patient_id, kind "
                 "ON CONFLICT (unit, patient_id, kind) WHERE state <> 'RESOLVED' DO UPDATE SET "
                 "occurrences = flags.occurrences + excluded.occurrences, "
@@ -246,7 +253,9 @@ class Store(PatientSettingsStore, FollowUpStore, ConsoleStore, abc.ABC):
                 "isbar = CASE WHEN excluded.worst_total > flags.worst_total OR flags.isbar IS NULL THEN "
                 "coalesce(excluded.isbar, flags.isbar) ELSE flags.isbar END, "
                 "worst_total = GREATEST(flags.worst_total, excluded.worst_total), "
-                "source = excluded.source, batch_id = excluded.batch_id, updated_at = excluded.updated_at "
+                "source = excluded.source, batch_id = excluded.batch_id, updated_at = excluded.updated_at, "
+                # the set a home follow-up finding came from (a bulk batch's findings have none: kept as it was)
+                "set_started_at = coalesce(excluded.set_started_at, flags.set_started_at) "
                 "RETURNING id, patient_id, kind, raised_by"),
                 (unit, source, batch_id, token, now, now)).fetchall()
             folded.sort(key=lambda r: (r[1], r[2]))  # events in the order the rows were locked

@@ -97,6 +97,16 @@ class PostgresStore(Store):
         cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(%s::text[]) AS k",
                     ([f"{unit}\x1f{p}" for p in patients],))
 
+    def _seen_batch(self, cur, unit, batch_id, lock):
+        if not lock:
+            return super()._seen_batch(cur, unit, batch_id, lock)
+        # one round trip for both: the patients' locks (in the order given), then whether the batch was seen
+        row = cur.execute("SELECT (SELECT count(*) FROM (SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
+                          "FROM unnest(%s::text[]) WITH ORDINALITY AS u(k, n) ORDER BY n) AS l), "
+                          "EXISTS (SELECT 1 FROM batches WHERE unit = %s AND batch_id = %s)",
+                          ([f"{unit}\x1f{p}" for p in lock], unit, batch_id)).fetchone()
+        return bool(row[1])
+
     def _lock_events(self, cur):
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_EVENT_LOCK,))
 
@@ -106,7 +116,8 @@ class PostgresStore(Store):
 
     def _stage(self, cur, f):
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS staged (patient_id TEXT, kind TEXT, severity BIGINT, "
-                    "assessment TEXT, worst_total BIGINT, occurrences BIGINT, isbar TEXT) ON COMMIT DELETE ROWS")
+                    "assessment TEXT, worst_total BIGINT, occurrences BIGINT, isbar TEXT, set_started_at BIGINT) "
+                    "ON COMMIT DELETE ROWS")
         cur.execute("TRUNCATE staged")
         self._insert_rows(cur, "staged", STAGED_COLUMNS, f.rows())
 

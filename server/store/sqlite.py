@@ -60,7 +60,7 @@ class SQLiteStore(Store):
 
     def _stage(self, cur, f):
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS staged (patient_id TEXT, kind TEXT, severity INTEGER, "
-                    "assessment TEXT, worst_total INTEGER, occurrences INTEGER, isbar TEXT)")
+                    "assessment TEXT, worst_total INTEGER, occurrences INTEGER, isbar TEXT, set_started_at INTEGER)")
         cur.execute("DELETE FROM staged")
         self._insert_rows(cur, "staged", STAGED_COLUMNS, f.rows())
         cur.execute("CREATE INDEX IF NOT EXISTS temp.staged_key ON staged (patient_id, kind)")

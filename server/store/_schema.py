@@ -133,9 +133,16 @@ CREATE TABLE console_logins (state_hash TEXT PRIMARY KEY, nonce TEXT NOT NULL, v
 """
 
 
+# v11: a patient's flags in every state, by unit and patient. Without it, a push's look at the patient's resolved
+# flags (home follow-up), the console's patient page and ISBAR's risk reasons read every resolved flag of the unit.
+_V11 = """
+CREATE INDEX flags_patient ON flags (unit, patient_id, created_at)
+"""
+
+
 def migrations(dialect: str) -> tuple[str, ...]:
     types = {
         "sqlite": {"serial": "INTEGER", "int": "INTEGER", "blob": "BLOB"},
         "postgresql": {"serial": "BIGSERIAL", "int": "BIGINT", "blob": "BYTEA"},
     }[dialect]
-    return tuple(v.format(**types) for v in (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10))
+    return tuple(v.format(**types) for v in (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11))

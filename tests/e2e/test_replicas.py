@@ -71,7 +71,7 @@ def test_two_servers_share_one_queue(tmp_path):
             events.close()
             with psycopg.connect(url) as conn:
                 versions = [v for (v,) in conn.execute("SELECT version FROM varde_schema ORDER BY version")]
-            assert versions == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]  # each migration applied once
+            assert versions == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]  # each migration applied once
         finally:
             for c in (a, b, da, db):
                 c.close()

@@ -406,7 +406,7 @@ def test_a_version_8_store_migrates_to_9_and_keeps_its_data(store_url):  # noqa:
                               "(?, 'console:kari', ?, 'CLAIM', ?, '')", (START + MIN, UNIT, flag_id))
         new = open_store(target)
         try:
-            assert new.migrate() == 10
+            assert new.migrate() == 11
             flag = new.get(flag_id, KARI)
             assert (flag.state, flag.claimed_by, flag.escalated_at, flag.escalation_level) == (
                 "CLAIMED", "console:kari", None, 0)

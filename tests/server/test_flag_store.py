@@ -256,7 +256,7 @@ def test_events_are_in_commit_order_and_resume_from_a_cursor(store):
 def test_schema_migration_is_idempotent(store_url):  # noqa: F811
     a = open_store(store_url)
     b = open_store(store_url)  # a second server starting on the same store
-    assert a.migrate() == b.migrate() == 10
+    assert a.migrate() == b.migrate() == 11
     a.close()
     b.close()
 

@@ -102,9 +102,10 @@ class FlagQueue:
                 prepared = rules.prepare(scored, received)
                 complete = np.array([sets[i].complete for i in prepared.rows], np.bool_)
                 up, base, states = rules.trend_sets(prepared, stored, complete, self.window_us)
-                found = _not_resolved_before(
-                    rules.findings(scored, prepared, up, base), sets,
-                    self.store.resolved_sets(cur, caller.unit, patients))
+                found = rules.findings(scored, prepared, up, base)
+                if len(found):  # most pushes find nothing: no need to look at what was resolved
+                    found = _not_resolved_before(found, sets, self.store.resolved_sets(
+                        cur, caller.unit, sorted(set(found.patient_ids))))
                 rising = np.zeros(scored.num_rows, np.bool_)
                 rising[prepared.rows] = up
                 baseline = np.full(scored.num_rows, -1, np.int8)

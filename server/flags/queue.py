@@ -115,12 +115,13 @@ class FlagQueue:
                 found = self.follow_up.with_isbar(cur, self.store, caller.unit, found, scored, sets, readings,
                                                   baseline, rising, settings,
                                                   previous={p: (t, total) for p, (t, _, total) in rows.items()})
-                if found.scored_rows is not None:  # each flag remembers the set that raised or updated it
-                    found = replace(found, set_started=[sets[row].started_at for row in found.scored_rows])
-                outcome = self.store.commit_batch(cur, batch_id, caller.actor, states, found, unit=caller.unit)
+                # before commit_batch: its event lock, which every server's commits wait for, is held to COMMIT
                 self.follow_up.after_sets(self.store, cur, caller.unit, scored, sets,
                                           [p.patient_id for p in pushed], settings,
                                           known={p: (t, o) for p, (t, o, _) in rows.items()})
+                if found.scored_rows is not None:  # each flag remembers the set that raised or updated it
+                    found = replace(found, set_started=[sets[row].started_at for row in found.scored_rows])
+                outcome = self.store.commit_batch(cur, batch_id, caller.actor, states, found, unit=caller.unit)
         if opened is None:  # replayed: answer with the sets as they stand, change nothing
             with self.store.transaction(write=False) as cur:
                 history = self.store.readings_between(cur, caller.unit, patients, lo, hi)

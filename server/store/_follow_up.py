@@ -98,6 +98,7 @@ class FollowUpStore:
         """Resolve the patients' open MEASUREMENT_OVERDUE flags: a reading arrived. Audited as the server's."""
         if not patients:
             return []
+        self._lock_events(cur)  # before the flags' rows, in the order a claim takes them
         now = clock.now_us()
         ids = []
         for patient in patients:

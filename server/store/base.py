@@ -236,8 +236,8 @@ class Store(PatientSettingsStore, FollowUpStore, ConsoleStore, abc.ABC):
         raised = updated = 0
         ids = {}
         if len(findings):
+            self._stage(cur, findings)  # before the event lock: every server's commits wait behind its holder
             self._lock_events(cur)
-            self._stage(cur, findings)
             token = uuid.uuid4().hex  # marks the flags this commit creates (a batch id may come back later)
             folded = self._execute(cur, (
                 "INSERT INTO flags (unit, patient_id, kind, severity, state, assessment, worst_total, source, "

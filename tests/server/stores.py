@@ -7,6 +7,8 @@ import uuid
 
 import pytest
 
+from varde.server import clock
+
 # The CI machine runs PostgreSQL here with trust authentication; VARDE_TEST_POSTGRES points elsewhere.
 ADMIN_URL = os.environ.get("VARDE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -39,3 +41,34 @@ def store_url(request, tmp_path):
     url, drop = new_postgres_database()
     yield url
     drop()
+
+
+class SimClock:
+    """The server's clock, set by the test: `clock.use(SimClock(at))`, then move `.at` (µs since the epoch)."""
+
+    def __init__(self, at: int):
+        self.at = at
+
+    def __call__(self) -> int:
+        return self.at
+
+
+def simulated_clock(start_us: int):
+    """A fixture body: the server's clock at `start_us` for the test, the system clock again after it."""
+    c = SimClock(start_us)
+    clock.use(c)
+    try:
+        yield c
+    finally:
+        clock.use(None)
+
+
+def open_and_close(store_url: str):
+    """A fixture body: the store at `store_url`, closed after the test."""
+    from varde.server.store import open_store
+
+    s = open_store(store_url)
+    try:
+        yield s
+    finally:
+        s.close()

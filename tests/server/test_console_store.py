@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.server.stores import store_url  # noqa: F401  (fixture)
+from tests.server.stores import SimClock, open_and_close, simulated_clock, store_url  # noqa: F401  (fixture)
 from tests.server.test_flag_store import HIGH9, MEDIUM5, T0, scored
 from tests.support import Running
 from varde._proto.varde.v1 import flags_pb2
@@ -32,27 +32,14 @@ STRANGER = Caller("console:per", OTHER, "console")
 DEVICE = Caller("cert:device-1", UNIT, "PushObservation")
 
 
-class Clock:
-    def __init__(self, at: int):
-        self.at = at
-
-    def __call__(self) -> int:
-        return self.at
-
-
 @pytest.fixture
 def fake_clock():
-    c = Clock(START)
-    clock.use(c)
-    yield c
-    clock.use(None)
+    yield from simulated_clock(START)
 
 
 @pytest.fixture
 def store(store_url):  # noqa: F811
-    s = open_store(store_url)
-    yield s
-    s.close()
+    yield from open_and_close(store_url)
 
 
 def raise_flags(store, *rows, batch: str | None = None, unit_caller: Caller = DEVICE) -> dict:
@@ -413,7 +400,7 @@ def test_a_version_8_store_migrates_to_9_and_keeps_its_data(store_url):  # noqa:
             assert [(e.what, e.actor) for e in new.timeline(flag_id, KARI)] == [("RAISED", None), ("CLAIMED", None)]
             assert new.patient_settings(KARI, "p1")[0] == {"age": 80}
             assert [r.action for r in new.audit_log(actor="console:kari")][0] == "CLAIM"
-            fake = Clock(START + MIN + HOUR)
+            fake = SimClock(START + MIN + HOUR)
             clock.use(fake)
             try:
                 assert new.remind_and_escalate_claimed({3: HOUR}) == ({3: 1}, {})  # new columns start empty

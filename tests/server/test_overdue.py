@@ -8,8 +8,7 @@ import threading
 
 import pytest
 
-from tests.server.stores import store_url  # noqa: F401  (fixture)
-from varde.server import clock
+from tests.server.stores import SimClock, open_and_close, simulated_clock, store_url  # noqa: F401  (fixture)
 from varde.server.flags.follow_up import FollowUp, OverdueWatcher
 from varde.server.flags.queue import FlagQueue, Pushed
 from varde.server.store import open_store
@@ -25,27 +24,14 @@ ZERO_SET = {"resp_rate": 16, "spo2": 97, "on_oxygen": False, "systolic_bp": 120,
 MEDIUM_SET = {**ZERO_SET, "resp_rate": 23, "pulse": 115, "temperature": 38.6}  # 2 + 2 + 1 = 5
 
 
-class Clock:
-    def __init__(self, at: int):
-        self.at = at
-
-    def __call__(self) -> int:
-        return self.at
-
-
 @pytest.fixture
 def fake_clock():
-    c = Clock(START)
-    clock.use(c)
-    yield c
-    clock.use(None)
+    yield from simulated_clock(START)
 
 
 @pytest.fixture
 def store(store_url):  # noqa: F811
-    s = open_store(store_url)
-    yield s
-    s.close()
+    yield from open_and_close(store_url)
 
 
 def push(queue: FlagQueue, patient: str, at: int, values: dict, settings: dict | None = None, unit: str = ""):

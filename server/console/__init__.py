@@ -7,6 +7,8 @@ import logging
 import socket
 import threading
 
+from ..flags._rounds import Rounds
+
 __all__ = ["Console"]
 
 log = logging.getLogger("varde.server.console")
@@ -47,6 +49,8 @@ class Console:
                                 proxy_headers=False, server_header=False, date_header=False)
         self._server = uvicorn.Server(config)
         self.config.feed.start()
+        threading.Thread(target=_SessionSweep(self.config.accounts, self.config.feed.stopping).run,
+                         name="varde-console-sessions", daemon=True).start()
         started = threading.Event()
 
         def run():
@@ -80,3 +84,18 @@ class Console:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+
+
+class _SessionSweep(Rounds):
+    """Drops sessions past their idle or absolute time every ten minutes: a session whose user never comes back
+    would otherwise stay in the store for good (one presented late is refused and dropped anyway)."""
+
+    what = "console session sweep"
+
+    def __init__(self, accounts, stopping: threading.Event, every: float = 600.0):
+        super().__init__(stopping, every)
+        self._accounts = accounts
+
+    def run_once(self) -> int:
+        return self._accounts.sweep()

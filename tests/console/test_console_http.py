@@ -302,3 +302,21 @@ def test_event_stream_ends_cleanly_on_shutdown(console_sqlite):
     server.console.stop()
     assert ended.wait(5), "the event stream did not end when the console stopped"
     assert time.monotonic() - began < 5
+
+
+def test_expired_sessions_are_swept_from_the_store(console_sqlite):
+    server = console_sqlite
+    server.user("anne")
+    server.user("bjorn")
+    server.session("anne")
+    real = clock.now_us()
+    clock.use(lambda: real + 20 * 60 * 1_000_000)
+    server.session("bjorn")  # signed in 20 minutes later: still within the idle time at the sweep
+    clock.use(lambda: real + 35 * 60 * 1_000_000)
+    try:
+        assert server.console.config.accounts.sweep() == 1
+    finally:
+        clock.use(None)
+    with server.store.transaction(write=False) as cur:
+        left = server.store._execute(cur, "SELECT username FROM console_sessions").fetchall()
+    assert left == [("bjorn",)]

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import io
 import json
 import logging
-import secrets
 import urllib.parse
 from importlib import resources
 
@@ -20,7 +20,6 @@ import jinja2
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
@@ -31,6 +30,7 @@ from ..store.base import OUTCOMES, STATES, Caller, ClaimConflict, FlagNotFound
 from . import _format as fmt
 from ._auth import Accounts, LoginLimiter, Signed
 from ._feed import Feed
+from ._guard import SESSION_COOKIE, Guard, read_form, safe_next
 from ._i18n import DEFAULT, LANGUAGES, translator
 from ._oidc import OidcError
 from ._patient import patient_page
@@ -40,13 +40,10 @@ __all__ = ["ConsoleConfig", "build_app"]
 
 log = logging.getLogger("varde.server.console")
 
-SESSION_COOKIE = "varde_session"
 LANG_COOKIE = "varde_lang"
 OIDC_COOKIE = "varde_oidc_state"
 KINDS = ("NEWS2_HIGH", "NEWS2_RED", "NEWS2_MEDIUM", "NEWS2_RISING", "MEASUREMENT_OVERDUE", "RISK_UNMET_NEED",
          "RISK_RISING")
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-       "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 _SEVERITY_CODES = {"HIGH": 3, "MEDIUM": 2, "LOW": 1}
 
 
@@ -122,7 +119,7 @@ def build_app(config: ConsoleConfig) -> Starlette:
     async def login_form(request: Request):
         if request.state.user is not None:
             return RedirectResponse("/", status_code=303)
-        return render(request, "login.html", error=None, username="", next=_safe_next(request.query_params))
+        return render(request, "login.html", error=None, username="", next=safe_next(request.query_params))
 
     def redirect_uri(request: Request) -> str:
         origin = config.public_origin or f"{request.url.scheme}://{request.headers.get('host', '')}"
@@ -133,7 +130,7 @@ def build_app(config: ConsoleConfig) -> Starlette:
             return refuse(request, 404, "oidc.off")
         try:
             url, state = await run_in_threadpool(config.oidc.begin, redirect_uri(request),
-                                                 _safe_next(request.query_params))
+                                                 safe_next(request.query_params))
         except OidcError as e:
             log.warning("console: sign-in through %s cannot start: %s", config.oidc.config.label, e.detail)
             return render(request, "login.html", status=502, error=e.key, username="", next="/")
@@ -173,10 +170,10 @@ def build_app(config: ConsoleConfig) -> Starlette:
         return response
 
     async def login(request: Request):
-        form = await _form(request)
+        form = await read_form(request)
         username = str(form.get("username", ""))[:64].strip()
         password = str(form.get("password", ""))[:1024]
-        after = _safe_next(form)
+        after = safe_next(form)
         address = request.client.host if request.client else "?"
         wait = config.limiter.retry_after(username, address)
         if wait:
@@ -281,7 +278,7 @@ def build_app(config: ConsoleConfig) -> Starlette:
             if not user.may("act"):
                 return refuse(request, 403, "refused.viewer")
             flag_id = _flag_id(request)
-            form = await _form(request)
+            form = await read_form(request)
             try:
                 await run_in_threadpool(_do, verb, flag_id, form, caller(user))
             except _Refusal as r:
@@ -416,7 +413,7 @@ def build_app(config: ConsoleConfig) -> Starlette:
         lang = request.path_params["lang"]
         if lang not in LANGUAGES:
             lang = DEFAULT
-        response = RedirectResponse(_safe_next(request.query_params), status_code=303)
+        response = RedirectResponse(safe_next(request.query_params), status_code=303)
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, httponly=True, samesite="lax",
                             secure=config.secure_cookies)
         return response
@@ -441,94 +438,16 @@ def build_app(config: ConsoleConfig) -> Starlette:
         Route("/language/{lang:str}", set_language),
         Mount("/static", static, name="static"),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(_Guard, config=config, refuse=refuse)])
+    app = Starlette(routes=routes, middleware=[Middleware(Guard, config=config, refuse=refuse)])
     app.state.config = config
     return app
-
-
-_OPEN_PATHS = ("/login", "/login/oidc", "/login/oidc/callback", "/healthz", "/static/", "/language/")
-
-
-class _Guard(BaseHTTPMiddleware):
-    """Sessions, CSRF and Origin checks and the security headers, for every route in one place."""
-
-    def __init__(self, app, config: ConsoleConfig, refuse):
-        super().__init__(app)
-        self.config, self.refuse = config, refuse
-
-    async def dispatch(self, request: Request, call_next):
-        raw = request.cookies.get(SESSION_COOKIE)
-        request.state.user = await run_in_threadpool(self.config.accounts.signed_in, raw) if raw else None
-        path = request.url.path
-        public = any(path == p or (p.endswith("/") and path.startswith(p)) for p in _OPEN_PATHS)
-        if request.method == "POST":
-            if not self._same_origin(request):
-                return _secured(self.refuse(request, 403, "refused.origin"))
-            if path != "/login":
-                user = request.state.user
-                if user is None:
-                    return _secured(self.refuse(request, 401, "refused.signed_out"))
-                token = request.headers.get("x-csrf-token")
-                if token is None:
-                    token = str((await _form(request)).get("csrf_token", ""))
-                if not token or not secrets.compare_digest(token, user.csrf):
-                    return _secured(self.refuse(request, 403, "refused.csrf"))
-        elif request.state.user is None and not public:
-            if path in ("/events", "/flags/rows"):
-                return _secured(PlainTextResponse("sign in first", status_code=401))
-            target = path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse("/login?next=" + urllib.parse.quote(target, safe=""), status_code=303)
-        return _secured(await call_next(request))
-
-    def _same_origin(self, request: Request) -> bool:
-        origin = request.headers.get("origin")
-        if origin is None:
-            referer = request.headers.get("referer")
-            if not referer:
-                return False
-            parts = urllib.parse.urlsplit(referer)
-            origin = f"{parts.scheme}://{parts.netloc}"
-        if self.config.public_origin:
-            return origin == self.config.public_origin
-        host = request.headers.get("host", "")
-        return origin in (f"http://{host}", f"https://{host}")
-
-
-def _secured(response: Response) -> Response:
-    h = response.headers
-    h.setdefault("Content-Security-Policy", CSP)
-    h.setdefault("X-Content-Type-Options", "nosniff")
-    h.setdefault("Referrer-Policy", "same-origin")
-    h.setdefault("X-Frame-Options", "DENY")
-    if response.media_type and response.media_type.startswith("text/html"):
-        h.setdefault("Cache-Control", "no-store")
-    return response
-
-
-async def _form(request: Request):
-    """The form, read once: the guard reads it for the CSRF token, the handler for the rest (a body cannot be
-    read twice through the middleware)."""
-    form = getattr(request.state, "form", None)
-    if form is None:
-        form = await request.form(max_files=0, max_fields=20, max_part_size=16 * 1024)
-        request.state.form = form
-    return form
 
 
 def _flag_id(request: Request) -> int:
     return int(request.path_params["flag_id"])
 
 
-def _safe_next(params) -> str:
-    """Where to go after signing in: a path of this console only (never another site)."""
-    target = str(params.get("next", "") or "/")
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
-
-
 def _day(text: str, end: bool = False) -> int | None:
-    import datetime as dt
     try:
         day = dt.date.fromisoformat(text.strip())
     except ValueError:

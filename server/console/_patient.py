@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from varde._proto.varde.v1 import observations_pb2
+
+from .. import clock
 from ..flags import assembly
 from ..services.observations import assessments, set_scorer
 from ..store.base import Caller
@@ -44,7 +47,7 @@ def _ticks(start: int, end: int, span: str) -> list[tuple[int, str]]:
 
 def patient_page(store, caller: Caller, patient_id: str, span: str, lang: str, t, window_us: int) -> dict:
     span = span if span in RANGES else "24h"
-    now = fmt_now()
+    now = clock.now_us()
     start = now - RANGES[span]
     settings, set_by, set_at = store.patient_settings(caller, patient_id)
     store.audit_read(caller, patient_id, "READ_PATIENT")
@@ -65,8 +68,10 @@ def patient_page(store, caller: Caller, patient_id: str, span: str, lang: str, t
             sub = getattr(a.sub_scores, sub_name) if a.sub_scores.HasField(sub_name) else None
             when, device = s.parts.get(name, (None, ""))
             params.append(dict(name=name, value=s.values.get(name), sub=sub, at=when, device=device))
-        latest = dict(at=s.at, total=a.total if a.HasField("total") else None, complete=a.complete,
-                      band=_band_name(a), params=params, missing=[p["name"] for p in params if p["value"] is None],
+        scored = a.HasField("total")
+        latest = dict(at=s.at, total=a.total if scored else None, complete=a.complete,
+                      band=observations_pb2.Band.Name(a.band).removeprefix("BAND_") if scored else None,
+                      params=params, missing=[p["name"] for p in params if p["value"] is None],
                       reject=a.reject_reason)
 
     # NEWS2 as it stood at each reading of the period: the set of the newest readings up to that moment
@@ -94,18 +99,6 @@ def patient_page(store, caller: Caller, patient_id: str, span: str, lang: str, t
     return dict(patient_id=patient_id, settings=settings, settings_by=set_by, settings_at=set_at, latest=latest,
                 charts=charts, span=span, spans=tuple(RANGES), flags=[view(f) for f in flags], risk_reasons=reasons,
                 parameters=assembly.PARAMETER_FIELDS)
-
-
-def fmt_now() -> int:
-    from .. import clock
-    return clock.now_us()
-
-
-def _band_name(a) -> str | None:
-    from varde._proto.varde.v1 import observations_pb2 as pb
-    names = {pb.BAND_ZERO: "ZERO", pb.BAND_LOW: "LOW", pb.BAND_LOW_MEDIUM: "LOW_MEDIUM", pb.BAND_MEDIUM: "MEDIUM",
-             pb.BAND_HIGH: "HIGH"}
-    return names.get(a.band)
 
 
 def _chart(name: str, points, start: int, end: int, ticks, t, lang: str, table) -> dict:

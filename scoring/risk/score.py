@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..arrow import check_schema
+from ..arrow import check_schema, validate_column
 from ..schema import SchemaError, missing_column_error
 from ._lists import list_column
 from .charlson import ICD10, ICPC2, SERIAL_BELOW, finish, match_three, tables
@@ -63,10 +63,7 @@ def _check_input(data: pa.Table) -> None:
         raise SchemaError(f"column 'patient_id' has type {t}; it must be text (or an integer id)",
                           column="patient_id")
     for i, name in enumerate(names):
-        try:
-            data.column(i).validate(full=True)
-        except pa.ArrowException as e:
-            raise SchemaError(f"column {name!r} is not valid Arrow data ({e})", column=name) from None
+        validate_column(data.column(i), name)
 
 
 def _bool(batch, name: str) -> np.ndarray:

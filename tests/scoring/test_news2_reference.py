@@ -320,3 +320,29 @@ def test_kernel_matches_reference_large(scoring, n, seed):
     assert_kernel_matches_reference(scoring, chunked)
     # The same rows forced through the serial kernel.
     assert_kernel_matches_reference(scoring, table, parallel=False)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernel_matches_reference_next_to_every_rounding_tie(scoring, dtype):
+    """The kernel reads a float's rounding from its scaled fraction and decides only the rows within a hair of one
+    half by the exact rule: values on every tie of the temperature and pulse charts (tenths and whole numbers), and
+    one to a few float steps and a few millionths either side of it, must all round as the reference does."""
+    ties = np.r_[np.arange(195, 460) + 0.5, np.arange(855, 1135) + 0.5] / 10
+    offsets = [0.0, 1e-7, -1e-7, 1e-6, -1e-6, 5e-6, -5e-6, 2e-5, -2e-5]
+    temps = np.concatenate([ties + d for d in offsets]).astype(dtype)
+    temps = np.concatenate([temps, np.nextafter(temps, dtype(np.inf)), np.nextafter(temps, dtype(-np.inf))])
+    pulses = (np.arange(0, 320) + 0.5).astype(dtype)
+    pulses = np.concatenate([pulses, np.nextafter(pulses, dtype(np.inf)), np.nextafter(pulses, dtype(-np.inf))])
+    n = len(temps)
+    table = pa.table({
+        "patient_id": pa.array(["p"] * n),
+        "resp_rate": pa.array(np.full(n, 16), pa.int16()),
+        "spo2": pa.array(np.full(n, 97.0)),
+        "on_oxygen": pa.array(np.zeros(n, np.bool_)),
+        "systolic_bp": pa.array(np.full(n, 120.0)),
+        "pulse": pa.array(np.resize(pulses, n)),
+        "consciousness": pa.array(["A"] * n),
+        "temperature": pa.array(temps),
+    })
+    assert_kernel_matches_reference(scoring, table, parallel=False)
+    assert_kernel_matches_reference(scoring, table, parallel=True)

@@ -1,0 +1,51 @@
+"""Dictionary index bounds: the one check of a full Arrow validation that costs real time (about 3 ns a row in
+pyarrow, a third of scoring a batch), done here in parallel and vectorised.
+
+Arguments: the indices (any integer type, zero-copy), the validity bitmap and its bit offset (empty: no nulls),
+and the dictionary's length. Null slots may hold any index, as the Arrow format allows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import helper, parallel, prange, serial
+
+BLOCK = 1 << 16
+
+
+@helper
+def _count(idx, bits, boff, start, stop, size):
+    info = np.iinfo(idx.dtype)
+    # A dictionary longer than the index type can count has no index too large, only negative ones.
+    beyond = size > info.max
+    hi = idx.dtype.type(min(size, info.max))
+    zero = idx.dtype.type(0)
+    bad = 0
+    if bits.size == 0:
+        for i in range(np.uint64(start), np.uint64(stop)):
+            v = idx[i]
+            bad += ((v < zero) | ((v >= hi) & (not beyond)))
+        return bad
+    for i in range(np.uint64(start), np.uint64(stop)):
+        j = np.uint64(boff) + i
+        valid = ((bits[j >> np.uint64(3)] >> (j & np.uint64(7))) & np.uint8(1)) != 0
+        v = idx[i]
+        bad += valid & ((v < zero) | ((v >= hi) & (not beyond)))
+    return bad
+
+
+@serial
+def out_of_bounds_serial(idx, bits, boff, size):
+    """How many valid slots hold an index outside [0, size)."""
+    return _count(idx, bits, boff, 0, idx.size, size)
+
+
+@parallel
+def out_of_bounds_parallel(idx, bits, boff, size):
+    n = idx.size
+    nblocks = (n + BLOCK - 1) // BLOCK
+    bad = 0
+    for b in prange(nblocks):
+        bad += _count(idx, bits, boff, b * BLOCK, min(n, (b + 1) * BLOCK), size)
+    return bad

@@ -208,11 +208,19 @@ def _decode_foreign_dictionaries(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str):
-    """A sink that becomes `path` only when everything was written: no partial file is left on failure."""
+def atomic_output(path: str, background: bool = False):
+    """A sink that becomes `path` only when everything was written: no partial file is left on failure. With
+    `background`, batches are encoded and written on a thread of their own while the caller goes on."""
+    from ._pipeline import BackgroundSink
+
     fmt = file_format(path)
+
+    def make(target: str):
+        sink = _Sink(target, fmt)
+        return BackgroundSink(sink) if background else sink
+
     if path == "-":
-        sink = _Sink(path, fmt)
+        sink = make(path)
         yield sink
         sink.close()
         return
@@ -221,7 +229,7 @@ def atomic_output(path: str):
         raise InputError(f"output directory {directory!r} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".partial", dir=directory)
     os.close(fd)
-    sink = _Sink(tmp, fmt)
+    sink = make(tmp)
     try:
         yield sink
         sink.close()

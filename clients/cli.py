@@ -481,6 +481,7 @@ def _score(args) -> int:
     from varde.scoring.summary import Counts, count
 
     from ._files import InputError, atomic_output, open_source
+    from ._pipeline import prefetch
     from ._progress import Progress
     from ._summary import render
     from .client import VardeError
@@ -495,12 +496,14 @@ def _score(args) -> int:
     summary = Counts()
     started = time.perf_counter()
     client = None
+    # The next batch is read while this one is scored and the last one written (clients/_pipeline.py).
+    batches = prefetch(source.batches)
     if args.server:
         client = connect(args, timeout=None)
-        scored_batches = (scored for scored, _ in client.score_batches(source.batches,
+        scored_batches = (scored for scored, _ in client.score_batches(batches,
                                                                        batch_id=args.batch_id or _file_id(args.input)))
     else:
-        scored_batches = (score_news2(batch) for batch in source.batches)
+        scored_batches = (score_news2(batch) for batch in batches)
 
     def run(sink):
         nonlocal summary
@@ -513,7 +516,7 @@ def _score(args) -> int:
 
     try:
         if args.output:
-            with atomic_output(args.output) as sink:
+            with atomic_output(args.output, background=True) as sink:
                 run(sink)
         else:
             run(None)
@@ -528,6 +531,7 @@ def _score(args) -> int:
         progress.finish(0, summary.rows)
         raise InputError(f"cannot read {args.input!r} past row {summary.rows:,}: {e}") from e
     finally:
+        batches.close()  # stops the reader thread now, not whenever the generator is collected
         if client is not None:
             client.close()
     progress.finish(source.total if source.total else summary.rows, summary.rows)

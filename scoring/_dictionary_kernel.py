@@ -22,11 +22,14 @@ def _count(idx, bits, boff, start, stop, size):
     hi = idx.dtype.type(min(size, info.max))
     zero = idx.dtype.type(0)
     bad = 0
-    if bits.size == 0:
-        for i in range(np.uint64(start), np.uint64(stop)):
-            v = idx[i]
-            bad += ((v < zero) | ((v >= hi) & (not beyond)))
+    for i in range(np.uint64(start), np.uint64(stop)):
+        v = idx[i]
+        bad += ((v < zero) | ((v >= hi) & (not beyond)))
+    if bad == 0 or bits.size == 0:
         return bad
+    # Some index is out of bounds: count again, now only under valid slots (nulls may hold anything). Reading a
+    # bit per row does not vectorise, so this runs only when the fast count found something.
+    bad = 0
     for i in range(np.uint64(start), np.uint64(stop)):
         j = np.uint64(boff) + i
         valid = ((bits[j >> np.uint64(3)] >> (j & np.uint64(7))) & np.uint8(1)) != 0

@@ -71,6 +71,7 @@ def _risk(args) -> int:
     from varde.scoring.summary import count_values
 
     from ._files import RISK_CSV_TYPES, InputError, atomic_output, open_source, split_code_lists
+    from ._pipeline import prefetch
     from ._progress import Progress
     from .client import VardeError
 
@@ -84,15 +85,17 @@ def _risk(args) -> int:
         raise InputError(str(e)) from None
     source = open_source(args.input, args.batch_size, RISK_CSV_TYPES)
     client = None
+    # The next batch is read while this one is scored and the last one written (clients/_pipeline.py).
+    batches = prefetch(split_code_lists(b) for b in source.batches)
     if args.server:
         from ._connect import connect
         from .cli import _file_id
 
         client = connect(args, timeout=None)
         scored_batches = (pa.Table.from_batches([b]) for b, _ in client.score_patients_batches(
-            (split_code_lists(b) for b in source.batches), batch_id=args.batch_id or _file_id(args.input)))
+            batches, batch_id=args.batch_id or _file_id(args.input)))
     else:
-        scored_batches = (score_risk(split_code_lists(b), policy=policy, as_of=args.as_of) for b in source.batches)
+        scored_batches = (score_risk(b, policy=policy, as_of=args.as_of) for b in batches)
     show = sys.stderr.isatty() if args.progress is None else args.progress
     progress = Progress(source.total, source.unit, show)
     tiers: Counter = Counter()
@@ -113,7 +116,7 @@ def _risk(args) -> int:
 
     try:
         if args.output:
-            with atomic_output(args.output) as sink:
+            with atomic_output(args.output, background=True) as sink:
                 run(sink)
         else:
             run(None)
@@ -127,6 +130,7 @@ def _risk(args) -> int:
         progress.finish(0, counts["rows"])
         raise InputError(f"cannot read {args.input!r} past row {counts['rows']:,}: {e}") from e
     finally:
+        batches.close()  # stops the reader thread now, not whenever the generator is collected
         if client is not None:
             client.close()
     progress.finish(source.total if source.total else counts["rows"], counts["rows"])

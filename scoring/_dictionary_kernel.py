@@ -1,5 +1,6 @@
 """Dictionary index bounds: the one check of a full Arrow validation that costs real time (about 3 ns a row in
-pyarrow, a third of scoring a batch), done here in parallel and vectorised.
+pyarrow, a third of scoring a batch), done here vectorised. One thread is enough: the check runs at memory speed
+(10M int32 indices in 2.8 ms; a parallel twin saved 1.4 ms and cost 8 s of compiling at first start).
 
 Arguments: the indices (any integer type, zero-copy), the validity bitmap and its bit offset (empty: no nulls),
 and the dictionary's length. Null slots may hold any index, as the Arrow format allows.
@@ -9,9 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import helper, parallel, prange, serial
-
-BLOCK = 1 << 16
+from ._jit import helper, serial
 
 
 @helper
@@ -39,16 +38,6 @@ def _count(idx, bits, boff, start, stop, size):
 
 
 @serial
-def out_of_bounds_serial(idx, bits, boff, size):
+def out_of_bounds(idx, bits, boff, size):
     """How many valid slots hold an index outside [0, size)."""
     return _count(idx, bits, boff, 0, idx.size, size)
-
-
-@parallel
-def out_of_bounds_parallel(idx, bits, boff, size):
-    n = idx.size
-    nblocks = (n + BLOCK - 1) // BLOCK
-    bad = 0
-    for b in prange(nblocks):
-        bad += _count(idx, bits, boff, b * BLOCK, min(n, (b + 1) * BLOCK), size)
-    return bad

@@ -7,13 +7,20 @@ NaN, and the kernels must see NaN to reject it.
 
 from __future__ import annotations
 
+import threading
+
 import numba
 
-__all__ = ["helper", "parallel", "prange", "serial"]
+__all__ = ["PARALLEL_LOCK", "helper", "parallel", "prange", "serial"]
 
 _OPTIONS = {"nogil": True, "cache": True, "error_model": "numpy", "boundscheck": False}
 
 prange = numba.prange
+
+# One parallel kernel at a time: each already uses every core, and Numba's workqueue threading layer (the one left
+# where neither OpenMP nor TBB is installed) must not be entered from several threads at once. Serial kernels
+# (small batches, single observations) run concurrently, without it.
+PARALLEL_LOCK = threading.Lock()
 
 
 def parallel(fn):

@@ -158,9 +158,6 @@ def dictionary_array(codes: np.ndarray, valid: np.ndarray | None, dictionary: pa
     return pa.DictionaryArray.from_arrays(int8_array(codes, valid), dictionary, safe=False)
 
 
-# Below this many rows the serial twin runs (see news2.SERIAL_BELOW).
-_PARALLEL_FROM = 10_000
-
 
 def validate_column(arr: pa.Array | pa.ChunkedArray, name: str) -> None:
     """Raise SchemaError unless the column holds what its metadata claims: pyarrow's full validation, with the
@@ -183,8 +180,7 @@ def validate_column(arr: pa.Array | pa.ChunkedArray, name: str) -> None:
         indices = arr.indices
         values = _index_view(indices)
         bits, offset = validity(indices)
-        kernel = D.out_of_bounds_parallel if len(indices) >= _PARALLEL_FROM else D.out_of_bounds_serial
-        bad = kernel(values, bits, offset, len(arr.dictionary))
+        bad = D.out_of_bounds(values, bits, offset, len(arr.dictionary))
     except pa.ArrowException as e:
         raise SchemaError(f"column {name!r} is not valid Arrow data ({e})", column=name) from None
     if bad:

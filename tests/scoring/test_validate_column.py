@@ -35,7 +35,7 @@ def dictionary_arrays(draw):
     t = draw(st.sampled_from(INDEX_TYPES))
     info = np.iinfo(t.to_pandas_dtype())
     size = draw(st.integers(1, 300))
-    n = draw(st.sampled_from([1, 7, 64, 20_000]))  # 20_000: the parallel kernel
+    n = draw(st.sampled_from([1, 7, 64, 20_000]))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     indices = rng.integers(0, min(size, int(info.max) + 1), n).astype(t.to_pandas_dtype())
     nulls = rng.random(n) < draw(st.sampled_from([0.0, 0.3]))

@@ -3,12 +3,14 @@ published scores, a risk tier and its reasons out (docs/risk.md)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .._jit import PARALLEL_LOCK
 from ..arrow import check_schema, validate_column
 from ..schema import SchemaError, missing_column_error
 from ._lists import list_column
@@ -95,17 +97,22 @@ def score_risk(data: pa.Table | pa.RecordBatch, *, policy: Policy | None = None,
 
     age = _age(data, as_of)
     run_parallel = n >= SERIAL_BELOW if parallel is None else parallel
-    # One pass per diagnosis column finds the Charlson groups, the long-term conditions and the frailty deficits.
-    found = np.zeros(n, np.uint64), np.zeros(n, np.uint64), np.zeros(n, np.uint64)
-    counts = np.zeros(n, np.int32), np.zeros(n, np.int32), np.zeros(n, np.int32)
-    for name, system in (("icd10", ICD10), ("icpc2", ICPC2)):
-        charlson_table = tables().icd10 if name == "icd10" else tables().icpc2
-        match_three(n, list_column(col(name), name), (charlson_table, *condition_tables(name)), system, found,
-                    counts, run_parallel)
-    charlson = finish(n, found[0], counts, run_parallel)
-    drugs = polypharmacy_columns(n, col("atc"), parallel=parallel)
-    conditions = finish_conditions(n, found[1], found[2], col("atc"),
-                                   drugs["polypharmacy_count"].to_numpy(zero_copy_only=False), parallel=parallel)
+    # One parallel kernel at a time (_jit.PARALLEL_LOCK): two ScorePatients calls at once aborted the server
+    # under Numba's workqueue threading layer, the one used where OpenMP and TBB are missing.
+    with PARALLEL_LOCK if run_parallel else contextlib.nullcontext():
+        # One pass per diagnosis column finds the Charlson groups, the long-term conditions and the frailty
+        # deficits.
+        found = np.zeros(n, np.uint64), np.zeros(n, np.uint64), np.zeros(n, np.uint64)
+        counts = np.zeros(n, np.int32), np.zeros(n, np.int32), np.zeros(n, np.int32)
+        for name, system in (("icd10", ICD10), ("icpc2", ICPC2)):
+            charlson_table = tables().icd10 if name == "icd10" else tables().icpc2
+            match_three(n, list_column(col(name), name), (charlson_table, *condition_tables(name)), system, found,
+                        counts, run_parallel)
+        charlson = finish(n, found[0], counts, run_parallel)
+        drugs = polypharmacy_columns(n, col("atc"), parallel=run_parallel)
+        conditions = finish_conditions(n, found[1], found[2], col("atc"),
+                                       drugs["polypharmacy_count"].to_numpy(zero_copy_only=False),
+                                       parallel=run_parallel)
     scores = {"age": age, **charlson, **drugs, **conditions}
     for name in ("admissions_12m", "emergency_visits_12m", "gp_contacts_12m"):
         if name in data.schema.names:

@@ -327,10 +327,12 @@ def test_a_token_remembered_as_verified_still_expires_and_still_needs_its_keys(t
     verifier = TokenVerifier(AuthConfig(path="test", tokens=TokenConfig(
         issuer=issuer.issuer, audience="varde-api", jwks=str(jwks), scheme="Bearer", leeway_seconds=0,
         scopes={"varde/coordinator": frozenset({"coordinator"})})))
-    short = issuer.token(lifetime=1)
+    # exp is whole seconds (now rounded down + lifetime): a 1 s token made at x.999 had expired by the first check.
+    # Two seconds leave at least one; sleeping 2.2 s passes exp whatever the fraction.
+    short = issuer.token(lifetime=2)
     assert verifier.identify(f"Bearer {short}", None, "/m").roles == {"coordinator"}
     assert verifier.identify(f"Bearer {short}", None, "/m").roles == {"coordinator"}  # remembered
-    time.sleep(1.2)
+    time.sleep(2.2)
     with pytest.raises(AuthError, match="expired"):
         verifier.identify(f"Bearer {short}", None, "/m")
     long = issuer.token()

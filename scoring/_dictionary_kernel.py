@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import helper, serial
+from ._jit import serial
 
 
-@helper
-def _count(idx, bits, boff, start, stop, size):
+@serial
+def out_of_bounds(idx, bits, boff, size):
+    """How many valid slots hold an index outside [0, size)."""
     info = np.iinfo(idx.dtype)
     # A dictionary longer than the index type can count has no index too large, only negative ones.
     beyond = size > info.max
     hi = idx.dtype.type(min(size, info.max))
     zero = idx.dtype.type(0)
     bad = 0
-    for i in range(np.uint64(start), np.uint64(stop)):
+    for i in range(np.uint64(0), np.uint64(idx.size)):
         v = idx[i]
         bad += ((v < zero) | ((v >= hi) & (not beyond)))
     if bad == 0 or bits.size == 0:
@@ -29,15 +30,10 @@ def _count(idx, bits, boff, start, stop, size):
     # Some index is out of bounds: count again, now only under valid slots (nulls may hold anything). Reading a
     # bit per row does not vectorise, so this runs only when the fast count found something.
     bad = 0
-    for i in range(np.uint64(start), np.uint64(stop)):
+    for i in range(np.uint64(0), np.uint64(idx.size)):
         j = np.uint64(boff) + i
         valid = ((bits[j >> np.uint64(3)] >> (j & np.uint64(7))) & np.uint8(1)) != 0
         v = idx[i]
         bad += valid & ((v < zero) | ((v >= hi) & (not beyond)))
     return bad
 
-
-@serial
-def out_of_bounds(idx, bits, boff, size):
-    """How many valid slots hold an index outside [0, size)."""
-    return _count(idx, bits, boff, 0, idx.size, size)

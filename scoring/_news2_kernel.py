@@ -160,9 +160,6 @@ def _temp_points(q):
     return 2
 
 
-# Band by (red, total): precedence total >= 7 HIGH, >= 5 MEDIUM, a single 3 LOW_MEDIUM, >= 1 LOW, else ZERO.
-BAND = np.array([[4 if t >= 7 else 3 if t >= 5 else 2 if red else 1 if t >= 1 else 0 for t in range(21)]
-                 for red in (0, 1)], np.int8)
 # Chart 4: ZERO 12-hourly, LOW 4-6-hourly, LOW_MEDIUM and MEDIUM 1-hourly, HIGH continuous.
 MONITORING_OF_BAND = np.array([0, 1, 2, 2, 3], np.int8)
 
@@ -224,7 +221,7 @@ INT_HIGH = np.floor(HIGH / FACTOR).astype(np.int64)
 INT_FAHRENHEIT_LOW = np.ceil(FAHRENHEIT_LOW / FACTOR).astype(np.int64)
 INT_FAHRENHEIT_HIGH = np.floor(FAHRENHEIT_HIGH / FACTOR).astype(np.int64)
 SPO2_AIR_CUT = 93  # scale 2 on air: 93 % and above score 0
-for _t in (BAND, MONITORING_OF_BAND, SLOT, FACTOR, LOW, HIGH, FAHRENHEIT_LOW, FAHRENHEIT_HIGH, NAN_CODE, RANGE_CODE,
+for _t in (MONITORING_OF_BAND, SLOT, FACTOR, LOW, HIGH, FAHRENHEIT_LOW, FAHRENHEIT_HIGH, NAN_CODE, RANGE_CODE,
            STEP_FIRST, STEP_AT, STEP_POINTS, STEP_AT16, CHART_POINTS, INT_LOW, INT_HIGH,
            INT_FAHRENHEIT_LOW, INT_FAHRENHEIT_HIGH):
     _t.flags.writeable = False
@@ -338,9 +335,18 @@ def _points(q, c):
 
 
 @helper
-def _measure_row(t, i, ok, fin, inr, fahr, q, spo2, c, c2, scratch, sub, slot, miss_bit, nan_code, range_code):
+def _sign(what):
+    """What a measured sign's loop needs, hoisted out of it: its chart (and SpO2's scale 2 chart), its slot in
+    `sub`, its missing bit and its reject codes."""
+    return (_chart(what), _chart(SPO2_SCALE2), np.uint64(SLOT[what]), np.uint8(1 << SLOT[what]),
+            np.uint8(NAN_CODE[what]), np.uint8(RANGE_CODE[what]))
+
+
+@helper
+def _measure_row(t, i, ok, fin, inr, fahr, q, spo2, sign, scratch, sub):
     """Points, reject code and missing bit of one measured value, without a branch. `spo2` is a constant at each
     call site, so the SpO2 charts cost the other signs nothing."""
+    c, c2, slot, miss_bit, nan_code, range_code = sign
     if spo2:
         sel = scratch[R_SEL, t]
         p2 = _points(q, c2)
@@ -362,12 +368,7 @@ def _float_loop(arr, base, is_f32, start, n, scratch, sub, spo2, what):
     """Measured values from a float column: first every row with the fraction read off the scaled value (a loop
     without a division, which vectorises), then, by the exact rule (_quantise), the few rows whose fraction lies
     within NEAR of one half, where that reading could be one off."""
-    c = _chart(what)
-    c2 = _chart(SPO2_SCALE2)
-    slot = np.uint64(SLOT[what])
-    miss_bit = np.uint8(1 << SLOT[what])
-    nan_code = np.uint8(NAN_CODE[what])
-    range_code = np.uint8(RANGE_CODE[what])
+    sign = _sign(what)
     k = FACTOR[what]
     # With k == 1 the fraction is exact and so is the decision (n + 0.5 is exact in either width).
     near_by = NEAR if k != 1.0 else -1.0
@@ -393,8 +394,7 @@ def _float_loop(arr, base, is_f32, start, n, scratch, sub, spo2, what):
         inr = (q >= lo) & (q <= hi)
         fahr = (q >= flo) & (q <= fhi)
         q16 = np.int16(q if inr else 0.0)
-        _measure_row(t, ustart + t, ok, fin, inr, fahr, q16, spo2, c, c2, scratch, sub, slot, miss_bit, nan_code,
-                     range_code)
+        _measure_row(t, ustart + t, ok, fin, inr, fahr, q16, spo2, sign, scratch, sub)
         scratch[R_NEAR, t] = np.uint8(1) if (ok & (abs(fraction - 0.5) < near_by)) else np.uint8(0)
     for t in range(un, (un + _U7) & ~_U7):
         scratch[R_NEAR, t] = 0
@@ -409,19 +409,14 @@ def _float_loop(arr, base, is_f32, start, n, scratch, sub, spo2, what):
             inr = (q >= lo) & (q <= hi)
             fahr = (q >= flo) & (q <= fhi)
             scratch[R_REJECT, t] = scratch[R_REJECT_BEFORE, t]
-            _measure_row(t, ustart + t, True, True, inr, fahr, np.int16(q if inr else 0.0), spo2, c, c2, scratch,
-                         sub, slot, miss_bit, nan_code, range_code)
+            _measure_row(t, ustart + t, True, True, inr, fahr, np.int16(q if inr else 0.0), spo2, sign, scratch,
+                         sub)
 
 
 @helper
 def _int_loop(q, start, n, scratch, sub, spo2, what):
     """Measured values from an integer column, narrowed to int16 (_narrow): exact, no rounding."""
-    c = _chart(what)
-    c2 = _chart(SPO2_SCALE2)
-    slot = np.uint64(SLOT[what])
-    miss_bit = np.uint8(1 << SLOT[what])
-    nan_code = np.uint8(NAN_CODE[what])
-    range_code = np.uint8(RANGE_CODE[what])
+    sign = _sign(what)
     # The range in the column's own units (whole degrees), so that scaling cannot overflow.
     k = np.int16(FACTOR[what])
     lo = np.int16(INT_LOW[what])
@@ -436,8 +431,7 @@ def _int_loop(q, start, n, scratch, sub, spo2, what):
         fahr = (v >= flo) & (v <= fhi)
         q16 = v if inr else np.int16(0)
         q16 = np.int16(q16 * k) if k != 1 else q16
-        _measure_row(t, ustart + t, ok, True, inr, fahr, q16, spo2, c, c2, scratch, sub, slot, miss_bit,
-                     nan_code, range_code)
+        _measure_row(t, ustart + t, ok, True, inr, fahr, q16, spo2, sign, scratch, sub)
 
 
 @helper
@@ -646,6 +640,7 @@ def _finish(start, n, pid_bits, pid_off, scratch, sub, sub_valid, total, band, m
     for t in range(_U0, un):
         tot = scratch[R_TOTAL, t]
         red = scratch[R_RED, t] != 0
+        # Band, by precedence: total >= 7 HIGH, >= 5 MEDIUM, a single 3 LOW_MEDIUM, >= 1 LOW, else ZERO.
         b = np.uint8(4) if tot >= 7 else (np.uint8(3) if tot >= 5 else (np.uint8(2) if red else (
             np.uint8(1) if tot >= 1 else np.uint8(0))))
         scratch[R_BAND, t] = b

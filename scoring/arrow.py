@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from . import _dictionary_kernel as D
 from .schema import SchemaError
 
 __all__ = [
@@ -165,8 +166,6 @@ def validate_column(arr: pa.Array | pa.ChunkedArray, name: str) -> None:
     as much as scoring them). A batch read from an Arrow IPC stream is not validated when pyarrow reads it;
     kernels read columns in place without bounds checks, and columns passed through go back to the caller,
     whose next Arrow call on them (a take, a cast) would read outside their buffers too."""
-    from . import _dictionary_kernel as D
-
     if isinstance(arr, pa.ChunkedArray):
         for chunk in arr.chunks:
             validate_column(chunk, name)

@@ -17,10 +17,9 @@ import numpy as np
 import pyarrow as pa
 
 from . import _national_id_kernel as K
+from ._jit import PARALLEL_LOCK  # one parallel kernel at a time, whatever it computes
 from .arrow import readonly, validity
-
-# The same threshold and lock as NEWS2: one parallel kernel at a time, whatever it computes.
-from .news2 import _PARALLEL, SERIAL_BELOW
+from .news2 import SERIAL_BELOW  # the same threshold as NEWS2
 
 __all__ = ["check_national_ids", "is_valid_national_id", "warm_up"]
 
@@ -48,7 +47,7 @@ def _codes(arr: pa.Array, run_parallel: bool) -> np.ndarray:
     valid, voff = validity(arr)
     out = np.empty(n, np.int8)
     if run_parallel:
-        with _PARALLEL:
+        with PARALLEL_LOCK:
             K.check_parallel(offsets, data, valid, voff, out)
     else:
         K.check_serial(offsets, data, valid, voff, out)

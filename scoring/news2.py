@@ -44,7 +44,6 @@ __all__ = ["SERIAL_BELOW", "Raw", "score_news2", "score_values", "warm_up"]
 # Below this many rows the serial twin runs: handing work to the thread pool costs more than it saves.
 SERIAL_BELOW = 10_000
 
-_PARALLEL = PARALLEL_LOCK  # see _jit.py
 
 _RESULT_SCHEMA = result_schema()
 _DICTIONARIES = {
@@ -139,7 +138,7 @@ def _score_batch(batch: pa.RecordBatch, force_parallel: bool | None, row_rejects
     _check_arrays(batch)
     run_parallel = batch.num_rows >= SERIAL_BELOW if force_parallel is None else force_parallel
     if run_parallel:
-        with _PARALLEL:
+        with PARALLEL_LOCK:
             return _score(batch, True, row_rejects)
     return _score(batch, False, row_rejects)
 

@@ -228,7 +228,8 @@ class Store(PatientSettingsStore, FollowUpStore, ConsoleStore, abc.ABC):
                      findings: Findings, state_table: str = "trend_state", unit: str = "") -> BatchOutcome:
         """Inside `batch`: save trend states, fold findings into flags, record the batch, in one transaction.
 
-        Findings go through a staging table, so that a batch with thousands of them costs a few statements.
+        Findings go through a staging table, so that a batch with thousands of them costs a few statements (a
+        push's few go straight into the upsert where the store can: `_stage`).
         """
         now = now_us()
         if states:
@@ -236,7 +237,7 @@ class Store(PatientSettingsStore, FollowUpStore, ConsoleStore, abc.ABC):
         raised = updated = 0
         ids = {}
         if len(findings):
-            self._stage(cur, findings)  # before the event lock: every server's commits wait behind its holder
+            staged, staged_params = self._stage(cur, findings)  # before the event lock: commits wait behind it
             self._lock_events(cur)
             token = uuid.uuid4().hex  # marks the flags this commit creates (a batch id may come back later)
             folded = self._execute(cur, (
@@ -244,7 +245,7 @@ class Store(PatientSettingsStore, FollowUpStore, ConsoleStore, abc.ABC):
                 "batch_id, raised_by, occurrences, created_at, updated_at, isbar, set_started_at) "
                 "SELECT ?, patient_id, kind, severity, 'OPEN', assessment, worst_total, ?, ?, ?, occurrences, ?, ?, "
                 "isbar, set_started_at "
-                "FROM staged WHERE true ORDER BY patient_id, kind "
+                f"FROM {staged} WHERE true ORDER BY patient_id, kind "
                 "ON CONFLICT (unit, patient_id, kind) WHERE state <> 'RESOLVED' DO UPDATE SET "
                 "occurrences = flags.occurrences + excluded.occurrences, "
                 "severity = GREATEST(flags.severity, excluded.severity), "
@@ -257,7 +258,7 @@ class Store(PatientSettingsStore, FollowUpStore, ConsoleStore, abc.ABC):
                 # the set a home follow-up finding came from (a bulk batch's findings have none: kept as it was)
                 "set_started_at = coalesce(excluded.set_started_at, flags.set_started_at) "
                 "RETURNING id, patient_id, kind, raised_by"),
-                (unit, source, batch_id, token, now, now)).fetchall()
+                (unit, source, batch_id, token, now, now, *staged_params)).fetchall()
             folded.sort(key=lambda r: (r[1], r[2]))  # events in the order the rows were locked
             # the events' actor is who sent the finding (as the flag's source names them)
             events = [(flag_id, "RAISED" if by == token else "UPDATED", now, source)
@@ -272,8 +273,9 @@ class Store(PatientSettingsStore, FollowUpStore, ConsoleStore, abc.ABC):
         return BatchOutcome(raised, updated, False, ids)
 
     @abc.abstractmethod
-    def _stage(self, cur, f: Findings) -> None:
-        """Fill the (transaction-local) staging table with the findings."""
+    def _stage(self, cur, f: Findings) -> tuple[str, Sequence]:
+        """The findings as a table the flag upsert selects from (columns STAGED_COLUMNS): the name of a filled,
+        transaction-local staging table, or a VALUES list, and the parameters that go with it."""
         ...
 
     def _insert_rows(self, cur, table: str, columns: Sequence[str], rows: list[tuple]) -> None:

@@ -64,6 +64,7 @@ class SQLiteStore(Store):
         cur.execute("DELETE FROM staged")
         self._insert_rows(cur, "staged", STAGED_COLUMNS, f.rows())
         cur.execute("CREATE INDEX IF NOT EXISTS temp.staged_key ON staged (patient_id, kind)")
+        return "staged", ()
 
     def _claim_next_id(self, cur, unit):
         row = cur.execute("SELECT id FROM flags WHERE unit = ? AND state = 'OPEN' ORDER BY severity DESC, "

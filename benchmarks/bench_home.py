@@ -408,8 +408,8 @@ class Sections:
         sections = self
 
         @contextlib.contextmanager
-        def transaction(store, *, write: bool = True):
-            cm = orig(store, write=write)
+        def transaction(store, *, write: bool = True, pipeline: bool = False):
+            cm = orig(store, write=write, pipeline=pipeline)
             with sections.section("BEGIN (waiting for the store included)"):
                 cur = cm.__enter__()
             try:

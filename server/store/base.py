@@ -23,6 +23,8 @@ __all__ = ["AuditRow", "Caller", "ClaimConflict", "ConsoleSession", "ConsoleUser
 # The staging table of a batch's findings, in the order Findings.rows() gives them.
 STAGED_COLUMNS = ("patient_id", "kind", "severity", "assessment", "worst_total", "occurrences", "isbar",
                   "set_started_at")
+# A batch of this many rows or fewer (a push, a device stream's group) commits in a pipelined transaction.
+PIPELINE_ROWS = 64
 SEVERITIES = {"LOW": 1, "MEDIUM": 2, "HIGH": 3}
 STATES = ("OPEN", "CLAIMED", "RESOLVED")
 
@@ -150,7 +152,10 @@ class Store(PatientSettingsStore, FollowUpStore, ConsoleStore, abc.ABC):
     # -- connection handling (subclass) ------------------------------------------------------------------------
 
     @abc.abstractmethod
-    def transaction(self, *, write: bool = True) -> Iterator:
+    def transaction(self, *, write: bool = True, pipeline: bool = False) -> Iterator:
+        """A transaction's cursor, committed at the end unless an exception leaves it. With `pipeline` the store
+        may send a statement before the one before it has answered (PostgreSQL's pipeline mode): an error then
+        surfaces at the next read of a result or at the end, and the transaction is rolled back all the same."""
         ...
 
     @abc.abstractmethod
@@ -210,7 +215,7 @@ class Store(PatientSettingsStore, FollowUpStore, ConsoleStore, abc.ABC):
         With `serialise`, transactions on the same patients wait for each other even for a patient never seen
         (assembly reads what the other wrote); a bulk batch does without.
         """
-        with self.transaction() as cur:
+        with self.transaction(pipeline=rows is not None and rows <= PIPELINE_ROWS) as cur:
             self.audit_call(cur, caller, "SCORE", batch_id=batch_id, row_count=rows)
             if self._seen_batch(cur, caller.unit, batch_id, sorted(patients) if serialise and patients else None):
                 yield None

@@ -36,7 +36,7 @@ class SQLiteStore(Store):
         self.migrate()
 
     @contextmanager
-    def transaction(self, *, write: bool = True):
+    def transaction(self, *, write: bool = True, pipeline: bool = False):
         with self._lock:
             cur = self._conn.cursor()
             cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")

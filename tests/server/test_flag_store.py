@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 import threading
 
 import pyarrow as pa
@@ -14,6 +15,7 @@ from varde.scoring import score_news2
 from varde.server.flags.queue import FlagQueue
 from varde.server.store import ClaimConflict, FlagNotFound, open_store
 from varde.server.store.base import Caller, now_us
+from varde.server.store.sqlite import SQLiteStore
 
 T0 = dt.datetime(2026, 11, 23, 8, tzinfo=dt.UTC)
 CALM = {"resp_rate": 16, "spo2": 97, "on_oxygen": False, "systolic_bp": 120, "pulse": 70, "consciousness": "A",
@@ -278,3 +280,34 @@ def test_imported_findings_are_remembered_for_good(store):
     q.record(table, "ordinary", Caller("job"))
     assert store.forget_batches(now_us() + 1) == 1  # the ordinary one only
     assert q.record(table, "import:part-0.parquet:abc/0", Caller("job")).replayed
+
+
+def test_a_small_batch_with_many_findings_commits_them_all(store):
+    # 20 rows: a push-sized batch (pipelined on PostgreSQL), but 40 findings, more than go inline as VALUES
+    q = FlagQueue(store)
+    rec = q.record(scored(*((f"p{k:02d}", 0, HIGH9) for k in range(20))), "many", Caller("many"))
+    assert (rec.raised, rec.updated) == (40, 0)
+    flags = open_flags(store)
+    assert len(flags) == 40 and {k for _, k in flags} == {"NEWS2_HIGH", "NEWS2_RED"}
+    assert len(store.events_after(0, Caller("test"))) == 40
+    rec = q.record(scored(*((f"p{k:02d}", 1, HIGH9) for k in range(20))), "more", Caller("more"))
+    assert (rec.raised, rec.updated) == (0, 40)
+
+
+def test_a_failed_small_batch_commits_nothing_and_the_store_goes_on(store):
+    # On PostgreSQL a push's transaction is pipelined: a statement's error surfaces later than the statement.
+    # Whenever it surfaces, the whole transaction is rolled back and the next batch finds the store usable.
+    integrity = (sqlite3.IntegrityError, *((pytest.importorskip("psycopg").IntegrityError,)
+                                            if not isinstance(store, SQLiteStore) else ()))
+    with pytest.raises(integrity), store.batch("broken", ["p1"], caller=Caller("dev"), rows=1) as opened:
+        _, cur = opened
+        store._execute(cur, "INSERT INTO batches (unit, batch_id, source, committed_at, raised, updated) "
+                            "VALUES (?, ?, ?, ?, ?, ?)", ("", "broken", None, None, 0, 0))  # NOT NULL
+        store._execute(cur, "INSERT INTO batches (unit, batch_id, source, committed_at, raised, updated) "
+                            "VALUES (?, ?, ?, ?, ?, ?)", ("", "after", "dev", 1, 0, 0))
+    assert [r for r in store.audit_log() if r.batch_id == "broken"] == []
+    q = FlagQueue(store)
+    for attempt in ("broken", "after"):  # neither batch id was remembered
+        rec = q.record(scored(("p1", 0, HIGH9)), attempt, Caller("dev"))
+        assert not rec.replayed
+    assert len(open_flags(store)) == 2

@@ -73,11 +73,15 @@ class FlagQueue:
         return self._recorded(outcome, found, rising, started)
 
     def record_readings(self, pushed: list[Pushed], batch_id: str, caller: Caller, window_us: int,
-                        score: Callable[[list[str], list[assembly.AssembledSet]], tuple[pa.Table, object]],
-                        settings: dict[str, dict]) -> tuple[Recorded, list[assembly.AssembledSet], object]:
+                        score: Callable[[list[str], list[assembly.AssembledSet], dict[str, dict]],
+                                        tuple[pa.Table, object]],
+                        settings: dict[str, dict] | None = None
+                        ) -> tuple[Recorded, list[assembly.AssembledSet], object]:
         """Store the readings, assemble each into the observation set it belongs to (assembly.py), score the sets
-        with `score(patient_ids, sets) -> (scored table, whatever the caller needs)`, and raise flags from the sets,
-        all in one transaction per call that holds the patients' locks, so that several servers assemble as one.
+        with `score(patient_ids, sets, settings) -> (scored table, whatever the caller needs)`, and raise flags from
+        the sets, all in one transaction per call that holds the patients' locks, so that several servers assemble
+        as one. The patients' settings are read in that transaction too (under the locks a settings change takes),
+        unless the caller gives them.
 
         Returns the Recorded outcome (rising per set), the sets, and what `score` returned besides the table. The
         same batch_id again stores nothing and raises nothing, but answers with the sets as they are now.
@@ -94,11 +98,15 @@ class FlagQueue:
         with self.store.batch(batch_id, patients, caller=caller, rows=len(pushed), serialise=True) as opened:
             if opened is not None:
                 stored, cur = opened
-                history = self.store.readings_between(cur, caller.unit, patients, lo, hi)
+                # one read for the sets, the scoring, ISBAR's previous set and after_sets' due times (follow_up is
+                # written only there)
+                found_settings, history, rows = self.store.assembly_reads(cur, caller.unit, patients, lo, hi,
+                                                                          settings=settings is None)
+                settings = found_settings if settings is None else settings
                 sets, readings = _assemble(pushed, history, window_us)
                 self.store.insert_readings(cur, caller.unit, [
                     (p.patient_id, p.measured_at, received, p.device, assembly.encode(p.values)) for p in pushed])
-                scored, extra = score([p.patient_id for p in pushed], sets)
+                scored, extra = score([p.patient_id for p in pushed], sets, settings)
                 prepared = rules.prepare(scored, received)
                 complete = np.array([sets[i].complete for i in prepared.rows], np.bool_)
                 up, base, states = rules.trend_sets(prepared, stored, complete, self.window_us)
@@ -110,8 +118,6 @@ class FlagQueue:
                 rising[prepared.rows] = up
                 baseline = np.full(scored.num_rows, -1, np.int8)
                 baseline[prepared.rows] = base
-                # read once for ISBAR's previous set and after_sets' due times (follow_up is written only there)
-                rows = self.store.follow_up_rows(cur, caller.unit, patients)
                 found = self.follow_up.with_isbar(cur, self.store, caller.unit, found, scored, sets, readings,
                                                   baseline, rising, settings,
                                                   previous={p: (t, total) for p, (t, _, total) in rows.items()})
@@ -124,9 +130,10 @@ class FlagQueue:
                 outcome = self.store.commit_batch(cur, batch_id, caller.actor, states, found, unit=caller.unit)
         if opened is None:  # replayed: answer with the sets as they stand, change nothing
             with self.store.transaction(write=False) as cur:
-                history = self.store.readings_between(cur, caller.unit, patients, lo, hi)
+                found_settings, history, _ = self.store.assembly_reads(cur, caller.unit, patients, lo, hi,
+                                                                       settings=settings is None, follow_up=False)
             sets, _ = _assemble(pushed, history, window_us)
-            _, extra = score([p.patient_id for p in pushed], sets)
+            _, extra = score([p.patient_id for p in pushed], sets, found_settings if settings is None else settings)
             return Recorded(replayed=True), sets, extra
         if self.metrics is not None:
             for s_ in sets:

@@ -42,7 +42,7 @@ from ..store.base import Caller
 from .patients import apply_settings
 from .scoring import FUTURE_TOLERANCE_US, MAX_PATIENT_ID_BYTES
 
-__all__ = ["ObservationsService", "assessments", "score_observations", "set_scorer"]
+__all__ = ["ObservationsService", "assessments", "score_observations", "score_sets", "set_scorer"]
 
 _NUMBERS = ("resp_rate", "spo2", "systolic_bp", "pulse", "temperature", "spo2_scale", "age")
 _FLAGS = ("on_oxygen", "pregnant")
@@ -86,15 +86,17 @@ def _observation(patient_id: str, s: assembly.AssembledSet, settings: dict | Non
     return obs
 
 
-def set_scorer(settings: dict[str, dict]):
+def score_sets(patients: list[str], sets: list[assembly.AssembledSet], settings: dict[str, dict]):
     """What FlagQueue.record_readings scores the assembled sets with: each set as an Observation with its patient's
     settings, through the serial kernel; gives the scored table and (observations, Raw) for the answers."""
-    def score(patients: list[str], sets: list[assembly.AssembledSet]):
-        made = [_observation(p, s, settings.get(p)) for p, s in zip(patients, sets, strict=True)]
-        raw = score_observations(made)
-        return _table(made, raw), (made, raw)
+    made = [_observation(p, s, settings.get(p)) for p, s in zip(patients, sets, strict=True)]
+    raw = score_observations(made)
+    return _table(made, raw), (made, raw)
 
-    return score
+
+def set_scorer(settings: dict[str, dict]):
+    """score_sets with these settings, for a caller that has them already (the console's patient page)."""
+    return lambda patients, sets: score_sets(patients, sets, settings)
 
 
 def assessments(observations: list[pb.Observation], raw: Raw) -> list[pb.Assessment]:
@@ -146,10 +148,10 @@ class ObservationsService(observations_pb2_grpc.ObservationsServicer):
         self._window_us = assembly_window_us
 
     def _assemble(self, observations: list[pb.Observation], raw: Raw, out: list[pb.Assessment], batch_id: str,
-                  caller: Caller, settings: dict[str, dict]) -> list[pb.Assessment]:
-        """Each accepted reading answered with the assessment of the observation set it belongs to (docs/home.md).
-        A rejected reading (a bad value, an invalid id, a time in the future) is answered as it is and kept out of
-        every set."""
+                  caller: Caller) -> list[pb.Assessment]:
+        """Each accepted reading answered with the assessment of the observation set it belongs to (docs/home.md),
+        scored with the patient's settings as they are inside the assembly's transaction. A rejected reading (a bad
+        value, an invalid id, a time in the future) is answered as it is and kept out of every set."""
         accepted = [i for i in np.flatnonzero(~raw.bits(K.BM_REJECT)).tolist()
                     if observations[i].patient_id]
         if not accepted:
@@ -168,7 +170,7 @@ class ObservationsService(observations_pb2_grpc.ObservationsServicer):
             pushed.append(Pushed(obs.patient_id, when, obs.source[:100], values))
 
         recorded, sets, (made, set_raw) = self._scoring.queue.record_readings(
-            pushed, batch_id, caller, self._window_us, set_scorer(settings), settings)
+            pushed, batch_id, caller, self._window_us, score_sets)
         for k, (i, a) in enumerate(zip(accepted, assessments(made, set_raw), strict=True)):
             s = sets[k]
             a.assembled = True
@@ -184,17 +186,19 @@ class ObservationsService(observations_pb2_grpc.ObservationsServicer):
             out[i] = a
         return out
 
-    def _count(self, raw: Raw, started: float) -> None:
+    def _count(self, raw: Raw, seconds: float, answers: list[pb.Assessment]) -> None:
+        """Rows and rejects as the kernel found them; bands as answered (when assembling: the sets' bands)."""
         m = self.metrics
-        m.kernel_seconds.labels("news2_serial").observe(time.perf_counter() - started)
+        m.kernel_seconds.labels("news2_serial").observe(seconds)
         m.rows_scored.labels("news2_serial").inc(raw.n)
         m.batch_rows.labels("news2_serial").observe(raw.n)
         rejected = raw.bits(K.BM_REJECT)
         if rejected.any():
             for code in raw.reject[rejected].tolist():
                 m.rows_rejected.labels(REJECT_REASONS[code]).inc()
-        for code in raw.band[raw.bits(K.BM_SCORED)].tolist():
-            m.band_rows.labels(BANDS[code]).inc()
+        for a in answers:
+            if a.band:
+                m.band_rows.labels(BANDS[_BAND_ENUM.index(a.band)]).inc()
 
     @staticmethod
     def _check(observations: list[pb.Observation]) -> None:
@@ -228,27 +232,42 @@ class ObservationsService(observations_pb2_grpc.ObservationsServicer):
         self._check(observations)
         self._scoring.wait_ready()
         queue = self._scoring.queue
-        settings: dict[str, dict] = {}
-        if queue is not None:
-            settings = queue.store.settings_for(caller.unit, [o.patient_id for o in observations if o.patient_id])
-            observations = self._with_settings(observations, settings)
+        if queue is None:
+            started = time.perf_counter()
+            raw = score_observations(observations, self._scoring.check_ids)
+            seconds = time.perf_counter() - started
+            out = assessments(observations, raw)
+            self._count(raw, seconds, out)
+            return out
+        # The same observations sent again (a retry) raise nothing twice: the batch id is their content.
+        digest = hashlib.sha256()
+        for obs in observations:
+            digest.update(obs.SerializeToString(deterministic=True))
+        batch_id = f"push:{digest.hexdigest()}"
+        ids = [o.patient_id for o in observations if o.patient_id]
+        # Assembling reads the patients' settings in its own transaction (they do not change what is rejected);
+        # scoring the readings as they are, first, finds the rejected ones.
+        settings = {} if self._window_us else queue.store.settings_for(caller.unit, ids)
+        observations = self._with_settings(observations, settings)
         started = time.perf_counter()
         raw = score_observations(observations, self._scoring.check_ids)
-        self._count(raw, started)
+        if self._window_us and raw.bits(K.BM_REJECT).any():
+            # a rejected reading joins no set: it is answered as itself, with its patient's settings applied
+            settings = queue.store.settings_for(caller.unit, ids)
+            if settings:
+                observations = self._with_settings(observations, settings)
+                raw = score_observations(observations, self._scoring.check_ids)
+        seconds = time.perf_counter() - started
         out = assessments(observations, raw)
-        if queue is not None:
-            # The same observations sent again (a retry) raise nothing twice: the batch id is their content.
-            digest = hashlib.sha256()
-            for obs in observations:
-                digest.update(obs.SerializeToString(deterministic=True))
-            batch_id = f"push:{digest.hexdigest()}"
-            if self._window_us:
-                return self._assemble(observations, raw, out, batch_id, caller, settings)
+        if self._window_us:
+            out = self._assemble(observations, raw, out, batch_id, caller)
+        else:
             recorded = queue.record(_table(observations, raw), batch_id, caller)
             if not recorded.replayed:
                 for i, a in enumerate(out):
                     a.rising = bool(recorded.rising[i])
                     a.flag_ids.extend(recorded.flag_ids.get(a.patient_id, ()))
+        self._count(raw, seconds, out)
         return out
 
     @unary("PushObservation")

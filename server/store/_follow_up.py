@@ -4,6 +4,7 @@ event and audit helpers."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,42 @@ class FollowUpStore:
                 out[patient].append(tuple(rest))
         return out
 
+    def assembly_reads(self, cur, unit: str, patients: Sequence[str], lo: int, hi: int, *, settings: bool = True,
+                       follow_up: bool = True) -> tuple[dict[str, dict], dict[str, list], dict[str, tuple]]:
+        """What assembling a push reads under its patients' locks: their settings (settings_for), their readings
+        measured in [lo, hi] (readings_between) and their follow-up rows (patient -> (newest set's time, the set
+        an overdue flag was raised for or None, the set's total)); in one round trip where the store can send
+        several statements before reading their answers."""
+        queries = []
+        for start in range(0, len(patients), 500):
+            part = list(patients[start:start + 500])
+            marks = ", ".join("?" * len(part))
+            queries.append(("readings", f"SELECT patient_id, measured_at, seq, device, reading FROM readings WHERE "
+                                        f"unit = ? AND patient_id IN ({marks}) AND measured_at >= ? AND "
+                                        f"measured_at <= ?", (unit, *part, lo, hi)))
+            if settings:
+                queries.append(("settings", f"SELECT patient_id, settings FROM patient_settings WHERE unit = ? AND "
+                                            f"patient_id IN ({marks})", (unit, *part)))
+            if follow_up:
+                queries.append(("follow_up", f"SELECT patient_id, last_set_at, overdue_for, total FROM follow_up "
+                                             f"WHERE unit = ? AND patient_id IN ({marks})", (unit, *part)))
+        history: dict[str, list] = {p: [] for p in patients}
+        found_settings: dict[str, dict] = {}
+        rows: dict[str, tuple] = {}
+        for (what, _, _), answer in zip(queries, self._read_many(cur, [(q, a) for _, q, a in queries]), strict=True):
+            if what == "readings":
+                for patient, *rest in answer:
+                    history[patient].append(tuple(rest))
+            elif what == "settings":
+                found_settings.update((p, json.loads(text)) for p, text in answer)
+            else:
+                rows.update((p, (t, o, total)) for p, t, o, total in answer)
+        return found_settings, history, rows
+
+    def _read_many(self, cur, queries: list[tuple[str, tuple]]) -> list[list[tuple]]:
+        """The rows of each query, in order (a store that can pipeline sends them all before reading any)."""
+        return [self._execute(cur, text, params).fetchall() for text, params in queries]
+
     def insert_readings(self, cur, unit: str, rows: list[tuple[str, int, int, str, str]]) -> None:
         """(patient_id, measured_at, received_at, device, reading JSON) per accepted reading."""
         self._insert_rows(cur, "readings", ("unit", "patient_id", "measured_at", "received_at", "device", "reading"),
@@ -61,17 +98,6 @@ class FollowUpStore:
         need)."""
         with self.transaction() as cur:
             return self._execute(cur, "DELETE FROM readings WHERE received_at < ?", (before_us,)).rowcount
-
-    def follow_up_rows(self, cur, unit: str, patients: Sequence[str]) -> dict[str, tuple[int, int | None, int | None]]:
-        """patient -> (time of the newest set, the set an overdue flag was raised for or None, the set's total): one
-        read for what ISBAR and the due-time bookkeeping of a push both need."""
-        out = {}
-        for start in range(0, len(patients), 500):
-            part = list(patients[start:start + 500])
-            out.update((p, (t, o, total)) for p, t, o, total in self._execute(
-                cur, f"SELECT patient_id, last_set_at, overdue_for, total FROM follow_up WHERE unit = ? AND "
-                     f"patient_id IN ({', '.join('?' * len(part))})", (unit, *part)).fetchall())
-        return out
 
     def follow_up_of(self, cur, unit: str, patients: Sequence[str]) -> dict[str, tuple[int, int | None]]:
         """patient -> (time of the newest set, the set an overdue flag was raised for or None)."""

@@ -115,6 +115,18 @@ class PostgresStore(Store):
                           ([f"{unit}\x1f{p}" for p in lock], unit, batch_id)).fetchone()
         return bool(row[1])
 
+    def _read_many(self, cur, queries):
+        if cur.connection.pgconn.pipeline_status == self._psycopg.pq.PipelineStatus.OFF or len(queries) < 2:
+            return super()._read_many(cur, queries)
+        cursors = [cur.connection.cursor() for _ in queries[1:]]
+        try:  # every statement is sent; the first answer read waits for all of them at once
+            for c, (text, params) in zip([cur, *cursors], queries, strict=True):
+                c.execute(self._sql(text), params)
+            return [c.fetchall() for c in [cur, *cursors]]
+        finally:
+            for c in cursors:
+                c.close()
+
     def _lock_events(self, cur):
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_EVENT_LOCK,))
 

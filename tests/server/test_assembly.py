@@ -209,7 +209,7 @@ def test_arrival_order_does_not_change_the_set(tmp_path, data, order):
     import tempfile
 
     from varde.server.flags.queue import FlagQueue, Pushed
-    from varde.server.services.observations import _observation, score_observations, set_scorer
+    from varde.server.services.observations import _observation, score_observations, score_sets
     from varde.server.store import open_store
     from varde.server.store.base import Caller
 
@@ -221,7 +221,7 @@ def test_arrival_order_does_not_change_the_set(tmp_path, data, order):
     try:
         queue = FlagQueue(store)
 
-        score = set_scorer({})
+        score = score_sets
         for k, (t, values) in enumerate(arrival):
             queue.record_readings([Pushed("p", start + t * minute, "d", values)], f"b{k}", Caller("x"),
                                   30 * minute, score, {})

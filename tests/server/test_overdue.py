@@ -36,11 +36,11 @@ def store(store_url):  # noqa: F811
 
 def push(queue: FlagQueue, patient: str, at: int, values: dict, settings: dict | None = None, unit: str = ""):
     """What PushObservation does with an accepted reading (services/observations.py), without the network."""
-    from varde.server.services.observations import set_scorer
+    from varde.server.services.observations import score_sets
 
     settings = {patient: settings} if settings else {}
     return queue.record_readings([Pushed(patient, at, "dev", values)], f"b-{patient}-{at}-{len(values)}",
-                                 Caller("device", unit), 30 * MIN, set_scorer(settings), settings)
+                                 Caller("device", unit), 30 * MIN, score_sets, settings)
 
 
 def overdue_flags(store, unit: str = "", states=("OPEN", "CLAIMED")):

@@ -56,6 +56,17 @@ def test_birth_date_gives_the_age_at_each_observation(secured):
     assert grown.applicable and grown.total == 3
 
 
+def test_the_patients_settings_decide_what_is_rejected_before_assembly(secured):
+    # assembly reads a patient's settings in its own transaction; a reading rejected without them (here a device's
+    # impossible scale) is looked at again with them, so that the prescription still wins
+    with secured.token_client("coordinator") as k, secured.cert_client("device") as d:
+        k.set_patient_settings("copd-2", spo2_scale=2, prescribed_by="Dr. Lege")
+        fixed = d.push({"patient_id": "copd-2", "observed_at": T0, **COPD, "spo2_scale": 3})
+        other = d.push({"patient_id": "someone-else", "observed_at": T0, **COPD, "spo2_scale": 3})
+    assert fixed.assembled and not fixed.reject_reason and (fixed.sub_scores.spo2, fixed.total) == (0, 0)
+    assert other.reject_reason == "SPO2_SCALE_INVALID" and not other.assembled
+
+
 def test_settings_belong_to_the_unit_and_every_read_and_change_is_audited(secured, capsys):
     with secured.token_client("coordinator", hpr="1111111") as a, \
             secured.token_client("coordinator", unit=UNIT_B, hpr="2222222") as b:

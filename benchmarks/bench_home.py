@@ -848,7 +848,7 @@ def main(argv: list[str] | None = None) -> int:
               "store no reading and no newest set):\n")
         print(fmt_table(WORK_HEADER, work_rows(runs), md))
         print(f"\nTarget (assembly costs < {TARGET_COST * 100:.0f} % of plain push throughput): "
-              f"{'met' if all(met) else 'not met'} ({sum(met)} of {len(met)} store/device counts).")
+              f"{'met' if all(met) else 'not met'} (met at {sum(met)} of {len(met)} store/device counts).")
     if profile:
         print()
         print("\n".join(profile))

@@ -174,11 +174,11 @@ class FhirEndpoint:
     def get_risk(self, query: dict, caller: Caller) -> dict:
         """The patient's latest complex-needs risk tier (as the last ScorePatients left it), with the reasons of
         their newest risk flag when there is one."""
-        from ..flags.follow_up import _risk
+        from ..flags.follow_up import risk_of
 
         patient = _subject(query)
         with self.store.transaction(write=False) as cur:
-            risk = _risk(self.store, cur, caller.unit, [patient]).get(patient)
+            risk = risk_of(self.store, cur, caller.unit, [patient]).get(patient)
         self.store.audit_read(caller, patient, "READ_RISK")
         entries = []
         if risk:

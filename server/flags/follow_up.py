@@ -147,10 +147,17 @@ class FollowUp:
             return found
         policy = self.policies.for_unit(unit)
         patients = sorted(set(found.patient_ids))
-        kept = _kept_messages(store, cur, unit, patients)
+        marks = ", ".join("?" * len(patients))
+        kept_rows, risk_rows = store._read_many(cur, [  # one round trip for both where the store can
+            ("SELECT patient_id, kind, worst_total FROM flags WHERE unit = ? AND state <> 'RESOLVED' AND isbar IS NOT "
+             f"NULL AND patient_id IN ({marks})", (unit, *patients)),
+            (f"SELECT patient_id, state, updated_at FROM risk_state WHERE unit = ? AND patient_id IN ({marks})",
+             (unit, *patients))])
+        # (patient, kind) -> worst total of the open flag whose ISBAR message a new finding would not replace
+        kept = {(p, k): w for p, k, w in kept_rows}
         before = previous if previous is not None else _previous_sets(store, cur, unit, patients)
         older_of: dict[tuple[str, int, int], list[assembly.Reading]] = {}  # one read per set, however many kinds
-        tiers = _risk(store, cur, unit, patients)
+        tiers = _risk(store, cur, unit, risk_rows)
         cols = {c: scored.column(c).to_pylist() for c in ("news2_total", "news2_red", "news2_complete",
                                                           "news2_missing", *(f"news2_{p}" for p in PARAMETERS))}
         bands = scored.column("news2_band").combine_chunks().cast(pa.string()).to_pylist()
@@ -196,14 +203,6 @@ class FollowUp:
         return replace(found, isbar=out)
 
 
-def _kept_messages(store: Store, cur, unit: str, patients: list[str]) -> dict[tuple[str, str], int]:
-    """(patient, kind) -> worst total of the open flag whose ISBAR message a new finding would not replace."""
-    rows = store._execute(cur, f"SELECT patient_id, kind, worst_total FROM flags WHERE unit = ? AND state <> "
-                               f"'RESOLVED' AND isbar IS NOT NULL AND patient_id IN ({', '.join('?' * len(patients))})",
-                          (unit, *patients)).fetchall()
-    return {(p, k): w for p, k, w in rows}
-
-
 def _previous_sets(store: Store, cur, unit: str, patients: list[str]) -> dict[str, tuple[int, int | None]]:
     """patient -> (time, total) of their newest set before this call."""
     rows = store._execute(cur, f"SELECT patient_id, last_set_at, total FROM follow_up WHERE unit = ? AND patient_id "
@@ -211,10 +210,16 @@ def _previous_sets(store: Store, cur, unit: str, patients: list[str]) -> dict[st
     return {p: (t, total) for p, t, total in rows}
 
 
-def _risk(store: Store, cur, unit: str, patients: list[str]) -> dict[str, dict]:
-    """The latest complex-needs risk tier of each patient that has one, with the reasons of its newest risk flag."""
+def risk_of(store: Store, cur, unit: str, patients: list[str]) -> dict[str, dict]:
+    """The latest complex-needs risk tier of each of these patients that has one, with its newest reasons."""
     rows = store._execute(cur, f"SELECT patient_id, state, updated_at FROM risk_state WHERE unit = ? AND patient_id "
                                f"IN ({', '.join('?' * len(patients))})", (unit, *patients)).fetchall()
+    return _risk(store, cur, unit, rows)
+
+
+def _risk(store: Store, cur, unit: str, rows: list[tuple]) -> dict[str, dict]:
+    """The latest complex-needs risk tier of each patient that has one (`rows`: their risk_state rows), with the
+    reasons of its newest risk flag."""
     out = {}
     for patient, state, at in rows:
         tier = bytes(state)[0]

@@ -166,9 +166,10 @@ class PostgresStore(Store):
     def _save_states(self, cur, rows, table):
         if len(rows) <= _INLINE_ROWS:  # a push's few patients: one upsert, no staging table (see _stage)
             rows = sorted(rows, key=lambda r: r[1])  # the order the patients' rows are locked in
-            cur.execute(f"INSERT INTO {table} (unit, patient_id, state, updated_at) VALUES "
-                        f"{', '.join(['(%s, %s, %s, %s)'] * len(rows))} ON CONFLICT (unit, patient_id) DO UPDATE "
-                        "SET state = excluded.state, updated_at = excluded.updated_at", [v for r in rows for v in r])
+            values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
+            cur.execute(f"INSERT INTO {table} (unit, patient_id, state, updated_at) VALUES {values} ON CONFLICT "
+                        "(unit, patient_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                        [v for r in rows for v in r])
             return
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS staged_state (unit TEXT, patient_id TEXT, state BYTEA, "
                     "updated_at BIGINT) ON COMMIT DELETE ROWS")

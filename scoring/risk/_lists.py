@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from ..arrow import readonly
+from ..arrow import one_array, readonly
 from ..schema import SchemaError
 
 __all__ = ["list_column"]
@@ -19,8 +19,7 @@ def list_column(arr: pa.Array | pa.ChunkedArray | None, name: str) -> tuple | No
     in place."""
     if arr is None:
         return None
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
+    arr = one_array(arr)
     t = arr.type
     if pa.types.is_null(t):
         return None

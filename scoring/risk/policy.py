@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..arrow import one_array
 from ._codes import DATA
 
 __all__ = ["DEFAULT_POLICY", "TIERS", "Factor", "Policy", "PolicyError", "apply_policy", "load_policy"]
@@ -94,8 +95,7 @@ def _numbers(col) -> np.ndarray | None:
     """A column as float64 with NaN for null (here NaN only marks 'no points'; it never reaches a kernel)."""
     if col is None:
         return None
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks()
+    col = one_array(col)
     if pa.types.is_boolean(col.type):
         col = col.cast(pa.int8())
     return col.cast(pa.float64()).to_numpy(zero_copy_only=False)
@@ -124,8 +124,7 @@ def apply_policy(policy: Policy, columns: dict) -> dict[str, pa.Array]:
 
 def _reason_texts(f: Factor, col) -> pa.Array:
     """The factor's reason for every row, {value} filled in column-wise ({value:.Nf} for N decimals)."""
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks()
+    col = one_array(col)
     parts = list(string.Formatter().parse(f.reason))
     if not any(name for _, name, _, _ in parts):
         return pa.array([f.reason] * len(col), pa.string())
@@ -169,9 +168,7 @@ def _reasons(points: np.ndarray, factors: tuple[Factor, ...], columns: dict) -> 
     for k, f in enumerate(factors):
         at = np.flatnonzero(factor == k)
         if at.size:
-            col = columns[f.column]
-            if isinstance(col, pa.ChunkedArray):
-                col = col.combine_chunks()
+            col = one_array(columns[f.column])
             parts.append(_reason_texts(f, col.take(pa.array(row[at]))))
             positions.append(at)
     if parts:

@@ -24,10 +24,8 @@ patient = st.fixed_dictionaries({
 })
 
 
-@settings(deadline=None, max_examples=200)
-@given(st.lists(patient, min_size=1, max_size=15), st.booleans())
-def test_score_risk_equals_the_references(patients, parallel):
-    table = pa.table({
+def _table(patients: list[dict]) -> pa.Table:
+    return pa.table({
         "patient_id": [f"p{i}" for i in range(len(patients))],
         **{k: pa.array([p[k] for p in patients], pa.list_(pa.string())) for k in ("icd10", "icpc2", "atc")},
         "age": pa.array([p["age"] for p in patients], pa.int16()),
@@ -35,6 +33,18 @@ def test_score_risk_equals_the_references(patients, parallel):
         "has_coordinator": pa.array([p["has_coordinator"] for p in patients], pa.bool_()),
         "lives_alone": pa.array([p["lives_alone"] for p in patients], pa.bool_()),
     })
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.lists(patient, min_size=1, max_size=15), st.booleans(), st.sampled_from(["one", "two", "sliced"]),
+       st.integers(0, 15))
+def test_score_risk_equals_the_references(patients, parallel, layout, at):
+    # columns as one chunk, as two (the second a slice, the first possibly empty), or as one slice of a longer array
+    table = _table(patients)
+    if layout == "two":
+        table = pa.concat_tables([table.slice(0, at), table.slice(at)])
+    elif layout == "sliced":  # the same patients behind a prefix of others
+        table = _table(patients[:at] + patients).slice(len(patients[:at]))
     got = score_risk(table, as_of=dt.date(2026, 11, 23), parallel=parallel).to_pylist()
     for row, p in zip(got, patients, strict=True):
         c = charlson(p["icd10"], p["icpc2"])

@@ -136,23 +136,30 @@ class FollowUp:
             facts["settings"] = {"age": values["age"]}
         return isbar.build(facts, self.policies.for_unit(flag.unit))
 
+    @staticmethod
+    def isbar_reads(unit: str, patients: list[str]) -> list[tuple[str, tuple]]:
+        """What with_isbar reads, as (SQL, parameters), so that a caller can send them with its own reads: the open
+        flags whose ISBAR message a new finding might keep, and the patients' risk tiers."""
+        marks = ", ".join("?" * len(patients))
+        return [("SELECT patient_id, kind, worst_total FROM flags WHERE unit = ? AND state <> 'RESOLVED' AND isbar IS "
+                 f"NOT NULL AND patient_id IN ({marks})", (unit, *patients)),
+                (f"SELECT patient_id, state, updated_at FROM risk_state WHERE unit = ? AND patient_id IN ({marks})",
+                 (unit, *patients))]
+
     def with_isbar(self, cur, store: Store, unit: str, found: Findings, scored: pa.Table,
                    sets: list[assembly.AssembledSet], readings: dict[str, list[assembly.Reading]],
                    baseline: np.ndarray, rising: np.ndarray, settings: dict[str, dict],
-                   previous: dict[str, tuple[int, int | None]] | None = None) -> Findings:
+                   previous: dict[str, tuple[int, int | None]] | None = None,
+                   read: list[list[tuple]] | None = None) -> Findings:
         """The findings with the ISBAR message of each NEWS2 one, built from fields only (flags/isbar.py).
 
-        `previous` is _previous_sets for these patients if the caller read it already in this transaction."""
+        `previous` is _previous_sets for these patients if the caller read it already in this transaction; `read`
+        the rows of isbar_reads (for these patients or more) if the caller sent them already."""
         if not len(found) or found.scored_rows is None:
             return found
         policy = self.policies.for_unit(unit)
         patients = sorted(set(found.patient_ids))
-        marks = ", ".join("?" * len(patients))
-        kept_rows, risk_rows = store._read_many(cur, [  # one round trip for both where the store can
-            ("SELECT patient_id, kind, worst_total FROM flags WHERE unit = ? AND state <> 'RESOLVED' AND isbar IS NOT "
-             f"NULL AND patient_id IN ({marks})", (unit, *patients)),
-            (f"SELECT patient_id, state, updated_at FROM risk_state WHERE unit = ? AND patient_id IN ({marks})",
-             (unit, *patients))])
+        kept_rows, risk_rows = read if read is not None else store._read_many(cur, self.isbar_reads(unit, patients))
         # (patient, kind) -> worst total of the open flag whose ISBAR message a new finding would not replace
         kept = {(p, k): w for p, k, w in kept_rows}
         before = previous if previous is not None else _previous_sets(store, cur, unit, patients)

@@ -111,16 +111,21 @@ class FlagQueue:
                 complete = np.array([sets[i].complete for i in prepared.rows], np.bool_)
                 up, base, states = rules.trend_sets(prepared, stored, complete, self.window_us)
                 found = rules.findings(scored, prepared, up, base)
+                isbar_read = None
                 if len(found):  # most pushes find nothing: no need to look at what was resolved
-                    found = _not_resolved_before(found, sets, self.store.resolved_sets(
-                        cur, caller.unit, sorted(set(found.patient_ids))))
+                    # one round trip: the flags resolved for these sets, and what ISBAR reads for these patients
+                    found_patients = sorted(set(found.patient_ids))
+                    resolved, isbar_read = self.store.resolved_sets(
+                        cur, caller.unit, found_patients, also=self.follow_up.isbar_reads(caller.unit, found_patients))
+                    found = _not_resolved_before(found, sets, resolved)
                 rising = np.zeros(scored.num_rows, np.bool_)
                 rising[prepared.rows] = up
                 baseline = np.full(scored.num_rows, -1, np.int8)
                 baseline[prepared.rows] = base
                 found = self.follow_up.with_isbar(cur, self.store, caller.unit, found, scored, sets, readings,
                                                   baseline, rising, settings,
-                                                  previous={p: (t, total) for p, (t, _, total) in rows.items()})
+                                                  previous={p: (t, total) for p, (t, _, total) in rows.items()},
+                                                  read=isbar_read)
                 # before commit_batch: its event lock, which every server's commits wait for, is held to COMMIT
                 self.follow_up.after_sets(self.store, cur, caller.unit, scored, sets,
                                           [p.patient_id for p in pushed], settings,

@@ -78,16 +78,20 @@ class FollowUpStore:
         self._insert_rows(cur, "readings", ("unit", "patient_id", "measured_at", "received_at", "device", "reading"),
                           [(unit, *r) for r in rows])
 
-    def resolved_sets(self, cur, unit: str, patients: Sequence[str]) -> dict[tuple[str, str], int]:
-        """(patient, kind) -> the set of the patient's newest resolved flag of that kind, for sets that raised one."""
+    def resolved_sets(self, cur, unit: str, patients: Sequence[str], also: Sequence[tuple[str, tuple]] = ()
+                      ) -> tuple[dict[tuple[str, str], int], list[list[tuple]]]:
+        """(patient, kind) -> the set of the patient's newest resolved flag of that kind, for sets that raised one;
+        and the rows of each of `also` (further reads, as (SQL, parameters)), sent in the same round trip where the
+        store can."""
+        queries = [(f"SELECT patient_id, kind, set_started_at FROM flags WHERE unit = ? AND patient_id IN "
+                    f"({', '.join('?' * len(part))}) AND state = 'RESOLVED' AND set_started_at IS NOT NULL "
+                    "ORDER BY resolved_at", (unit, *part))
+                   for part in (list(patients[k:k + 500]) for k in range(0, len(patients), 500))]
+        answers = self._read_many(cur, [*queries, *also])
         out: dict[tuple[str, str], int] = {}
-        for start in range(0, len(patients), 500):
-            part = list(patients[start:start + 500])
-            rows = self._execute(cur, f"SELECT patient_id, kind, set_started_at FROM flags WHERE unit = ? AND "
-                                      f"patient_id IN ({', '.join('?' * len(part))}) AND state = 'RESOLVED' AND "
-                                      f"set_started_at IS NOT NULL ORDER BY resolved_at", (unit, *part)).fetchall()
+        for rows in answers[:len(queries)]:
             out.update(((p, k), t) for p, k, t in rows)
-        return out
+        return out, answers[len(queries):]
 
     def mark_sets(self, cur, rows: list[tuple[int, int]]) -> None:
         """(set start, flag id) per flag a set raised or updated."""

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from .. import clock
+from ._patients import settings_query
 
 if TYPE_CHECKING:
     from .base import Caller
@@ -27,15 +28,8 @@ class FollowUpStore:
 
     def readings_between(self, cur, unit: str, patients: Sequence[str], lo: int, hi: int) -> dict[str, list]:
         """(measured_at, seq, device, reading JSON) per patient, measured in [lo, hi]."""
-        out: dict[str, list] = {p: [] for p in patients}
-        for start in range(0, len(patients), 500):
-            part = list(patients[start:start + 500])
-            rows = self._execute(cur, f"SELECT patient_id, measured_at, seq, device, reading FROM readings WHERE "
-                                      f"unit = ? AND patient_id IN ({', '.join('?' * len(part))}) AND "
-                                      f"measured_at >= ? AND measured_at <= ?", (unit, *part, lo, hi)).fetchall()
-            for patient, *rest in rows:
-                out[patient].append(tuple(rest))
-        return out
+        _, history, _ = self.assembly_reads(cur, unit, patients, lo, hi, settings=False, follow_up=False)
+        return history
 
     def assembly_reads(self, cur, unit: str, patients: Sequence[str], lo: int, hi: int, *, settings: bool = True,
                        follow_up: bool = True) -> tuple[dict[str, dict], dict[str, list], dict[str, tuple]]:
@@ -51,8 +45,7 @@ class FollowUpStore:
                                         f"unit = ? AND patient_id IN ({marks}) AND measured_at >= ? AND "
                                         f"measured_at <= ?", (unit, *part, lo, hi)))
             if settings:
-                queries.append(("settings", f"SELECT patient_id, settings FROM patient_settings WHERE unit = ? AND "
-                                            f"patient_id IN ({marks})", (unit, *part)))
+                queries.append(("settings", *settings_query(unit, part)))
             if follow_up:
                 queries.append(("follow_up", f"SELECT patient_id, last_set_at, overdue_for, total FROM follow_up "
                                              f"WHERE unit = ? AND patient_id IN ({marks})", (unit, *part)))

@@ -12,7 +12,13 @@ from .. import clock
 if TYPE_CHECKING:
     from .base import Caller
 
-__all__ = ["PatientSettingsStore"]
+__all__ = ["PatientSettingsStore", "settings_query"]
+
+
+def settings_query(unit: str, patients: Sequence[str]) -> tuple[str, tuple]:
+    """The settings of these patients of the unit (at most 500 at once): (SQL, parameters)."""
+    return (f"SELECT patient_id, settings FROM patient_settings WHERE unit = ? AND patient_id IN "
+            f"({', '.join('?' * len(patients))})", (unit, *patients))
 
 
 class PatientSettingsStore:
@@ -64,7 +70,6 @@ class PatientSettingsStore:
             unique = sorted(set(patients))
             for start in range(0, len(unique), 500):
                 part = unique[start:start + 500]
-                rows = self._execute(cur, f"SELECT patient_id, settings FROM patient_settings WHERE unit = ? AND "
-                                          f"patient_id IN ({', '.join('?' * len(part))})", (unit, *part)).fetchall()
+                rows = self._execute(cur, *settings_query(unit, part)).fetchall()
                 out.update((p, json.loads(text)) for p, text in rows)
         return out

@@ -361,8 +361,11 @@ def fresh_queue(store: str, admin: str | None, scratch: Path) -> tuple[str, Call
 
 
 class Sections:
-    """Wall time of named server functions per call, nested by thread (a section inside another is its child).
-    Installed by replacing the functions on their classes and modules, in this process only; nothing is edited."""
+    """Wall time (or the thread's CPU time) of named server functions per call, nested by thread (a section inside
+    another is its child). Installed by replacing the functions on their classes and modules, in this process only;
+    nothing is edited. Wall time under load includes waiting for the GIL; CPU time does not."""
+
+    clock = staticmethod(time.perf_counter)
 
     def __init__(self):
         self.total: dict[tuple[str, ...], float] = defaultdict(float)
@@ -380,11 +383,11 @@ class Sections:
         stack = self._stack()
         stack.append(name)
         key = tuple(stack)
-        t = time.perf_counter()
+        t = self.clock()
         try:
             yield
         finally:
-            self.total[key] += time.perf_counter() - t
+            self.total[key] += self.clock() - t
             self.calls[key] += 1
             stack.pop()
 
@@ -434,7 +437,7 @@ class Sections:
         self.calls.clear()
 
 
-def install_sections(store_cls) -> Sections:
+def install_sections(store_cls, cpu: bool = False) -> Sections:
     from varde.server.flags import assembly, isbar, rules
     from varde.server.flags import follow_up as fu
     from varde.server.flags import queue as q
@@ -442,6 +445,8 @@ def install_sections(store_cls) -> Sections:
     from varde.server.store import _follow_up, _patients, base
 
     s = Sections()
+    if cpu:
+        s.clock = time.thread_time
     s.wrap(o.ObservationsService, "_assess", "push handler (ObservationsService._assess)")
     s.wrap(_patients.PatientSettingsStore, "settings_for", "Store.settings_for (patient settings, own read txn)")
     s.wrap(o, "score_observations", "score_observations (protobuf -> numpy -> serial NEWS2 kernel)")
@@ -454,6 +459,7 @@ def install_sections(store_cls) -> Sections:
     s.wrap(store_cls, "_lock_patients", "Store._lock_patients (trend state read)")
     s.wrap(store_cls if "_lock_patient_keys" in store_cls.__dict__ else _follow_up.FollowUpStore,
            "_lock_patient_keys", "Store._lock_patient_keys (per-patient lock)")
+    s.wrap(_follow_up.FollowUpStore, "assembly_reads", "Store.assembly_reads (readings, settings, follow-up, flags)")
     s.wrap(_follow_up.FollowUpStore, "readings_between", "Store.readings_between (readings in the window)")
     s.wrap(q, "_assemble", "queue._assemble (decode JSON, assemble the sets)")
     s.wrap(_follow_up.FollowUpStore, "insert_readings", "Store.insert_readings (reading INSERT)")
@@ -561,11 +567,12 @@ def run_profile(store: str, admin: str | None, scratch: Path, args) -> list[str]
     store_cls = type(probe)
     probe.close()
     cleanup()
-    out = [f"Profile: {store}, {args.profile_devices} device(s), {args.seconds:g} s per mode; wall time inside "
+    what = "the handler thread's CPU time" if args.profile_clock == "cpu" else "wall time"
+    out = [f"Profile: {store}, {args.profile_devices} device(s), {args.seconds:g} s per mode; {what} inside "
            "the server per push (sections nest; timers cost ~1 µs each)."]
     tables, sections = {}, {}
     for mode in MODES:
-        s = install_sections(store_cls)
+        s = install_sections(store_cls, cpu=args.profile_clock == "cpu")
         queue, cleanup = fresh_queue(store, admin, scratch)
         try:
             s.reset()
@@ -786,6 +793,9 @@ def main(argv: list[str] | None = None) -> int:
                          "assembled one (on PostgreSQL when --postgres is given, else SQLite)")
     ap.add_argument("--profile-only", action="store_true", help="--profile without the benchmark table")
     ap.add_argument("--profile-devices", type=int, default=1, help="devices for --profile (default: 1)")
+    ap.add_argument("--profile-clock", choices=("wall", "cpu"), default="wall",
+                    help="what --profile's sections measure: wall time (GIL waits included) or the handler thread's "
+                         "CPU time (default: %(default)s)")
     ap.add_argument("--profile-top", type=int, default=15, help="functions listed by cProfile (default: 15)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--markdown", action="store_true", help="print Markdown tables (for benchmarks/RESULTS.md)")

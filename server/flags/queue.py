@@ -98,47 +98,40 @@ class FlagQueue:
         with self.store.batch(batch_id, patients, caller=caller, rows=len(pushed), serialise=True) as opened:
             if opened is not None:
                 stored, cur = opened
-                # one read for the sets, the scoring, ISBAR's previous set and after_sets' due times (follow_up is
-                # written only there)
-                found_settings, history, rows = self.store.assembly_reads(cur, caller.unit, patients, lo, hi,
-                                                                          settings=settings is None)
-                settings = found_settings if settings is None else settings
-                sets, readings = _assemble(pushed, history, window_us)
+                # one read for the sets, the scoring, ISBAR, the resolved flags' sets and after_sets' due times
+                # (follow_up is written only there)
+                read = self.store.assembly_reads(cur, caller.unit, patients, lo, hi, settings=settings is None,
+                                                 flags=True)
+                settings = read.settings if settings is None else settings
+                sets, readings = _assemble(pushed, read.history, window_us)
                 self.store.insert_readings(cur, caller.unit, [
                     (p.patient_id, p.measured_at, received, p.device, assembly.encode(p.values)) for p in pushed])
                 scored, extra = score([p.patient_id for p in pushed], sets, settings)
                 prepared = rules.prepare(scored, received)
                 complete = np.array([sets[i].complete for i in prepared.rows], np.bool_)
                 up, base, states = rules.trend_sets(prepared, stored, complete, self.window_us)
-                found = rules.findings(scored, prepared, up, base)
-                isbar_read = None
-                if len(found):  # most pushes find nothing: no need to look at what was resolved
-                    # one round trip: the flags resolved for these sets, and what ISBAR reads for these patients
-                    found_patients = sorted(set(found.patient_ids))
-                    resolved, isbar_read = self.store.resolved_sets(
-                        cur, caller.unit, found_patients, also=self.follow_up.isbar_reads(caller.unit, found_patients))
-                    found = _not_resolved_before(found, sets, resolved)
+                found = _not_resolved_before(rules.findings(scored, prepared, up, base), sets, read.resolved)
                 rising = np.zeros(scored.num_rows, np.bool_)
                 rising[prepared.rows] = up
                 baseline = np.full(scored.num_rows, -1, np.int8)
                 baseline[prepared.rows] = base
+                previous = {p: (t, total) for p, (t, _, total) in read.follow_up.items()}
                 found = self.follow_up.with_isbar(cur, self.store, caller.unit, found, scored, sets, readings,
-                                                  baseline, rising, settings,
-                                                  previous={p: (t, total) for p, (t, _, total) in rows.items()},
-                                                  read=isbar_read)
+                                                  baseline, rising, settings, previous=previous,
+                                                  read=(read.kept, read.risk))
                 # before commit_batch: its event lock, which every server's commits wait for, is held to COMMIT
                 self.follow_up.after_sets(self.store, cur, caller.unit, scored, sets,
                                           [p.patient_id for p in pushed], settings,
-                                          known={p: (t, o) for p, (t, o, _) in rows.items()})
+                                          known={p: (t, o) for p, (t, o, _) in read.follow_up.items()})
                 if found.scored_rows is not None:  # each flag remembers the set that raised or updated it
                     found = replace(found, set_started=[sets[row].started_at for row in found.scored_rows])
                 outcome = self.store.commit_batch(cur, batch_id, caller.actor, states, found, unit=caller.unit)
         if opened is None:  # replayed: answer with the sets as they stand, change nothing
             with self.store.transaction(write=False) as cur:
-                found_settings, history, _ = self.store.assembly_reads(cur, caller.unit, patients, lo, hi,
-                                                                       settings=settings is None, follow_up=False)
-            sets, _ = _assemble(pushed, history, window_us)
-            _, extra = score([p.patient_id for p in pushed], sets, found_settings if settings is None else settings)
+                read = self.store.assembly_reads(cur, caller.unit, patients, lo, hi, settings=settings is None,
+                                                 follow_up=False)
+            sets, _ = _assemble(pushed, read.history, window_us)
+            _, extra = score([p.patient_id for p in pushed], sets, read.settings if settings is None else settings)
             return Recorded(replayed=True), sets, extra
         if self.metrics is not None:
             for s_ in sets:

@@ -6,18 +6,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .. import clock
-from ._patients import settings_query
 
 if TYPE_CHECKING:
     from .base import Caller
 
-__all__ = ["FollowUpStore", "OVERDUE", "SYSTEM"]
+__all__ = ["AssemblyReads", "FollowUpStore", "OVERDUE", "SYSTEM"]
 
 OVERDUE = "MEASUREMENT_OVERDUE"
 SYSTEM = "varde"  # the actor of what the server does by itself (raise or clear an overdue flag)
+
+
+@dataclass
+class AssemblyReads:
+    """What FollowUpStore.assembly_reads found for a push's patients."""
+
+    settings: dict[str, dict]  # patient -> settings (settings_for)
+    history: dict[str, list]  # patient -> [(measured_at, seq, device, reading JSON)] in the window
+    follow_up: dict[str, tuple]  # patient -> (newest set's time, the set an overdue flag is for or None, its total)
+    resolved: dict[tuple[str, str], int]  # (patient, kind) -> the set of its newest resolved flag, if it had one
+    kept: list[tuple]  # (patient, kind, worst_total) of open flags that keep an ISBAR message
+    risk: list[tuple]  # (patient, state, updated_at): risk_state rows
 
 
 class FollowUpStore:
@@ -28,39 +40,57 @@ class FollowUpStore:
 
     def readings_between(self, cur, unit: str, patients: Sequence[str], lo: int, hi: int) -> dict[str, list]:
         """(measured_at, seq, device, reading JSON) per patient, measured in [lo, hi]."""
-        _, history, _ = self.assembly_reads(cur, unit, patients, lo, hi, settings=False, follow_up=False)
-        return history
+        return self.assembly_reads(cur, unit, patients, lo, hi, settings=False, follow_up=False).history
 
     def assembly_reads(self, cur, unit: str, patients: Sequence[str], lo: int, hi: int, *, settings: bool = True,
-                       follow_up: bool = True) -> tuple[dict[str, dict], dict[str, list], dict[str, tuple]]:
-        """What assembling a push reads under its patients' locks: their settings (settings_for), their readings
-        measured in [lo, hi] (readings_between) and their follow-up rows (patient -> (newest set's time, the set
-        an overdue flag was raised for or None, the set's total)); in one round trip where the store can send
-        several statements before reading their answers."""
+                       follow_up: bool = True, flags: bool = False) -> AssemblyReads:
+        """What assembling a push reads under its patients' locks, in one statement (per 500 patients): their
+        readings measured in [lo, hi]; with `settings` their settings; with `follow_up` their follow-up rows; with
+        `flags` what raising flags for their sets may need (resolved_sets, and the kept ISBAR messages and risk
+        tiers of FollowUp.isbar_reads). A push's statements cost more in the server than in the database, so the
+        few rows a push does not need (it finds nothing) are cheaper read than asked for again."""
+        out = AssemblyReads({}, {p: [] for p in patients}, {}, {}, [], [])
+        resolved = []
         queries = []
         for start in range(0, len(patients), 500):
             part = list(patients[start:start + 500])
-            marks = ", ".join("?" * len(part))
-            queries.append(("readings", f"SELECT patient_id, measured_at, seq, device, reading FROM readings WHERE "
-                                        f"unit = ? AND patient_id IN ({marks}) AND measured_at >= ? AND "
-                                        f"measured_at <= ?", (unit, *part, lo, hi)))
+            where = f"unit = ? AND patient_id IN ({', '.join('?' * len(part))})"
+            # tag, patient, three integers, two texts, a blob: every branch's rows in one shape, typed by the first
+            parts = [(f"SELECT 0, patient_id, measured_at, seq, CAST(NULL AS BIGINT), device, reading, "
+                      f"CAST(NULL AS {self.blob}) FROM readings "
+                      f"WHERE {where} AND measured_at >= ? AND measured_at <= ?", (unit, *part, lo, hi))]
             if settings:
-                queries.append(("settings", *settings_query(unit, part)))
+                parts.append((f"SELECT 1, patient_id, NULL, NULL, NULL, settings, NULL, NULL FROM patient_settings "
+                              f"WHERE {where}", (unit, *part)))
             if follow_up:
-                queries.append(("follow_up", f"SELECT patient_id, last_set_at, overdue_for, total FROM follow_up "
-                                             f"WHERE unit = ? AND patient_id IN ({marks})", (unit, *part)))
-        history: dict[str, list] = {p: [] for p in patients}
-        found_settings: dict[str, dict] = {}
-        rows: dict[str, tuple] = {}
-        for (what, _, _), answer in zip(queries, self._read_many(cur, [(q, a) for _, q, a in queries]), strict=True):
-            if what == "readings":
-                for patient, *rest in answer:
-                    history[patient].append(tuple(rest))
-            elif what == "settings":
-                found_settings.update((p, json.loads(text)) for p, text in answer)
-            else:
-                rows.update((p, (t, o, total)) for p, t, o, total in answer)
-        return found_settings, history, rows
+                parts.append(("SELECT 2, patient_id, last_set_at, overdue_for, total, NULL, NULL, NULL FROM follow_up "
+                              f"WHERE {where}", (unit, *part)))
+            if flags:
+                parts += [
+                    ("SELECT 3, patient_id, set_started_at, resolved_at, NULL, kind, NULL, NULL FROM flags "
+                     f"WHERE {where} AND state = 'RESOLVED' AND set_started_at IS NOT NULL", (unit, *part)),
+                    ("SELECT 4, patient_id, worst_total, NULL, NULL, kind, NULL, NULL FROM flags "
+                     f"WHERE {where} AND state <> 'RESOLVED' AND isbar IS NOT NULL", (unit, *part)),
+                    ("SELECT 5, patient_id, updated_at, NULL, NULL, NULL, NULL, state FROM risk_state "
+                     f"WHERE {where}", (unit, *part))]
+            queries.append((" UNION ALL ".join(q for q, _ in parts), tuple(a for _, args in parts for a in args)))
+        for rows in self._read_many(cur, queries):
+            for tag, patient, a, b, c, text, reading, blob in rows:
+                if tag == 0:
+                    out.history[patient].append((a, b, text, reading))
+                elif tag == 1:
+                    out.settings[patient] = json.loads(text)
+                elif tag == 2:
+                    out.follow_up[patient] = (a, b, c)
+                elif tag == 3:
+                    resolved.append((b, patient, text, a))
+                elif tag == 4:
+                    out.kept.append((patient, text, a))
+                else:
+                    out.risk.append((patient, blob, a))
+        # the newest resolved flag of each kind wins
+        out.resolved.update(((p, k), t) for _, p, k, t in sorted(resolved, key=lambda r: r[0]))
+        return out
 
     def _read_many(self, cur, queries: list[tuple[str, tuple]]) -> list[list[tuple]]:
         """The rows of each query, in order (a store that can pipeline sends them all before reading any)."""
@@ -70,21 +100,6 @@ class FollowUpStore:
         """(patient_id, measured_at, received_at, device, reading JSON) per accepted reading."""
         self._insert_rows(cur, "readings", ("unit", "patient_id", "measured_at", "received_at", "device", "reading"),
                           [(unit, *r) for r in rows])
-
-    def resolved_sets(self, cur, unit: str, patients: Sequence[str], also: Sequence[tuple[str, tuple]] = ()
-                      ) -> tuple[dict[tuple[str, str], int], list[list[tuple]]]:
-        """(patient, kind) -> the set of the patient's newest resolved flag of that kind, for sets that raised one;
-        and the rows of each of `also` (further reads, as (SQL, parameters)), sent in the same round trip where the
-        store can."""
-        queries = [(f"SELECT patient_id, kind, set_started_at FROM flags WHERE unit = ? AND patient_id IN "
-                    f"({', '.join('?' * len(part))}) AND state = 'RESOLVED' AND set_started_at IS NOT NULL "
-                    "ORDER BY resolved_at", (unit, *part))
-                   for part in (list(patients[k:k + 500]) for k in range(0, len(patients), 500))]
-        answers = self._read_many(cur, [*queries, *also])
-        out: dict[tuple[str, str], int] = {}
-        for rows in answers[:len(queries)]:
-            out.update(((p, k), t) for p, k, t in rows)
-        return out, answers[len(queries):]
 
     def mark_sets(self, cur, rows: list[tuple[int, int]]) -> None:
         """(set start, flag id) per flag a set raised or updated."""

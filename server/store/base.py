@@ -147,6 +147,7 @@ class Store(PatientSettingsStore, FollowUpStore, ConsoleStore, abc.ABC):
     # Dialect: subclasses set these.
     placeholder = "?"
     greatest = "max"
+    blob = "BLOB"
     migrations: Sequence[str] = ()
 
     # -- connection handling (subclass) ------------------------------------------------------------------------

@@ -26,6 +26,7 @@ class PostgresStore(Store):
 
     placeholder = "%s"
     greatest = "GREATEST"
+    blob = "BYTEA"
     migrations = migrations("postgresql")
 
     def __init__(self, url: str, pool_size: int = 8):

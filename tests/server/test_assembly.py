@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -138,6 +140,36 @@ def test_a_set_a_coordinator_resolved_does_not_raise_again_when_a_straggler_join
         again = push(c, "home-10", T0 + 40 * MIN, {**OXIMETER, **CUFF, **APP}, "app")
         assert again.band == pb.BAND_HIGH and again.set_started_at.ToDatetime(dt.UTC) == T0 + 10 * MIN
         assert len(c.list_flags(patient_id="home-10", kinds=["NEWS2_HIGH"])) == 1
+
+
+def test_the_newest_resolved_flag_of_a_kind_decides_whether_a_straggler_raises_again(running):
+    with running.client() as c:
+        push(c, "home-11", T0, {**OXIMETER, **CUFF, **APP}, "app")  # set A: 8, HIGH
+        [first] = c.list_flags(patient_id="home-11", kinds=["NEWS2_HIGH"])
+        c.resolve(first.id, "VISITED", "seen at home")
+        b = push(c, "home-11", T0 + 40 * MIN, {**OXIMETER, **CUFF, **APP}, "app")  # set B: HIGH again
+        assert b.set_started_at.ToDatetime(dt.UTC) == T0 + 40 * MIN
+        [second] = c.list_flags(patient_id="home-11", kinds=["NEWS2_HIGH"])
+        c.resolve(second.id, "PHONED", "called the patient")
+        late = push(c, "home-11", T0 + 45 * MIN, THERMOMETER, "thermometer")  # joins set B, which was dealt with
+        assert late.complete and late.set_started_at.ToDatetime(dt.UTC) == T0 + 40 * MIN
+        assert not c.list_flags(patient_id="home-11", kinds=["NEWS2_HIGH"])
+
+
+def test_a_pushed_flag_tells_the_patients_complex_needs_risk(running):
+    extract = pa.table({"patient_id": ["home-12"], "age": pa.array([88], pa.int16()),
+                        "icd10": pa.array([["I50.9", "C78.0"]], pa.list_(pa.string())),
+                        "atc": pa.array([["C07AB02", "C03CA01"]], pa.list_(pa.string())),
+                        "admissions_12m": [0], "has_coordinator": [False]})
+    with running.client() as c:
+        c.score_patients(extract, batch_id="gp-home-12")
+        [unmet] = c.list_flags(patient_id="home-12", kinds=["RISK_UNMET_NEED"])
+        reasons = json.loads(unmet.assessment_json)["risk_reasons"]
+        push(c, "home-12", T0, {**OXIMETER, **CUFF, **APP, **THERMOMETER}, "app")
+        [high] = c.list_flags(patient_id="home-12", kinds=["NEWS2_HIGH"])
+        risk = json.loads(c.get_flag(high.id).isbar.json)["background"]["risk"]
+        assert risk["tier"] == "HIGH" and risk["reasons"] == reasons[:5] and reasons
+        assert "Charlson" in c.get_flag(high.id).isbar.text_en
 
 
 def test_a_stream_assembles_in_order(running):

@@ -72,8 +72,7 @@ class FollowUp:
                 newest[patient] = i
         if known is None:
             known = store.follow_up_of(cur, unit, sorted(newest))
-        band = scored.column("news2_band").combine_chunks()
-        bands = band.cast(pa.string()).to_pylist()
+        bands = scored.column("news2_band").to_pylist()  # dictionary-encoded: its values as text
         red = scored.column("news2_red").to_pylist()
         total = scored.column("news2_total").to_pylist()
         rows, moved = [], []
@@ -167,7 +166,7 @@ class FollowUp:
         tiers = _risk(store, cur, unit, risk_rows)
         cols = {c: scored.column(c).to_pylist() for c in ("news2_total", "news2_red", "news2_complete",
                                                           "news2_missing", *(f"news2_{p}" for p in PARAMETERS))}
-        bands = scored.column("news2_band").combine_chunks().cast(pa.string()).to_pylist()
+        bands = scored.column("news2_band").to_pylist()
         out = []
         for patient, kind, row, worst in zip(found.patient_ids, found.kinds, found.scored_rows, found.worst_total,
                                              strict=True):

@@ -99,7 +99,9 @@ def set_scorer(settings: dict[str, dict]):
     return lambda patients, sets: score_sets(patients, sets, settings)
 
 
-def assessments(observations: list[pb.Observation], raw: Raw) -> list[pb.Assessment]:
+def assessments(observations: list[pb.Observation], raw: Raw, rows: list[int] | None = None
+                ) -> list[pb.Assessment | None]:
+    """An Assessment per observation; with `rows`, only those (the others None)."""
     scored = raw.bits(K.BM_SCORED).tolist()
     red = raw.bits(K.BM_RED).tolist()
     complete = raw.bits(K.BM_COMPLETE).tolist()
@@ -110,8 +112,9 @@ def assessments(observations: list[pb.Observation], raw: Raw) -> list[pb.Assessm
     sub = raw.sub.tolist()
     total, band, missing = raw.total.tolist(), raw.band.tolist(), raw.missing.tolist()
     monitoring, na, reject = raw.monitoring.tolist(), raw.na_reason.tolist(), raw.reject.tolist()
-    out = []
-    for i, obs in enumerate(observations):
+    out: list[pb.Assessment | None] = [None] * len(observations)
+    for i in range(len(observations)) if rows is None else rows:
+        obs = observations[i]
         a = pb.Assessment(patient_id=obs.patient_id, applicable=applicable[i])
         if obs.HasField("observed_at"):
             a.observed_at.CopyFrom(obs.observed_at)
@@ -128,7 +131,7 @@ def assessments(observations: list[pb.Observation], raw: Raw) -> list[pb.Assessm
         for k, param in enumerate(PARAMETERS):
             if sub_ok[k][i]:
                 setattr(s, param, sub[k][i])
-        out.append(a)
+        out[i] = a
     return out
 
 
@@ -147,13 +150,15 @@ class ObservationsService(observations_pb2_grpc.ObservationsServicer):
         self._batch_max = stream_batch_max
         self._window_us = assembly_window_us
 
-    def _assemble(self, observations: list[pb.Observation], raw: Raw, out: list[pb.Assessment], batch_id: str,
-                  caller: Caller) -> list[pb.Assessment]:
+    def _assemble(self, observations: list[pb.Observation], raw: Raw, batch_id: str, caller: Caller
+                  ) -> list[pb.Assessment]:
         """Each accepted reading answered with the assessment of the observation set it belongs to (docs/home.md),
         scored with the patient's settings as they are inside the assembly's transaction. A rejected reading (a bad
         value, an invalid id, a time in the future) is answered as it is and kept out of every set."""
         accepted = [i for i in np.flatnonzero(~raw.bits(K.BM_REJECT)).tolist()
                     if observations[i].patient_id]
+        taken = set(accepted)
+        out = assessments(observations, raw, [i for i in range(len(observations)) if i not in taken])
         if not accepted:
             return out
         now = clock.now_us()
@@ -258,10 +263,10 @@ class ObservationsService(observations_pb2_grpc.ObservationsServicer):
                 observations = self._with_settings(observations, settings)
                 raw = score_observations(observations, self._scoring.check_ids)
         seconds = time.perf_counter() - started
-        out = assessments(observations, raw)
         if self._window_us:
-            out = self._assemble(observations, raw, out, batch_id, caller)
+            out = self._assemble(observations, raw, batch_id, caller)
         else:
+            out = assessments(observations, raw)
             recorded = queue.record(_table(observations, raw), batch_id, caller)
             if not recorded.replayed:
                 for i, a in enumerate(out):

@@ -125,12 +125,15 @@ class FollowUpStore:
                        ) -> None:
         """(patient_id, newest set time, its band, red, total, next due time or None) per patient whose newest set
         moved on: it is no longer overdue."""
-        cur.executemany(self._sql(
-            "INSERT INTO follow_up (unit, patient_id, last_set_at, band, red, total, due_at, overdue_for) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (unit, patient_id) DO UPDATE SET "
-            "last_set_at = excluded.last_set_at, band = excluded.band, red = excluded.red, total = excluded.total, "
-            "due_at = excluded.due_at, overdue_for = NULL"),
-            [(unit, p, t, band, int(red), total, due) for p, t, band, red, total, due in rows])
+        for start in range(0, len(rows), 500):  # one statement for a push's few patients
+            part = rows[start:start + 500]
+            self._execute(cur, "INSERT INTO follow_up (unit, patient_id, last_set_at, band, red, total, due_at, "
+                               f"overdue_for) VALUES {', '.join(['(?, ?, ?, ?, ?, ?, ?, NULL)'] * len(part))} "
+                               "ON CONFLICT (unit, patient_id) DO UPDATE SET last_set_at = excluded.last_set_at, "
+                               "band = excluded.band, red = excluded.red, total = excluded.total, "
+                               "due_at = excluded.due_at, overdue_for = NULL",
+                          tuple(v for p, t, band, red, total, due in part
+                                for v in (unit, p, t, band, int(red), total, due)))
 
     def clear_overdue(self, cur, unit: str, patients: Sequence[str], note: str) -> list[int]:
         """Resolve the patients' open MEASUREMENT_OVERDUE flags: a reading arrived. Audited as the server's."""

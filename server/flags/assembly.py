@@ -10,8 +10,11 @@ one (both stay in history), and a reading older than the window never counts.
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 __all__ = ["FIELDS", "AssembledSet", "Reading", "assemble", "decode", "encode"]
 
@@ -28,7 +31,7 @@ class Reading:
     measured_at: int  # µs since the epoch, UTC
     seq: int  # arrival order (ties at one measurement time: the later arrival wins)
     device: str
-    values: dict  # field -> value, present fields only
+    values: Mapping  # field -> value, present fields only
 
 
 @dataclass
@@ -47,8 +50,11 @@ def encode(values: dict) -> str:
     return json.dumps(values, sort_keys=True, separators=(",", ":"))
 
 
-def decode(text: str) -> dict:
-    return json.loads(text)
+@functools.lru_cache(maxsize=32_768)
+def decode(text: str) -> Mapping:
+    """A stored reading's fields, read-only, because one text decodes to one shared mapping: each push reads its
+    patients' readings of the last hour again, and decoding them every time cost ~0.15 ms a push."""
+    return MappingProxyType(json.loads(text))
 
 
 def assemble(readings: list[Reading], at: int, window_us: int) -> AssembledSet:

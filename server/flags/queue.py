@@ -64,7 +64,7 @@ class FlagQueue:
         with self.store.batch(batch_id, prepared.patients, caller=caller, rows=scored.num_rows) as opened:
             if opened is None:
                 return Recorded(replayed=True)
-            stored, cur = opened
+            stored, cur, _ = opened
             up, base, states = rules.trend(prepared, stored, self.window_us)
             found = rules.findings(scored, prepared, up, base)
             outcome = self.store.commit_batch(cur, batch_id, caller.actor, states, found, unit=caller.unit)
@@ -95,13 +95,14 @@ class FlagQueue:
         lo = min(p.measured_at for p in pushed) - window_us
         hi = max(p.measured_at for p in pushed) + window_us
         received = now_us()
-        with self.store.batch(batch_id, patients, caller=caller, rows=len(pushed), serialise=True) as opened:
+        # one read, with the patients' locks and trend states, for the sets, the scoring, ISBAR, the resolved
+        # flags' sets and after_sets' due times (follow_up is written only there)
+        reads = self.store.assembly_queries(caller.unit, patients, lo, hi, settings=settings is None, flags=True)
+        with self.store.batch(batch_id, patients, caller=caller, rows=len(pushed), serialise=True,
+                              reads=reads) as opened:
             if opened is not None:
-                stored, cur = opened
-                # one read for the sets, the scoring, ISBAR, the resolved flags' sets and after_sets' due times
-                # (follow_up is written only there)
-                read = self.store.assembly_reads(cur, caller.unit, patients, lo, hi, settings=settings is None,
-                                                 flags=True)
+                stored, cur, answers = opened
+                read = self.store.assembly_rows(patients, answers)
                 settings = read.settings if settings is None else settings
                 sets, readings = _assemble(pushed, read.history, window_us)
                 self.store.insert_readings(cur, caller.unit, [
@@ -157,7 +158,7 @@ class FlagQueue:
                               rows=scored.num_rows) as opened:
             if opened is None:
                 return Recorded(replayed=True)
-            stored, cur = opened
+            stored, cur, _ = opened
             found, states, up = risk_rules.risk_findings(scored, patients, last, stored)
             outcome = self.store.commit_batch(cur, batch_id, caller.actor, states, found, state_table="risk_state",
                                               unit=caller.unit)

@@ -44,19 +44,24 @@ class FollowUpStore:
 
     def assembly_reads(self, cur, unit: str, patients: Sequence[str], lo: int, hi: int, *, settings: bool = True,
                        follow_up: bool = True, flags: bool = False) -> AssemblyReads:
-        """What assembling a push reads under its patients' locks, in one statement (per 500 patients): their
-        readings measured in [lo, hi]; with `settings` their settings; with `follow_up` their follow-up rows; with
-        `flags` what raising flags for their sets may need (resolved_sets, and the kept ISBAR messages and risk
+        """What assembling a push reads under its patients' locks (assembly_queries), read now."""
+        queries = self.assembly_queries(unit, patients, lo, hi, settings=settings, follow_up=follow_up, flags=flags)
+        return self.assembly_rows(patients, self._read_many(cur, queries))
+
+    def assembly_queries(self, unit: str, patients: Sequence[str], lo: int, hi: int, *, settings: bool = True,
+                         follow_up: bool = True, flags: bool = False) -> list[tuple[str, tuple]]:
+        """What assembling a push reads under its patients' locks, one statement per 500 patients: their readings
+        measured in [lo, hi]; with `settings` their settings; with `follow_up` their follow-up rows; with `flags`
+        what raising flags for their sets may need (the resolved flags' sets, and the kept ISBAR messages and risk
         tiers of FollowUp.isbar_reads). A push's statements cost more in the server than in the database, so the
-        few rows a push does not need (it finds nothing) are cheaper read than asked for again."""
-        out = AssemblyReads({}, {p: [] for p in patients}, {}, {}, [], [])
-        resolved = []
+        few rows a push does not need (it finds nothing) are cheaper read than asked for again.
+        assembly_rows makes AssemblyReads of the answers."""
         queries = []
         for start in range(0, len(patients), 500):
             part = list(patients[start:start + 500])
             where = f"unit = ? AND patient_id IN ({', '.join('?' * len(part))})"
             # tag, patient, three integers, two texts, a blob: every branch's rows in one shape, typed by the first
-            parts = [(f"SELECT 0, patient_id, measured_at, seq, CAST(NULL AS BIGINT), device, reading, "
+            parts = [("SELECT 0, patient_id, measured_at, seq, CAST(NULL AS BIGINT), device, reading, "
                       f"CAST(NULL AS {self.blob}) FROM readings "
                       f"WHERE {where} AND measured_at >= ? AND measured_at <= ?", (unit, *part, lo, hi))]
             if settings:
@@ -74,7 +79,14 @@ class FollowUpStore:
                     ("SELECT 5, patient_id, updated_at, NULL, NULL, NULL, NULL, state FROM risk_state "
                      f"WHERE {where}", (unit, *part))]
             queries.append((" UNION ALL ".join(q for q, _ in parts), tuple(a for _, args in parts for a in args)))
-        for rows in self._read_many(cur, queries):
+        return queries
+
+    @staticmethod
+    def assembly_rows(patients: Sequence[str], answers: list[list[tuple]]) -> AssemblyReads:
+        """AssemblyReads of the answers to assembly_queries."""
+        out = AssemblyReads({}, {p: [] for p in patients}, {}, {}, [], [])
+        resolved = []
+        for rows in answers:
             for tag, patient, a, b, c, text, reading, blob in rows:
                 if tag == 0:
                     out.history[patient].append((a, b, text, reading))

@@ -207,10 +207,11 @@ class Store(PatientSettingsStore, FollowUpStore, ConsoleStore, abc.ABC):
 
     @contextmanager
     def batch(self, batch_id: str, patients: list[str], state_table: str = "trend_state",
-              caller: Caller = Caller("local-operator"), rows: int | None = None, serialise: bool = False):
-        """A transaction for one scored batch of `caller`'s unit. Yields (states, cur): states maps patient ->
-        stored trend bytes. The scoring itself is audited (who, method, batch id, row count) in the same
-        transaction.
+              caller: Caller = Caller("local-operator"), rows: int | None = None, serialise: bool = False,
+              reads: Sequence[tuple[str, tuple]] = ()):
+        """A transaction for one scored batch of `caller`'s unit. Yields (states, cur, rows): states maps patient
+        -> stored trend bytes; rows are the answers of `reads` ((SQL, parameters) each), read after the patients
+        are locked. The scoring itself is audited (who, method, batch id, row count) in the same transaction.
 
         Yields None instead when this batch_id was committed before: a resubmitted batch raises nothing twice.
         With `serialise`, transactions on the same patients wait for each other even for a patient never seen
@@ -218,10 +219,20 @@ class Store(PatientSettingsStore, FollowUpStore, ConsoleStore, abc.ABC):
         """
         with self.transaction(pipeline=rows is not None and rows <= PIPELINE_ROWS) as cur:
             self.audit_call(cur, caller, "SCORE", batch_id=batch_id, row_count=rows)
-            if self._seen_batch(cur, caller.unit, batch_id, sorted(patients) if serialise and patients else None):
+            opened = self._open_batch(cur, caller.unit, batch_id, patients, state_table,
+                                      sorted(patients) if serialise and patients else None, list(reads))
+            if opened is None:
                 yield None
                 return
-            yield dict(self._lock_patients(cur, caller.unit, patients, state_table)) if patients else {}, cur
+            yield opened[0], cur, opened[1]
+
+    def _open_batch(self, cur, unit: str, batch_id: str, patients: list[str], table: str, lock: list[str] | None,
+                    reads: list[tuple[str, tuple]]) -> tuple[dict, list[list[tuple]]] | None:
+        """None when the batch was seen; else the patients' states (their rows locked) and the rows of `reads`."""
+        if self._seen_batch(cur, unit, batch_id, lock):
+            return None
+        states = dict(self._lock_patients(cur, unit, patients, table)) if patients else {}
+        return states, self._read_many(cur, reads) if reads else []
 
     def _seen_batch(self, cur, unit: str, batch_id: str, lock: list[str] | None) -> bool:
         """Whether this batch id was committed before; with `lock`, first wait for those patients' keys."""

@@ -106,18 +106,47 @@ class PostgresStore(Store):
         cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(%s::text[]) AS k",
                     ([f"{unit}\x1f{p}" for p in patients],))
 
-    def _seen_batch(self, cur, unit, batch_id, lock):
+    @staticmethod
+    def _seen_query(unit, batch_id, lock):
         if not lock:
-            return super()._seen_batch(cur, unit, batch_id, lock)
-        # one round trip for both: the patients' locks (in the order given), then whether the batch was seen
-        row = cur.execute("SELECT (SELECT count(*) FROM (SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
-                          "FROM unnest(%s::text[]) WITH ORDINALITY AS u(k, n) ORDER BY n) AS l), "
-                          "EXISTS (SELECT 1 FROM batches WHERE unit = %s AND batch_id = %s)",
-                          ([f"{unit}\x1f{p}" for p in lock], unit, batch_id)).fetchone()
-        return bool(row[1])
+            return "SELECT EXISTS (SELECT 1 FROM batches WHERE unit = %s AND batch_id = %s)", (unit, batch_id)
+        # one statement for both: the patients' locks (in the order given), then whether the batch was seen
+        return ("SELECT (SELECT count(*) FROM (SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
+                "FROM unnest(%s::text[]) WITH ORDINALITY AS u(k, n) ORDER BY n) AS l), "
+                "EXISTS (SELECT 1 FROM batches WHERE unit = %s AND batch_id = %s)",
+                ([f"{unit}\x1f{p}" for p in lock], unit, batch_id))
+
+    @staticmethod
+    def _lock_patients_query(unit, patients, table):
+        return (f"SELECT patient_id, state FROM {table} WHERE unit = %s AND patient_id = ANY(%s) "
+                "ORDER BY patient_id FOR UPDATE", (unit, patients))
+
+    def _seen_batch(self, cur, unit, batch_id, lock):
+        return bool(cur.execute(*self._seen_query(unit, batch_id, lock)).fetchone()[-1])
+
+    def _open_batch(self, cur, unit, batch_id, patients, table, lock, reads):
+        if not self._piped(cur) or not patients:
+            return super()._open_batch(cur, unit, batch_id, patients, table, lock, reads)
+        # One round trip: the locks and whether the batch was seen, the patients' rows, the reads (they run, and
+        # are dropped, for a batch seen before: a read costs less than a round trip).
+        cursors = [cur.connection.cursor() for _ in range(1 + len(reads))]
+        try:
+            cur.execute(*self._seen_query(unit, batch_id, lock))
+            cursors[0].execute(*self._lock_patients_query(unit, patients, table))
+            for c, (text, params) in zip(cursors[1:], reads, strict=True):
+                c.execute(self._sql(text), params)
+            if cur.fetchone()[-1]:  # (the locks' count,) whether the batch was seen
+                return None
+            return dict(cursors[0].fetchall()), [c.fetchall() for c in cursors[1:]]
+        finally:
+            for c in cursors:
+                c.close()
+
+    def _piped(self, cur) -> bool:
+        return cur.connection.pgconn.pipeline_status != self._psycopg.pq.PipelineStatus.OFF
 
     def _read_many(self, cur, queries):
-        if cur.connection.pgconn.pipeline_status == self._psycopg.pq.PipelineStatus.OFF or len(queries) < 2:
+        if not self._piped(cur) or len(queries) < 2:
             return super()._read_many(cur, queries)
         cursors = [cur.connection.cursor() for _ in queries[1:]]
         try:  # every statement is sent; the first answer read waits for all of them at once
@@ -132,8 +161,7 @@ class PostgresStore(Store):
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_EVENT_LOCK,))
 
     def _lock_patients(self, cur, unit, patients, table):
-        return cur.execute(f"SELECT patient_id, state FROM {table} WHERE unit = %s AND patient_id = ANY(%s) "
-                           "ORDER BY patient_id FOR UPDATE", (unit, patients)).fetchall()
+        return cur.execute(*self._lock_patients_query(unit, patients, table)).fetchall()
 
     def _stage(self, cur, f):
         rows = list(f.rows())
@@ -152,7 +180,7 @@ class PostgresStore(Store):
 
     def _insert_rows(self, cur, table, columns, rows):
         rows = rows if isinstance(rows, list) else list(rows)
-        piped = cur.connection.pgconn.pipeline_status != self._psycopg.pq.PipelineStatus.OFF
+        piped = self._piped(cur)
         if len(rows) <= 16 or piped:  # a push's few rows: one INSERT costs less than COPY's extra round trips
             for start in range(0, len(rows), 1000):  # (and COPY cannot run in a pipeline)
                 part = rows[start:start + 1000]

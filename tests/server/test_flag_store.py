@@ -300,7 +300,7 @@ def test_a_failed_small_batch_commits_nothing_and_the_store_goes_on(store):
     integrity = (sqlite3.IntegrityError, *((pytest.importorskip("psycopg").IntegrityError,)
                                             if not isinstance(store, SQLiteStore) else ()))
     with pytest.raises(integrity), store.batch("broken", ["p1"], caller=Caller("dev"), rows=1) as opened:
-        _, cur = opened
+        _, cur, _ = opened
         store._execute(cur, "INSERT INTO batches (unit, batch_id, source, committed_at, raised, updated) "
                             "VALUES (?, ?, ?, ?, ?, ?)", ("", "broken", None, None, 0, 0))  # NOT NULL
         store._execute(cur, "INSERT INTO batches (unit, batch_id, source, committed_at, raised, updated) "

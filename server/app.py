@@ -97,7 +97,8 @@ def create_server(address: str = "127.0.0.1:0", settings: Settings | None = None
                          int(settings.overdue_grace_seconds * 1_000_000), metrics)
     queue = FlagQueue(store, metrics, follow_up=follow_up) if store else None
     scoring = ScoringService(metrics, ready, limit, queue, load_policy(settings.risk_policy),
-                             max_rows=settings.max_rows_per_batch, check_ids=settings.validate_national_id)
+                             max_rows=settings.max_rows_per_batch, check_ids=settings.validate_national_id,
+                             max_observations_per_batch=settings.stream_batch_max)
     add_scoring_to_server(scoring, server)
     observations = ObservationsService(metrics, scoring, settings.stream_batch_max,
                                        int(settings.assembly_window_seconds * 1_000_000))

@@ -68,7 +68,8 @@ class Settings:
     """A folder of response policies, <unit>.toml per unit and default.toml (docs/response-policy.md): whom to
     contact at which band, and how often to measure. None: the shipped RCP 2017 default for every unit."""
     stream_batch_max: int = 512
-    """StreamObservations scores up to this many queued observations in one kernel call."""
+    """StreamObservations scores up to this many queued observations in one kernel call; an ObservationBatch
+    (StreamObservationBatches) may carry up to this many."""
     tls_cert: str | None = None
     """PEM certificate chain the server presents; with tls_key, the server speaks TLS only."""
     tls_key: str | None = None

@@ -28,6 +28,7 @@ METHOD_ROLES: dict[str, frozenset[str]] = {
     "/varde.v1.Scoring/GetServerInfo": frozenset({"device", "journal", "coordinator", "operator"}),
     "/varde.v1.Observations/PushObservation": frozenset({"device"}),
     "/varde.v1.Observations/StreamObservations": frozenset({"device"}),
+    "/varde.v1.Observations/StreamObservationBatches": frozenset({"device"}),
     "/varde.v1.Flags/ListFlags": _COORDINATING,
     "/varde.v1.Flags/WatchFlags": _COORDINATING,
     "/varde.v1.Flags/ClaimFlag": _COORDINATING,

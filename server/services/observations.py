@@ -1,4 +1,5 @@
-"""PushObservation and StreamObservations: protobuf observation sets for devices that cannot carry Arrow.
+"""PushObservation, StreamObservations and StreamObservationBatches: protobuf observation sets for devices that
+cannot carry Arrow.
 
 Observations go straight from their fields to the serial kernel (`score_values`: numpy arrays, no Arrow, no
 parallel dispatch for one row) and back into Assessments. Arrow is built only when the flag queue needs a batch.
@@ -321,3 +322,19 @@ class ObservationsService(observations_pb2_grpc.ObservationsServicer):
                     return
             if group:
                 yield from self._assess(group, caller)
+
+    @streaming("StreamObservationBatches")
+    def StreamObservationBatches(self, request_iterator, context, where):
+        # One kernel call (and one flag-queue transaction) per batch, as the client grouped them: the batch is the
+        # unit a gateway retries, and its content is its id for the flags.
+        identity = identity_of(context)
+        caller = Caller(identity.actor, identity.unit, "StreamObservationBatches")
+        for n, batch in enumerate(request_iterator):
+            where.text = f"observation batch {n}"
+            if len(batch.observations) > self._batch_max:
+                raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                                   f"an ObservationBatch carries {len(batch.observations):,} observations; at most "
+                                   f"{self._batch_max:,} are accepted (ServerInfo.max_observations_per_batch): "
+                                   "split it", field="observations")
+            observations = list(batch.observations)
+            yield pb.AssessmentBatch(assessments=self._assess(observations, caller) if observations else ())

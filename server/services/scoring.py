@@ -117,7 +117,8 @@ def _check_id_lengths(ids: pa.ChunkedArray) -> None:
 
 class ScoringService(scoring_pb2_grpc.ScoringServicer):
     def __init__(self, metrics: Metrics, ready, max_message_bytes: int, queue: FlagQueue | None,
-                 risk_policy: Policy | None = None, *, max_rows: int = 5_000_000, check_ids: bool = False):
+                 risk_policy: Policy | None = None, *, max_rows: int = 5_000_000, check_ids: bool = False,
+                 max_observations_per_batch: int = 512):
         self.metrics = metrics
         self.max_rows = max_rows
         # Compressed IPC may declare any size; a request may inflate to 4 times the message limit (256 MiB by
@@ -128,7 +129,8 @@ class ScoringService(scoring_pb2_grpc.ScoringServicer):
         self.queue = queue
         self.risk_policy = risk_policy or load_policy()
         self._info = scoring_pb2.ServerInfo(version=__version__, max_message_bytes=max_message_bytes,
-                                            serial_below=SERIAL_BELOW)
+                                            serial_below=SERIAL_BELOW,
+                                            max_observations_per_batch=max_observations_per_batch)
 
     @unary("GetServerInfo")
     def GetServerInfo(self, request, context, where):

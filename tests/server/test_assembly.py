@@ -180,6 +180,19 @@ def test_a_stream_assembles_in_order(running):
         assert [a.total for a in got] == [4, 6, 7, 9] and got[-1].complete
 
 
+def test_a_batched_stream_assembles_in_order_and_a_batch_sent_again_raises_nothing_twice(running):
+    rows = [{"patient_id": "home-13", "observed_at": T0 + k * MIN, "source": "gateway", **v}
+            for k, v in enumerate((OXIMETER, CUFF, THERMOMETER, APP))]
+    with running.client() as c:
+        got = list(c.stream(rows, batch=4))
+        assert [a.total for a in got] == [4, 6, 7, 9] and got[-1].complete and all(a.assembled for a in got)
+        flags = {f.kind: f.occurrences for f in c.list_flags(patient_id="home-13")}
+        assert sorted(flags) == ["NEWS2_HIGH", "NEWS2_MEDIUM"]  # one per kind, not one per reading
+        again = list(c.stream(rows, batch=4))
+        assert [a.total for a in again] == [9, 9, 9, 9]  # the same readings, now all in one set
+        assert {f.kind: f.occurrences for f in c.list_flags(patient_id="home-13")} == flags
+
+
 def test_assembly_off_scores_every_push_as_sent(tmp_path):
     r = Running(Settings(address="127.0.0.1:0", queue=str(tmp_path / "q.sqlite3"), assembly_window_seconds=0))
     try:

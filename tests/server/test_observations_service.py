@@ -1,4 +1,5 @@
-"""PushObservation and StreamObservations over a real socket: the same answers as the batch kernel."""
+"""PushObservation, StreamObservations and StreamObservationBatches over a real socket: the same answers as the
+batch kernel."""
 
 from __future__ import annotations
 
@@ -93,6 +94,37 @@ def test_stream_agrees_with_the_batch_kernel_and_keeps_order(server):
     for a, exp, src in zip(got, expected, rows(table), strict=True):
         assert a.patient_id == (src["patient_id"] or "")
         check_same(a, exp)
+
+
+def test_a_batched_stream_agrees_with_the_batch_kernel_and_keeps_order(server):
+    table = observations(5_000, seed=13)
+    expected = score_news2(table).to_pylist()
+    sent = rows(table)
+    for r in sent:  # patients of their own: the server assembles a patient's readings of the last 30 minutes
+        r["patient_id"] = r["patient_id"] and f"batched-{r['patient_id']}"
+    with server.client() as c:
+        assert c.server_info().max_observations_per_batch == 512
+        got = list(c.stream(sent, batch=300))  # 16 full batches and a short one
+        assert list(c.stream([], batch=64)) == []
+    assert len(got) == len(expected)
+    for a, exp, src in zip(got, expected, sent, strict=True):
+        assert a.patient_id == (src["patient_id"] or "")
+        check_same(a, exp)
+
+
+def test_a_batch_over_the_limit_is_refused_naming_the_limit_and_an_empty_one_answers_empty(server):
+    one = observation(FEVERISH)
+    with grpc.insecure_channel(server.address) as ch:
+        stub = observations_pb2_grpc.ObservationsStub(ch)
+        replies = list(stub.StreamObservationBatches(iter([pb.ObservationBatch(), pb.ObservationBatch(
+            observations=[one] * 3)]), timeout=10))
+        assert [len(r.assessments) for r in replies] == [0, 3] and replies[1].assessments[0].total == 5
+        with pytest.raises(grpc.RpcError) as info:
+            list(stub.StreamObservationBatches(iter([pb.ObservationBatch(observations=[one] * 513)]), timeout=10))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "513 observations; at most 512" in info.value.details() and "split it" in info.value.details()
+    with pytest.raises(ValueError, match="batch must be 1 or more"), server.client() as c:
+        list(c.stream([FEVERISH], batch=0))
 
 
 def test_stream_of_nothing_answers_nothing(server):

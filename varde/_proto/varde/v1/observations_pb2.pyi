@@ -25,6 +25,18 @@ BAND_LOW_MEDIUM: Band
 BAND_MEDIUM: Band
 BAND_HIGH: Band
 
+class ObservationBatch(_message.Message):
+    __slots__ = ("observations",)
+    OBSERVATIONS_FIELD_NUMBER: _ClassVar[int]
+    observations: _containers.RepeatedCompositeFieldContainer[Observation]
+    def __init__(self, observations: _Optional[_Iterable[_Union[Observation, _Mapping]]] = ...) -> None: ...
+
+class AssessmentBatch(_message.Message):
+    __slots__ = ("assessments",)
+    ASSESSMENTS_FIELD_NUMBER: _ClassVar[int]
+    assessments: _containers.RepeatedCompositeFieldContainer[Assessment]
+    def __init__(self, assessments: _Optional[_Iterable[_Union[Assessment, _Mapping]]] = ...) -> None: ...
+
 class Observation(_message.Message):
     __slots__ = ("patient_id", "observed_at", "resp_rate", "spo2", "spo2_scale", "on_oxygen", "systolic_bp", "pulse", "consciousness", "temperature", "age", "pregnant", "source", "reported_news2_total")
     PATIENT_ID_FIELD_NUMBER: _ClassVar[int]

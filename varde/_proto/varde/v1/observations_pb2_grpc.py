@@ -44,6 +44,11 @@ class ObservationsStub:
                 request_serializer=varde_dot_v1_dot_observations__pb2.Observation.SerializeToString,
                 response_deserializer=varde_dot_v1_dot_observations__pb2.Assessment.FromString,
                 _registered_method=True)
+        self.StreamObservationBatches = channel.stream_stream(
+                '/varde.v1.Observations/StreamObservationBatches',
+                request_serializer=varde_dot_v1_dot_observations__pb2.ObservationBatch.SerializeToString,
+                response_deserializer=varde_dot_v1_dot_observations__pb2.AssessmentBatch.FromString,
+                _registered_method=True)
 
 
 class ObservationsServicer:
@@ -63,6 +68,15 @@ class ObservationsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamObservationBatches(self, request_iterator, context):
+        """The same with many observation sets per message, for a gateway that forwards many devices or a device that
+        sends what it kept while offline: one AssessmentBatch per ObservationBatch, its Assessments in the batch's order.
+        A gRPC message costs the server more than scoring an observation does.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ObservationsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +89,11 @@ def add_ObservationsServicer_to_server(servicer, server):
                     servicer.StreamObservations,
                     request_deserializer=varde_dot_v1_dot_observations__pb2.Observation.FromString,
                     response_serializer=varde_dot_v1_dot_observations__pb2.Assessment.SerializeToString,
+            ),
+            'StreamObservationBatches': grpc.stream_stream_rpc_method_handler(
+                    servicer.StreamObservationBatches,
+                    request_deserializer=varde_dot_v1_dot_observations__pb2.ObservationBatch.FromString,
+                    response_serializer=varde_dot_v1_dot_observations__pb2.AssessmentBatch.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -131,6 +150,33 @@ class Observations:
             '/varde.v1.Observations/StreamObservations',
             varde_dot_v1_dot_observations__pb2.Observation.SerializeToString,
             varde_dot_v1_dot_observations__pb2.Assessment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamObservationBatches(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/varde.v1.Observations/StreamObservationBatches',
+            varde_dot_v1_dot_observations__pb2.ObservationBatch.SerializeToString,
+            varde_dot_v1_dot_observations__pb2.AssessmentBatch.FromString,
             options,
             channel_credentials,
             insecure,

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16varde/v1/scoring.proto\x12\x08varde.v1\"\x13\n\x11ServerInfoRequest\"N\n\nServerInfo\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x19\n\x11max_message_bytes\x18\x02 \x01(\x03\x12\x14\n\x0cserial_below\x18\x03 \x01(\x03\"G\n\nArrowBatch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x11\n\tarrow_ipc\x18\x02 \x01(\x0c\x12\x14\n\x0cresults_only\x18\x03 \x01(\x08\"\xa0\x01\n\x0bScoredBatch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x11\n\tarrow_ipc\x18\x02 \x01(\x0c\x12\'\n\x07summary\x18\x03 \x01(\x0b\x32\x16.varde.v1.BatchSummary\x12\x14\n\x0c\x66lags_raised\x18\x04 \x01(\x03\x12\x15\n\rflags_updated\x18\x05 \x01(\x03\x12\x16\n\x0e\x66lags_replayed\x18\x06 \x01(\x08\"\xcc\x03\n\x0c\x42\x61tchSummary\x12\x0c\n\x04rows\x18\x01 \x01(\x03\x12\x0e\n\x06scored\x18\x02 \x01(\x03\x12\x16\n\x0enot_applicable\x18\x03 \x01(\x03\x12\x10\n\x08rejected\x18\x04 \x01(\x03\x12H\n\x12rejected_by_reason\x18\x05 \x03(\x0b\x32,.varde.v1.BatchSummary.RejectedByReasonEntry\x12\x30\n\x05\x62\x61nds\x18\x06 \x03(\x0b\x32!.varde.v1.BatchSummary.BandsEntry\x12\x0b\n\x03red\x18\x07 \x01(\x03\x12\x10\n\x08\x63omplete\x18\x08 \x01(\x03\x12\x30\n\x05tiers\x18\t \x03(\x0b\x32!.varde.v1.BatchSummary.TiersEntry\x12\x12\n\nunmet_need\x18\n \x01(\x03\x1a\x37\n\x15RejectedByReasonEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a,\n\nBandsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a,\n\nTiersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x32\xd0\x01\n\x07Scoring\x12?\n\x0cScoreBatches\x12\x14.varde.v1.ArrowBatch\x1a\x15.varde.v1.ScoredBatch(\x01\x30\x01\x12@\n\rScorePatients\x12\x14.varde.v1.ArrowBatch\x1a\x15.varde.v1.ScoredBatch(\x01\x30\x01\x12\x42\n\rGetServerInfo\x12\x1b.varde.v1.ServerInfoRequest\x1a\x14.varde.v1.ServerInfoB?\n\x0bno.varde.v1P\x01Z.github.com/varde/varde/gen/go/varde/v1;vardev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16varde/v1/scoring.proto\x12\x08varde.v1\"\x13\n\x11ServerInfoRequest\"r\n\nServerInfo\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x19\n\x11max_message_bytes\x18\x02 \x01(\x03\x12\x14\n\x0cserial_below\x18\x03 \x01(\x03\x12\"\n\x1amax_observations_per_batch\x18\x04 \x01(\x03\"G\n\nArrowBatch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x11\n\tarrow_ipc\x18\x02 \x01(\x0c\x12\x14\n\x0cresults_only\x18\x03 \x01(\x08\"\xa0\x01\n\x0bScoredBatch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x11\n\tarrow_ipc\x18\x02 \x01(\x0c\x12\'\n\x07summary\x18\x03 \x01(\x0b\x32\x16.varde.v1.BatchSummary\x12\x14\n\x0c\x66lags_raised\x18\x04 \x01(\x03\x12\x15\n\rflags_updated\x18\x05 \x01(\x03\x12\x16\n\x0e\x66lags_replayed\x18\x06 \x01(\x08\"\xcc\x03\n\x0c\x42\x61tchSummary\x12\x0c\n\x04rows\x18\x01 \x01(\x03\x12\x0e\n\x06scored\x18\x02 \x01(\x03\x12\x16\n\x0enot_applicable\x18\x03 \x01(\x03\x12\x10\n\x08rejected\x18\x04 \x01(\x03\x12H\n\x12rejected_by_reason\x18\x05 \x03(\x0b\x32,.varde.v1.BatchSummary.RejectedByReasonEntry\x12\x30\n\x05\x62\x61nds\x18\x06 \x03(\x0b\x32!.varde.v1.BatchSummary.BandsEntry\x12\x0b\n\x03red\x18\x07 \x01(\x03\x12\x10\n\x08\x63omplete\x18\x08 \x01(\x03\x12\x30\n\x05tiers\x18\t \x03(\x0b\x32!.varde.v1.BatchSummary.TiersEntry\x12\x12\n\nunmet_need\x18\n \x01(\x03\x1a\x37\n\x15RejectedByReasonEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a,\n\nBandsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a,\n\nTiersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x32\xd0\x01\n\x07Scoring\x12?\n\x0cScoreBatches\x12\x14.varde.v1.ArrowBatch\x1a\x15.varde.v1.ScoredBatch(\x01\x30\x01\x12@\n\rScorePatients\x12\x14.varde.v1.ArrowBatch\x1a\x15.varde.v1.ScoredBatch(\x01\x30\x01\x12\x42\n\rGetServerInfo\x12\x1b.varde.v1.ServerInfoRequest\x1a\x14.varde.v1.ServerInfoB?\n\x0bno.varde.v1P\x01Z.github.com/varde/varde/gen/go/varde/v1;vardev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,19 +41,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SERVERINFOREQUEST']._serialized_start=36
   _globals['_SERVERINFOREQUEST']._serialized_end=55
   _globals['_SERVERINFO']._serialized_start=57
-  _globals['_SERVERINFO']._serialized_end=135
-  _globals['_ARROWBATCH']._serialized_start=137
-  _globals['_ARROWBATCH']._serialized_end=208
-  _globals['_SCOREDBATCH']._serialized_start=211
-  _globals['_SCOREDBATCH']._serialized_end=371
-  _globals['_BATCHSUMMARY']._serialized_start=374
-  _globals['_BATCHSUMMARY']._serialized_end=834
-  _globals['_BATCHSUMMARY_REJECTEDBYREASONENTRY']._serialized_start=687
-  _globals['_BATCHSUMMARY_REJECTEDBYREASONENTRY']._serialized_end=742
-  _globals['_BATCHSUMMARY_BANDSENTRY']._serialized_start=744
-  _globals['_BATCHSUMMARY_BANDSENTRY']._serialized_end=788
-  _globals['_BATCHSUMMARY_TIERSENTRY']._serialized_start=790
-  _globals['_BATCHSUMMARY_TIERSENTRY']._serialized_end=834
-  _globals['_SCORING']._serialized_start=837
-  _globals['_SCORING']._serialized_end=1045
+  _globals['_SERVERINFO']._serialized_end=171
+  _globals['_ARROWBATCH']._serialized_start=173
+  _globals['_ARROWBATCH']._serialized_end=244
+  _globals['_SCOREDBATCH']._serialized_start=247
+  _globals['_SCOREDBATCH']._serialized_end=407
+  _globals['_BATCHSUMMARY']._serialized_start=410
+  _globals['_BATCHSUMMARY']._serialized_end=870
+  _globals['_BATCHSUMMARY_REJECTEDBYREASONENTRY']._serialized_start=723
+  _globals['_BATCHSUMMARY_REJECTEDBYREASONENTRY']._serialized_end=778
+  _globals['_BATCHSUMMARY_BANDSENTRY']._serialized_start=780
+  _globals['_BATCHSUMMARY_BANDSENTRY']._serialized_end=824
+  _globals['_BATCHSUMMARY_TIERSENTRY']._serialized_start=826
+  _globals['_BATCHSUMMARY_TIERSENTRY']._serialized_end=870
+  _globals['_SCORING']._serialized_start=873
+  _globals['_SCORING']._serialized_end=1081
 # @@protoc_insertion_point(module_scope)

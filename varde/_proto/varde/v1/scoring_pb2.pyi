@@ -11,14 +11,16 @@ class ServerInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ServerInfo(_message.Message):
-    __slots__ = ("version", "max_message_bytes", "serial_below")
+    __slots__ = ("version", "max_message_bytes", "serial_below", "max_observations_per_batch")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     SERIAL_BELOW_FIELD_NUMBER: _ClassVar[int]
+    MAX_OBSERVATIONS_PER_BATCH_FIELD_NUMBER: _ClassVar[int]
     version: str
     max_message_bytes: int
     serial_below: int
-    def __init__(self, version: _Optional[str] = ..., max_message_bytes: _Optional[int] = ..., serial_below: _Optional[int] = ...) -> None: ...
+    max_observations_per_batch: int
+    def __init__(self, version: _Optional[str] = ..., max_message_bytes: _Optional[int] = ..., serial_below: _Optional[int] = ..., max_observations_per_batch: _Optional[int] = ...) -> None: ...
 
 class ArrowBatch(_message.Message):
     __slots__ = ("batch_id", "arrow_ipc", "results_only")

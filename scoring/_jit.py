@@ -7,9 +7,16 @@ NaN, and the kernels must see NaN to reject it.
 
 from __future__ import annotations
 
+import os
 import threading
 
-import numba
+# OpenMP (Numba's threading layer where libgomp is installed) lets its threads spin for a while after each parallel
+# kernel, waiting for the next: ~10 ms of a core per kernel call here, taken from gRPC's threads, the client and the
+# Parquet writer on a 2-core machine. Passive threads sleep at once; a kernel call takes as long (measured). Set
+# before Numba loads OpenMP, which reads it once; an operator's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numba  # noqa: E402
 
 __all__ = ["PARALLEL_LOCK", "helper", "parallel", "prange", "serial"]
 

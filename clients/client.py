@@ -28,7 +28,7 @@ from varde._proto.varde.v1 import (
     scoring_pb2_grpc,
 )
 from varde._proto.varde.v1 import observations_pb2 as obs_pb2
-from varde._wire import ArrowBatchView, decode_scored_batch, encode_arrow_batch
+from varde._wire import ArrowBatchView, decode_scored_batch, encode_arrow_batch, ipc_stream
 from varde.clients._auth import CallCredentials, channel_credentials
 from varde.scoring.risk.score import RISK_COLUMNS
 from varde.scoring.schema import RESULT_COLUMNS
@@ -117,10 +117,7 @@ def _compact(chunk: pa.RecordBatch) -> pa.RecordBatch:
 
 
 def _ipc(batch: pa.RecordBatch) -> pa.Buffer:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, batch.schema) as writer:
-        writer.write_batch(batch)
-    return sink.getvalue()
+    return ipc_stream(batch)
 
 
 def _filter(states, kinds, patient_id, min_severity, limit) -> flags_pb2.FlagFilter:

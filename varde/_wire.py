@@ -11,10 +11,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pyarrow as pa
+
 from varde._proto.varde.v1 import scoring_pb2
 
 __all__ = ["ArrowBatchView", "WireError", "decode_arrow_batch", "decode_scored_batch", "encode_arrow_batch",
-           "encode_scored_batch"]
+           "encode_scored_batch", "ipc_stream"]
+
+
+def ipc_stream(data: pa.Table | pa.RecordBatch) -> pa.Buffer:
+    """`data` as one Arrow IPC stream, in a buffer of exactly its size: a growing BufferOutputStream copied
+    everything written so far each time it grew (4 % of the server's CPU on a stream of 4 MiB requests)."""
+    def write(sink) -> None:
+        with pa.ipc.new_stream(sink, data.schema) as writer:
+            writer.write(data)
+
+    mock = pa.MockOutputStream()
+    write(mock)
+    buf = pa.allocate_buffer(mock.size())
+    write(pa.FixedSizeBufferWriter(buf))
+    return buf
 
 
 class WireError(ValueError):

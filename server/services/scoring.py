@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 
 from varde import __version__
 from varde._proto.varde.v1 import scoring_pb2, scoring_pb2_grpc
-from varde._wire import decode_arrow_batch, encode_scored_batch
+from varde._wire import decode_arrow_batch, encode_scored_batch, ipc_stream
 from varde.scoring import RESULT_COLUMNS, score_news2
 from varde.scoring.arrow import check_schema, validate_column
 from varde.scoring.national_id import check_national_ids
@@ -55,10 +55,7 @@ def read_ipc(data) -> pa.Table:
 
 
 def write_ipc(table: pa.Table) -> pa.Buffer:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue()
+    return ipc_stream(table)
 
 
 def fill_summary(msg: scoring_pb2.BatchSummary, c: Counts) -> None:

@@ -27,6 +27,7 @@ __all__ = [
     "int8_array",
     "numeric_column",
     "readonly",
+    "valid_mask",
     "validate_column",
     "validity",
 ]
@@ -74,6 +75,15 @@ def validity(arr: pa.Array) -> tuple[np.ndarray, int]:
     if buf is None or arr.null_count == 0:
         return _EMPTY_U8, 0
     return readonly(np.frombuffer(buf, np.uint8)), arr.offset
+
+
+def valid_mask(arr: pa.Array) -> np.ndarray | None:
+    """A bool per slot, True where valid, from the validity bitmap (None: no nulls). pyarrow's is_valid() and
+    to_numpy() of a boolean array go one slot at a time."""
+    if arr.null_count == 0:
+        return None
+    bits = np.frombuffer(arr.buffers()[0], np.uint8)
+    return np.unpackbits(bits, count=arr.offset + len(arr), bitorder="little")[arr.offset:].view(np.bool_)
 
 
 def _bytes(buf: pa.Buffer, itemsize: int, offset: int, length: int) -> np.ndarray:

@@ -9,6 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .arrow import valid_mask
+
 __all__ = ["Counts", "count", "count_values"]
 
 
@@ -62,9 +64,7 @@ def _value_counts(arr) -> Counter:
             continue
         if pa.types.is_dictionary(chunk.type):
             # The result columns are dictionary-encoded with a handful of values: count the codes.
-            codes = chunk.indices.to_numpy(zero_copy_only=False) if not chunk.null_count else \
-                chunk.indices.fill_null(0).to_numpy()[chunk.is_valid().to_numpy(zero_copy_only=False)]
-            counts = np.bincount(codes.astype(np.intp, copy=False), minlength=len(chunk.dictionary))
+            counts = _code_counts(chunk)
             names = chunk.dictionary.to_pylist()
             for code in np.flatnonzero(counts).tolist():
                 out[names[code]] += int(counts[code])
@@ -72,3 +72,17 @@ def _value_counts(arr) -> Counter:
             for item in pc.value_counts(chunk.drop_null()).to_pylist():
                 out[item["values"]] += item["counts"]
     return out
+
+
+def _code_counts(chunk: pa.DictionaryArray) -> np.ndarray:
+    """Rows per dictionary code, nulls left out, read straight from the Arrow buffers. A few codes in one-byte
+    indices (every result column) are counted one comparison pass each: np.bincount widens every index to 64 bits
+    first, and cost ~4 ms per 2M rows of a server's summary."""
+    n, k, idx = len(chunk), len(chunk.dictionary), chunk.indices
+    kind = np.dtype(idx.type.to_pandas_dtype())
+    codes = np.frombuffer(idx.buffers()[1], kind, n, idx.offset * kind.itemsize)
+    valid = valid_mask(chunk)
+    if kind.itemsize == 1 and k <= 32:
+        return np.array([np.count_nonzero(codes == c if valid is None else (codes == c) & valid) for c in range(k)],
+                        np.int64)
+    return np.bincount((codes if valid is None else codes[valid]).astype(np.intp), minlength=k)[:k]

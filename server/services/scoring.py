@@ -8,6 +8,7 @@ import time
 import uuid
 
 import grpc
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -15,7 +16,7 @@ from varde import __version__
 from varde._proto.varde.v1 import scoring_pb2, scoring_pb2_grpc
 from varde._wire import decode_arrow_batch, encode_scored_batch, ipc_stream
 from varde.scoring import RESULT_COLUMNS, score_news2
-from varde.scoring.arrow import check_schema, validate_column
+from varde.scoring.arrow import check_schema, valid_mask, validate_column
 from varde.scoring.national_id import check_national_ids
 from varde.scoring.news2 import SERIAL_BELOW
 from varde.scoring.risk import RISK_COLUMNS, score_risk
@@ -87,16 +88,25 @@ FUTURE_TOLERANCE_US = 5 * 60 * 1_000_000
 
 def in_the_future(table: pa.Table):
     """Which rows' observed_at is more than FUTURE_TOLERANCE_US after now (None: no such column, or one that is
-    not a time; the scoring reports that)."""
+    not a time; the scoring reports that). Read from the column's own integers in its own unit: casting it to
+    microseconds first cost ~5 ms per 2M rows, and refused a nanosecond time that is not whole microseconds."""
     if table.schema.names.count("observed_at") != 1 or not pa.types.is_timestamp(table.schema.field(
             "observed_at").type):
         return None
-    try:
-        micros = table.column("observed_at").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
-    except pa.ArrowException:
-        return None  # beyond what microseconds hold: the flag rules report it
+    column = table.column("observed_at")
     limit = clock.now_us() + FUTURE_TOLERANCE_US
-    return pc.fill_null(pc.greater(micros, limit), False).to_numpy(zero_copy_only=False)
+    # later than `limit` once truncated to whole microseconds, in the column's unit
+    bound = {"s": limit // 1_000_000, "ms": limit // 1_000, "us": limit, "ns": limit * 1_000 + 999}[column.type.unit]
+    parts = []
+    for chunk in column.chunks:
+        if not len(chunk):
+            continue
+        later = np.frombuffer(chunk.buffers()[1], np.int64, len(chunk), chunk.offset * 8) > bound
+        valid = valid_mask(chunk)
+        parts.append(later if valid is None else later & valid)
+    if not parts:
+        return np.zeros(0, np.bool_)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _check_id_lengths(ids: pa.ChunkedArray) -> None:

@@ -29,7 +29,8 @@ def test_readings_from_the_future_are_rejected_and_raise_nothing(server):
             {"patient_id": "fut-5", "observed_at": now - dt.timedelta(hours=1), **HIGH9},
             {"patient_id": "fut-6", "observed_at": None, **CALM}])
         scored = c.score(table)
-        flagged = {f.patient_id for f in c.list_flags()}
+        flagged = {p for p in ("fut-1", "fut-4", "fut-5") if c.list_flags(patient_id=p)}  # (other tests' flags
+        # may fill a page of list_flags() on the shared server)
     assert scored.column("reject_reason").to_pylist() == ["OBSERVED_IN_FUTURE", None, None]
     assert scored.column("news2_total").to_pylist()[0] is None
     assert "fut-1" not in flagged and "fut-4" not in flagged and "fut-5" in flagged

@@ -135,33 +135,21 @@ class FollowUp:
             facts["settings"] = {"age": values["age"]}
         return isbar.build(facts, self.policies.for_unit(flag.unit))
 
-    @staticmethod
-    def isbar_reads(unit: str, patients: list[str]) -> list[tuple[str, tuple]]:
-        """What with_isbar reads, as (SQL, parameters), so that a caller can send them with its own reads: the open
-        flags whose ISBAR message a new finding might keep, and the patients' risk tiers."""
-        marks = ", ".join("?" * len(patients))
-        return [("SELECT patient_id, kind, worst_total FROM flags WHERE unit = ? AND state <> 'RESOLVED' AND isbar IS "
-                 f"NOT NULL AND patient_id IN ({marks})", (unit, *patients)),
-                (f"SELECT patient_id, state, updated_at FROM risk_state WHERE unit = ? AND patient_id IN ({marks})",
-                 (unit, *patients))]
-
     def with_isbar(self, cur, store: Store, unit: str, found: Findings, scored: pa.Table,
                    sets: list[assembly.AssembledSet], readings: dict[str, list[assembly.Reading]],
                    baseline: np.ndarray, rising: np.ndarray, settings: dict[str, dict],
-                   previous: dict[str, tuple[int, int | None]] | None = None,
-                   read: list[list[tuple]] | None = None) -> Findings:
+                   newest_sets: dict[str, tuple[int, int | None]], kept_rows: list[tuple], risk_rows: list[tuple]
+                   ) -> Findings:
         """The findings with the ISBAR message of each NEWS2 one, built from fields only (flags/isbar.py).
 
-        `previous` is _previous_sets for these patients if the caller read it already in this transaction; `read`
-        the rows of isbar_reads (for these patients or more) if the caller sent them already."""
+        From the assembly's read (Store.assembly_queries with flags), for these patients or more: `newest_sets` maps
+        patient -> (time, total) of their newest set before this call, `kept_rows` are the open flags that keep an
+        ISBAR message, `risk_rows` their risk_state rows."""
         if not len(found) or found.scored_rows is None:
             return found
         policy = self.policies.for_unit(unit)
-        patients = sorted(set(found.patient_ids))
-        kept_rows, risk_rows = read if read is not None else store._read_many(cur, self.isbar_reads(unit, patients))
         # (patient, kind) -> worst total of the open flag whose ISBAR message a new finding would not replace
         kept = {(p, k): w for p, k, w in kept_rows}
-        before = previous if previous is not None else _previous_sets(store, cur, unit, patients)
         older_of: dict[tuple[str, int, int], list[assembly.Reading]] = {}  # one read per set, however many kinds
         tiers = _risk(store, cur, unit, risk_rows)
         cols = {c: scored.column(c).to_pylist() for c in ("news2_total", "news2_red", "news2_complete",
@@ -200,20 +188,13 @@ class FollowUp:
                 "rising": bool(rising[row]), "parameters": parameters,
                 "settings": settings.get(patient) or None, "risk": tiers.get(patient),
             }
-            last = before.get(patient)
+            last = newest_sets.get(patient)
             if last is not None and last[0] < s.at and last[1] is not None:
                 facts["previous_total"], facts["previous_at"] = last[1], iso(last[0])
             if baseline[row] >= 0:
                 facts["lowest_total_24h"] = int(baseline[row])
             out.append(json.dumps(isbar.build(facts, policy), ensure_ascii=False))
         return replace(found, isbar=out)
-
-
-def _previous_sets(store: Store, cur, unit: str, patients: list[str]) -> dict[str, tuple[int, int | None]]:
-    """patient -> (time, total) of their newest set before this call."""
-    rows = store._execute(cur, f"SELECT patient_id, last_set_at, total FROM follow_up WHERE unit = ? AND patient_id "
-                               f"IN ({', '.join('?' * len(patients))})", (unit, *patients)).fetchall()
-    return {p: (t, total) for p, t, total in rows}
 
 
 def risk_of(store: Store, cur, unit: str, patients: list[str]) -> dict[str, dict]:

@@ -116,10 +116,9 @@ class FlagQueue:
                 rising[prepared.rows] = up
                 baseline = np.full(scored.num_rows, -1, np.int8)
                 baseline[prepared.rows] = base
-                previous = {p: (t, total) for p, (t, _, total) in read.follow_up.items()}
+                newest_sets = {p: (t, total) for p, (t, _, total) in read.follow_up.items()}
                 found = self.follow_up.with_isbar(cur, self.store, caller.unit, found, scored, sets, readings,
-                                                  baseline, rising, settings, previous=previous,
-                                                  read=(read.kept, read.risk))
+                                                  baseline, rising, settings, newest_sets, read.kept, read.risk)
                 # before commit_batch: its event lock, which every server's commits wait for, is held to COMMIT
                 self.follow_up.after_sets(self.store, cur, caller.unit, scored, sets,
                                           [p.patient_id for p in pushed], settings,

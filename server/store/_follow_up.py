@@ -53,7 +53,7 @@ class FollowUpStore:
         """What assembling a push reads under its patients' locks, one statement per 500 patients: their readings
         measured in [lo, hi]; with `settings` their settings; with `follow_up` their follow-up rows; with `flags`
         what raising flags for their sets may need (the resolved flags' sets, and the kept ISBAR messages and risk
-        tiers of FollowUp.isbar_reads). A push's statements cost more in the server than in the database, so the
+        tiers FollowUp.with_isbar reads). A push's statements cost more in the server than in the database, so the
         few rows a push does not need (it finds nothing) are cheaper read than asked for again.
         assembly_rows makes AssemblyReads of the answers."""
         queries = []

@@ -172,6 +172,20 @@ def test_a_pushed_flag_tells_the_patients_complex_needs_risk(running):
         assert "Charlson" in c.get_flag(high.id).isbar.text_en
 
 
+def test_a_pushed_flag_tells_the_previous_set_and_each_parameters_previous_value(running):
+    calm = {"resp_rate": 16, "spo2": 97, "on_oxygen": False, "systolic_bp": 120, "pulse": 70, "consciousness": "A",
+            "temperature": 37.0}
+    with running.client() as c:
+        push(c, "home-14", T0, calm, "app")  # a complete set, total 0
+        push(c, "home-14", T0 + 60 * MIN, {**OXIMETER, **CUFF, **THERMOMETER, **APP}, "app")  # a new set: 9, HIGH
+        [high] = c.list_flags(patient_id="home-14", kinds=["NEWS2_HIGH"])
+        isbar = json.loads(c.get_flag(high.id).isbar.json)
+    situation = isbar["situation"]
+    assert (situation["previous_total"], situation["total"], situation["change"]) == (0, 9, 9)
+    pulse = next(p for p in isbar["current_status"]["parameters"] if p["name"] == "pulse")
+    assert (pulse["value"], pulse["previous_value"]) == (115, 70)
+
+
 def test_a_stream_assembles_in_order(running):
     with running.client() as c:
         rows = [{"patient_id": "home-8", "observed_at": T0 + k * MIN, **v}

@@ -101,7 +101,10 @@ def in_the_future(table: pa.Table):
     for chunk in column.chunks:
         if not len(chunk):
             continue
-        later = np.frombuffer(chunk.buffers()[1], np.int64, len(chunk), chunk.offset * 8) > bound
+        data = chunk.buffers()[1]
+        if data is None or data.size < (chunk.offset + len(chunk)) * 8:
+            return None  # not a well-formed column (this runs before validation): the scoring reports it
+        later = np.frombuffer(data, np.int64, len(chunk), chunk.offset * 8) > bound
         valid = valid_mask(chunk)
         parts.append(later if valid is None else later & valid)
     if not parts:

@@ -18,6 +18,8 @@ import pyarrow.csv as pcsv
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
+from ._parquet_parts import ParallelParquetWriter
+
 __all__ = ["FORMATS", "InputError", "Source", "atomic_output", "file_format", "open_source"]
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".arrow": "arrow", ".feather": "arrow",
@@ -159,7 +161,8 @@ class _Sink:
             batch = _decode_foreign_dictionaries(batch)
         if self._writer is None:
             if self.fmt == "parquet":
-                self._writer = pq.ParquetWriter(self.path, batch.schema, compression="zstd")
+                self._writer = ParallelParquetWriter(self.path, batch.schema, threads=_encode_threads(),
+                                                     compression="zstd")
             elif self.fmt == "csv":
                 batch = _join_lists(batch)
                 self._writer = pcsv.CSVWriter(self.path if self.path != "-" else _stdout(), batch.schema)
@@ -175,6 +178,15 @@ class _Sink:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+
+
+def _encode_threads() -> int:
+    """Threads encoding Parquet row groups: the cores this process may use, at most 4 (each holds a batch)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
 
 
 def _join_lists(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -217,7 +229,7 @@ def atomic_output(path: str, background: bool = False):
 
     def make(target: str):
         sink = _Sink(target, fmt)
-        return BackgroundSink(sink) if background else sink
+        return BackgroundSink(sink, depth=1) if background else sink
 
     if path == "-":
         sink = make(path)

@@ -81,8 +81,8 @@ def _print(settings, as_json: bool) -> None:
 
 def _call(args, fn):
     from ._connect import connect
+    from ._errors import VardeError
     from ._files import InputError
-    from .client import VardeError
 
     with connect(args) as client:
         try:

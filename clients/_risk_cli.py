@@ -70,10 +70,10 @@ def _risk(args) -> int:
     from varde.scoring.schema import SchemaError
     from varde.scoring.summary import count_values
 
+    from ._errors import VardeError
     from ._files import RISK_CSV_TYPES, InputError, atomic_output, open_source, split_code_lists
     from ._pipeline import prefetch
     from ._progress import Progress
-    from .client import VardeError
 
     if args.batch_size < 1:
         raise InputError("--batch-size must be at least 1")

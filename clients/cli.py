@@ -305,8 +305,8 @@ def _print_flag(f, as_json: bool) -> None:
 
 
 def _flags_call(args, fn):
+    from ._errors import VardeError
     from ._files import InputError
-    from .client import VardeError
 
     with connect(args) as client:
         try:
@@ -480,11 +480,11 @@ def _score(args) -> int:
     from varde.scoring import SchemaError, score_news2
     from varde.scoring.summary import Counts, count
 
+    from ._errors import VardeError
     from ._files import InputError, atomic_output, open_source
     from ._pipeline import prefetch
     from ._progress import Progress
     from ._summary import render
-    from .client import VardeError
 
     if args.batch_size < 1:
         raise InputError("--batch-size must be at least 1")
@@ -598,7 +598,7 @@ def _serve(args) -> int:
 
 
 def _health(args) -> int:
-    from .client import VardeError
+    from ._errors import VardeError
 
     with connect(args, timeout=args.timeout, retries=0) as client:
         try:

@@ -30,6 +30,7 @@ from varde._proto.varde.v1 import (
 from varde._proto.varde.v1 import observations_pb2 as obs_pb2
 from varde._wire import ArrowBatchView, decode_scored_batch, encode_arrow_batch, ipc_stream
 from varde.clients._auth import CallCredentials, channel_credentials
+from varde.clients._errors import VardeError
 from varde.scoring.risk.score import RISK_COLUMNS
 from varde.scoring.schema import RESULT_COLUMNS
 
@@ -43,15 +44,6 @@ MiB = 1 << 20
 DEFAULT_CHUNK_BYTES = 4 * MiB
 
 _OBS_FIELDS = {f.name for f in Observation.DESCRIPTOR.fields}
-
-
-class VardeError(Exception):
-    """The server refused a request; `code` is the gRPC status code and the message says why."""
-
-    def __init__(self, code: grpc.StatusCode, message: str):
-        super().__init__(f"{code.name}: {message}")
-        self.code = code
-        self.details = message
 
 
 def _error(e: grpc.RpcError) -> VardeError:

@@ -14,8 +14,33 @@ SUBSTANCE, UNDERSPECIFIED, MALFORMED, EMPTY = 0, 1, 2, 3
 
 
 @helper
+def _is_letter(ch):
+    return 65 <= (ch & 0xDF) <= 90  # either case; no other byte maps into A-Z
+
+
+@helper
+def _is_digit(ch):
+    return 48 <= ch <= 57
+
+
+@helper
 def _atc(data, start, end):
-    """(outcome, packed key) of one ATC code, normalised on the fly (upper case; dots and whitespace dropped)."""
+    """(outcome, packed key) of one ATC code, normalised on the fly (upper case; dots and whitespace dropped).
+    A substance written plainly (seven characters: letter, 2 digits, 2 letters, 2 digits), as nearly every code
+    is, is packed at once; anything else is read byte by byte."""
+    if end - start == 7:
+        c0, c1, c2, c3 = data[start], data[start + 1], data[start + 2], data[start + 3]
+        c4, c5, c6 = data[start + 4], data[start + 5], data[start + 6]
+        if (_is_letter(c0) and _is_digit(c1) and _is_digit(c2) and _is_letter(c3) and _is_letter(c4)
+                and _is_digit(c5) and _is_digit(c6)):
+            key = np.int64((c0 & 0xDF) - 64)
+            key = key * 37 + (c1 - 21)
+            key = key * 37 + (c2 - 21)
+            key = key * 37 + ((c3 & 0xDF) - 64)
+            key = key * 37 + ((c4 & 0xDF) - 64)
+            key = key * 37 + (c5 - 21)
+            key = key * 37 + (c6 - 21)
+            return SUBSTANCE, key
     length = 0
     key = np.int64(0)
     bad = False

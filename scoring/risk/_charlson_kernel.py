@@ -67,17 +67,64 @@ def _find(keys, count, key):
 
 
 @helper
+def _plain(data, start, end, max_len, tail_digits):
+    """(ok, key, length, key3, key4) of a code written plainly: a letter (either case), two digits, an optional dot,
+    then only digits (tail_digits) or letters and digits, at most max_len characters in all. Nearly every code is
+    written so; anything else (whitespace, a second dot, a stray byte) is left to the byte-by-byte reading (ok
+    False). Branches on whole-code tests, no per-byte classification loop for the rubric."""
+    if end - start < 3:
+        return False, 0, 0, 0, 0
+    u0 = data[start] & 0xDF  # upper case if a letter; no other byte maps into A-Z
+    c1 = data[start + 1]
+    c2 = data[start + 2]
+    if not (65 <= u0 <= 90 and 48 <= c1 <= 57 and 48 <= c2 <= 57):
+        return False, 0, 0, 0, 0
+    key = ((u0 - 64) * 37 + (c1 - 21)) * 37 + (c2 - 21)  # digits pack as ch - 48 + 27
+    key3 = key
+    key4 = 0
+    length = 3
+    b = start + 3
+    if b < end and data[b] == 46:
+        b += 1
+        if b == end:  # "E11.": a trailing dot is dropped like any other
+            return length <= max_len, key, length, key3, key4
+    while b < end:
+        ch = data[b]
+        b += 1
+        if 48 <= ch <= 57:
+            v = ch - 21
+        elif not tail_digits and 65 <= (ch & 0xDF) <= 90:
+            v = (ch & 0xDF) - 64
+        else:
+            return False, 0, 0, 0, 0
+        if length < MAX_LEN:
+            key = key * 37 + v
+        length += 1
+        if length == 4:
+            key4 = key
+    return length <= max_len, key, length, key3, key4
+
+
+@helper
 def _normalise(data, start, end, max_len, tail_digits, letters):
-    """(outcome, packed key, length) of the code in data[start:end], normalised on the fly; outcome is EMPTY,
-    MALFORMED, UNKNOWN or NO_GROUP (well-formed, not looked up yet).
+    """(outcome, packed key, length, key of the first 3 characters, of the first 4) of the code in data[start:end],
+    normalised on the fly; outcome is EMPTY, MALFORMED, UNKNOWN or NO_GROUP (well-formed, not looked up yet).
 
     Well-formed: a letter, two digits, then up to max_len - 3 more digits (tail_digits) or letters and digits.
     A well-formed code whose letter is not in `letters` (bit k: letter A + k) is UNKNOWN. With max_len == ATC:
     an ATC code of any level (A, A10, A10B, A10BA, A10BA02), matched by prefix.
     """
     atc = max_len == ATC
+    if not atc:
+        ok, key, length, key3, key4 = _plain(data, start, end, max_len, tail_digits)
+        if ok:
+            if not (letters >> ((data[start] & 0xDF) - 65)) & 1:
+                return UNKNOWN, key, length, key3, key4
+            return NO_GROUP, key, length, key3, key4
     length = 0
     key = 0
+    key3 = 0
+    key4 = 0
     bad = False
     first = 0
     b = start
@@ -112,26 +159,31 @@ def _normalise(data, start, end, max_len, tail_digits, letters):
         if length < MAX_LEN:
             key = key * 37 + v
         length += 1
+        if length == 3:
+            key3 = key
+        elif length == 4:
+            key4 = key
     if length == 0:
-        return EMPTY, key, length
+        return EMPTY, key, length, key3, key4
     if atc:
         if bad or length == 2 or length == 6 or length > 7:
-            return MALFORMED, key, length
+            return MALFORMED, key, length, key3, key4
     elif bad or length < 3 or length > max_len:
-        return MALFORMED, key, length
+        return MALFORMED, key, length, key3, key4
     if not (letters >> first) & 1:
-        return UNKNOWN, key, length
-    return NO_GROUP, key, length
+        return UNKNOWN, key, length, key3, key4
+    return NO_GROUP, key, length, key3, key4
 
 
 @helper
-def _lookup(key, length, keys, masks, counts, lut_masks, lut3, lut4, under3):
-    """(outcome, group mask) of a well-formed code in one table: MATCHED, UNDERSPECIFIED or NO_GROUP."""
+def _lookup(key, length, key3, key4, keys, masks, counts, lut_masks, lut3, lut4, under3):
+    """(outcome, group mask) of a well-formed code in one table: MATCHED, UNDERSPECIFIED or NO_GROUP. key3 and key4
+    are the keys of its first 3 and 4 characters (a division per prefix cost more than the rest of the look-up)."""
     found = np.uint64(0)
     if length >= 3:
-        found = lut_masks[lut3[key // POW37[length - 3]]]
+        found = lut_masks[lut3[key3]]
     if length >= 4:
-        found |= lut_masks[lut4[key // POW37[length - 4]]]
+        found |= lut_masks[lut4[key4]]
     for plen in (1, 2, 5):  # other prefix lengths, by binary search (none in the shipped tables)
         n = counts[plen]
         if n == 0 or plen > length:
@@ -141,7 +193,7 @@ def _lookup(key, length, keys, masks, counts, lut_masks, lut3, lut4, under3):
             found |= masks[plen, at]
     if found != 0:
         return MATCHED, found
-    if length == 3 and under3[key] != 0:
+    if length == 3 and under3[key3] != 0:
         return UNDERSPECIFIED, np.uint64(0)
     return NO_GROUP, np.uint64(0)
 
@@ -149,10 +201,10 @@ def _lookup(key, length, keys, masks, counts, lut_masks, lut3, lut4, under3):
 @helper
 def _read_code(data, start, end, max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3):
     """(outcome, group mask) of the code in data[start:end] in one table."""
-    outcome, key, length = _normalise(data, start, end, max_len, tail_digits, letters)
+    outcome, key, length, key3, key4 = _normalise(data, start, end, max_len, tail_digits, letters)
     if outcome != NO_GROUP:
         return outcome, np.uint64(0)
-    return _lookup(key, length, keys, masks, counts, lut_masks, lut3, lut4, under3)
+    return _lookup(key, length, key3, key4, keys, masks, counts, lut_masks, lut3, lut4, under3)
 
 
 @serial
@@ -251,7 +303,8 @@ def codes3_serial(lo, hi, col, max_len, tail_digits, letters, ta, tb, tc, mask_a
         for j in range(loff[i], loff[i + 1]):
             if not _valid(sbits, svoff, j):
                 continue
-            outcome, key, length = _normalise(data, soff[j], soff[j + 1], max_len, tail_digits, letters)
+            outcome, key, length, key3, key4 = _normalise(data, soff[j], soff[j + 1], max_len, tail_digits,
+                                                          letters)
             if outcome == MALFORMED:
                 n_malformed[i] += 1
                 continue
@@ -260,15 +313,15 @@ def codes3_serial(lo, hi, col, max_len, tail_digits, letters, ta, tb, tc, mask_a
                 continue
             if outcome == EMPTY:
                 continue
-            got, found = _lookup(key, length, ta[0], ta[1], ta[2], ta[3], ta[4], ta[5], ta[6])
+            got, found = _lookup(key, length, key3, key4, ta[0], ta[1], ta[2], ta[3], ta[4], ta[5], ta[6])
             if got == MATCHED:
                 mask_a[i] |= found
             elif got == UNDERSPECIFIED:
                 n_under[i] += 1
-            got, found = _lookup(key, length, tb[0], tb[1], tb[2], tb[3], tb[4], tb[5], tb[6])
+            got, found = _lookup(key, length, key3, key4, tb[0], tb[1], tb[2], tb[3], tb[4], tb[5], tb[6])
             if got == MATCHED:
                 mask_b[i] |= found
-            got, found = _lookup(key, length, tc[0], tc[1], tc[2], tc[3], tc[4], tc[5], tc[6])
+            got, found = _lookup(key, length, key3, key4, tc[0], tc[1], tc[2], tc[3], tc[4], tc[5], tc[6])
             if got == MATCHED:
                 mask_c[i] |= found
 

@@ -27,6 +27,7 @@ __all__ = [
     "int8_array",
     "numeric_column",
     "readonly",
+    "string_array",
     "valid_mask",
     "validate_column",
     "validity",
@@ -160,6 +161,15 @@ def numeric_column(arr: pa.Array | None, name: str) -> tuple:
 
 def _absent() -> tuple:
     return (ABSENT, _EMPTY_U8, 0, _EMPTY_U8, 0)
+
+
+def string_array(values: list[str] | tuple[str, ...]) -> pa.Array:
+    """Strings (no nulls) built from their buffers: pa.array() imports pandas, where it is installed, on its first
+    call, and that was 0.15 s of every `varde score` start."""
+    data = [v.encode() for v in values]
+    offsets = np.zeros(len(data) + 1, np.int32)
+    np.cumsum(np.fromiter((len(d) for d in data), np.int64, len(data)), out=offsets[1:])
+    return pa.Array.from_buffers(pa.string(), len(data), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))])
 
 
 def int8_array(values: np.ndarray, valid: np.ndarray | None) -> pa.Array:

@@ -23,6 +23,7 @@ from .arrow import (
     int8_array,
     numeric_column,
     readonly,
+    string_array,
     validate_column,
     validity,
 )
@@ -47,11 +48,11 @@ SERIAL_BELOW = 10_000
 
 _RESULT_SCHEMA = result_schema()
 _DICTIONARIES = {
-    "news2_band": pa.array(BANDS, pa.string()),
-    "news2_missing": pa.array(MISSING_NAMES, pa.string()),
-    "news2_not_applicable_reason": pa.array(NOT_APPLICABLE_REASONS, pa.string()),
-    "news2_monitoring": pa.array(MONITORING, pa.string()),
-    "reject_reason": pa.array(REJECT_REASONS, pa.string()),
+    "news2_band": string_array(BANDS),
+    "news2_missing": string_array(MISSING_NAMES),
+    "news2_not_applicable_reason": string_array(NOT_APPLICABLE_REASONS),
+    "news2_monitoring": string_array(MONITORING),
+    "reject_reason": string_array(REJECT_REASONS),
 }
 
 # Accepted spellings beyond the single letters, as a nurse's app or a journal may send them.

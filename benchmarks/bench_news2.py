@@ -11,6 +11,10 @@ What is inside each timing (input conversion is done once, outside, for every pe
 - varde: the public call `score_news2(table)`, Arrow in -> Arrow table with all result columns out.
 - floor: a Numba parallel sum over every input buffer the kernel reads (values, validity bitmaps, the
   on_oxygen bitmap, the consciousness indices): the memory-bandwidth floor for "the same bytes".
+- write floor: a Numba parallel fill of fresh buffers the size of Varde's result columns: what producing the
+  outputs costs in memory traffic alone (no peer but Varde writes them; the others give the total only).
+- read+write floor: both in one parallel pass, block by block: no kernel that reads the inputs and writes the
+  result columns can be faster.
 - numpy: np.select/np.where over numpy views of the columns, validity as bool masks prepared beforehand.
 - polars: a lazy select (expressions) + collect, on a DataFrame made once with pl.from_arrow.
 - duckdb: a CASE WHEN query over the registered Arrow table, materialised as an Arrow table.
@@ -436,6 +440,84 @@ def peer_floor(table: pa.Table) -> tuple[Peer, int]:
     return Peer(run, lambda: None, note), n_bytes
 
 
+@numba.njit(parallel=True, nogil=True)
+def _write_all(buffers, n_blocks):
+    # Block b fills the b-th slice of every output buffer, in 64-bit words: the cheapest possible producer of the
+    # result columns' bytes. The buffers are fresh each call, as every scoring call's outputs are.
+    for b in numba.prange(n_blocks):
+        for i in range(len(buffers)):
+            buf = buffers[i]
+            m = buf.shape[0]
+            lo = m * b // n_blocks
+            hi = m * (b + 1) // n_blocks
+            for j in range(lo, hi):
+                buf[j] = np.uint64(j)
+
+
+@numba.njit(parallel=True, nogil=True)
+def _read_write_all(inputs, outputs, n_blocks):
+    # Both at once, block by block as the kernel works: read the block's slice of every input, then fill its
+    # slice of every fresh output.
+    total = np.uint64(0)
+    for b in numba.prange(n_blocks):
+        acc = np.uint64(0)
+        for i in range(len(inputs)):
+            buf = inputs[i]
+            m = buf.shape[0]
+            for j in range(m * b // n_blocks, m * (b + 1) // n_blocks):
+                acc += buf[j]
+        for i in range(len(outputs)):
+            buf = outputs[i]
+            m = buf.shape[0]
+            for j in range(m * b // n_blocks, m * (b + 1) // n_blocks):
+                buf[j] = acc + np.uint64(j)
+        total += acc
+    return total
+
+
+def output_sizes(table: pa.Table) -> list[int]:
+    """The byte size of every buffer of Varde's result columns (values, validity bitmaps, dictionary indices)."""
+    from varde.scoring import RESULT_COLUMNS, score_news2
+
+    sizes = []
+    scored = score_news2(table.slice(0, min(table.num_rows, 1 << 20)))
+    scale = table.num_rows / scored.num_rows
+    for name in RESULT_COLUMNS:
+        for chunk in scored.column(name).chunks:
+            arr = chunk.indices if pa.types.is_dictionary(chunk.type) else chunk
+            for buf in arr.buffers():
+                if buf is not None:
+                    sizes.append(int(buf.size * scale))
+    return sizes
+
+
+def peer_write_floor(table: pa.Table) -> tuple[Peer, int]:
+    """Fresh buffers of the result columns' sizes, filled in parallel: what producing Varde's outputs costs in
+    memory traffic alone, with no reading and no arithmetic."""
+    sizes = output_sizes(table)
+    n_bytes = sum(sizes)
+    n_blocks = 8 * numba.get_num_threads()
+
+    def run() -> None:
+        _write_all(tuple(np.empty(max(1, s // 8), np.uint64) for s in sizes), n_blocks)
+
+    note = f"Numba parallel fill of fresh buffers the size of Varde's {n_bytes / 1e6:.0f} MB of result columns"
+    return Peer(run, lambda: None, note), n_bytes
+
+
+def peer_read_write_floor(table: pa.Table) -> Peer:
+    """The read floor's inputs read and the write floor's fresh outputs filled in one parallel pass."""
+    raw = floor_buffers(table)
+    words = tuple(b[: len(b) // 8 * 8].view(np.uint64) for b in raw)
+    sizes = output_sizes(table)
+    n_blocks = 8 * numba.get_num_threads()
+
+    def run() -> None:
+        _read_write_all(words, tuple(np.empty(max(1, s // 8), np.uint64) for s in sizes), n_blocks)
+
+    return Peer(run, lambda: None, "both floors in one parallel pass: read every input block, fill every output block")
+
+
 def peer_numpy(table: pa.Table) -> Peer:
     arrays = prepare_numpy(table)
     note = "np.select/np.where, one thread; numpy views and null masks prepared outside the timing"
@@ -506,9 +588,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     floor, floor_bytes = peer_floor(table)
+    write_floor, write_bytes = peer_write_floor(table)
     setups = {
         "varde": lambda: peer_varde(table),
         "floor": lambda: floor,
+        "write floor": lambda: write_floor,
+        "read+write floor": lambda: peer_read_write_floor(table),
         "numpy": lambda: peer_numpy(table),
         "polars": lambda: peer_polars(table),
         "duckdb": lambda: peer_duckdb(table),
@@ -539,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
             mismatches += compare(name, got, totals[ref][: len(got)], table, ref)
     print(f"totals checked against {ref}: {mismatches} mismatching rows")
 
-    report(times, notes, n, args, floor_bytes)
+    report(times, notes, n, args, floor_bytes, write_bytes)
     busy1, own1 = _cpu_seconds()
     others = (busy1 - busy0) - (own1 - own0)
     wall = time.perf_counter() - t0
@@ -556,7 +641,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def report(times: dict[str, list[float]], notes: dict[str, str], n: int, args, floor_bytes: int) -> None:
+def report(times: dict[str, list[float]], notes: dict[str, str], n: int, args, floor_bytes: int,
+           write_bytes: int) -> None:
     best = {name: min(t) for name, t in times.items()}
     median = {name: statistics.median(t) for name, t in times.items()}
     base = best.get("varde")
@@ -577,6 +663,14 @@ def report(times: dict[str, list[float]], notes: dict[str, str], n: int, args, f
 
     floor_gbs = floor_bytes / best["floor"] / 1e9
     print(f"\nread floor: {floor_bytes / 1e6:.0f} MB in {best['floor'] * 1e3:.2f} ms = {floor_gbs:.1f} GB/s")
+    write_ms = best["write floor"] * 1e3
+    print(f"write floor: {write_bytes / 1e6:.0f} MB of fresh result buffers in {write_ms:.2f} ms = "
+          f"{write_bytes / best['write floor'] / 1e9:.1f} GB/s; writing the outputs alone is "
+          f"{best['write floor'] / best['floor']:.2f}x the read floor and {best['polars'] / best['write floor']:.1f}x "
+          "faster than Polars")
+    both = best["read+write floor"]
+    print(f"read+write floor: {both * 1e3:.2f} ms = {both / best['floor']:.2f}x the read floor; Polars / it = "
+          f"{best['polars'] / both:.1f}x (a kernel that reads the inputs and writes the outputs cannot beat it)")
     verdicts = []
     if base:
         vs_floor = base / best["floor"]
@@ -599,7 +693,11 @@ def report(times: dict[str, list[float]], notes: dict[str, str], n: int, args, f
         print("|---|---:|---:|---:|---:|---|")
         for r in rows:
             print("| " + " | ".join(r) + " |")
-        print(f"\nRead floor: {floor_bytes / 1e6:.0f} MB at {floor_gbs:.1f} GB/s.")
+        print(f"\nRead floor: {floor_bytes / 1e6:.0f} MB at {floor_gbs:.1f} GB/s. Write floor: {write_bytes / 1e6:.0f} "
+              f"MB of fresh result buffers in {write_ms:.1f} ms ({best['write floor'] / best['floor']:.2f}x the read "
+              f"floor; Polars / write floor = {best['polars'] / best['write floor']:.1f}x). Read + write floor, one "
+              f"pass: {both * 1e3:.1f} ms ({both / best['floor']:.2f}x the read floor; Polars / it = "
+              f"{best['polars'] / both:.1f}x).")
         for v in verdicts:
             print(f"{v[0].upper()}{v[1:]}.")
         print(f"\nMachine: {machine_line()}.")

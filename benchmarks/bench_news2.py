@@ -78,21 +78,34 @@ def time_runs(fn: Callable[[], object], repeat: int) -> list[float]:
 # ---------------------------------------------------------------------------------------------- floor
 
 
+@numba.njit(nogil=True, inline="always")
+def _sum_slice(buffers, b, n_blocks):
+    """The sum of the b-th of n_blocks slices of every buffer: summing 64-bit words keeps the loop memory-bound."""
+    acc = np.uint64(0)
+    for i in range(len(buffers)):
+        buf = buffers[i]
+        m = buf.shape[0]
+        for j in range(m * b // n_blocks, m * (b + 1) // n_blocks):
+            acc += buf[j]
+    return acc
+
+
+@numba.njit(nogil=True, inline="always")
+def _fill_slice(buffers, b, n_blocks, value):
+    """Write the b-th of n_blocks slices of every buffer, a 64-bit word at a time."""
+    for i in range(len(buffers)):
+        buf = buffers[i]
+        m = buf.shape[0]
+        for j in range(m * b // n_blocks, m * (b + 1) // n_blocks):
+            buf[j] = value + np.uint64(j)
+
+
 @numba.njit(parallel=True, nogil=True)
 def _read_all(buffers, n_blocks):
-    # Block b reads the b-th slice of every buffer, as a row-blocked kernel would; summing 64-bit words keeps
-    # the loop memory-bound rather than ALU-bound.
+    # Block b reads the b-th slice of every buffer, as a row-blocked kernel would.
     total = np.uint64(0)
     for b in numba.prange(n_blocks):
-        acc = np.uint64(0)
-        for i in range(len(buffers)):
-            buf = buffers[i]
-            m = buf.shape[0]
-            lo = m * b // n_blocks
-            hi = m * (b + 1) // n_blocks
-            for j in range(lo, hi):
-                acc += buf[j]
-        total += acc
+        total += _sum_slice(buffers, b, n_blocks)
     return total
 
 
@@ -442,16 +455,10 @@ def peer_floor(table: pa.Table) -> tuple[Peer, int]:
 
 @numba.njit(parallel=True, nogil=True)
 def _write_all(buffers, n_blocks):
-    # Block b fills the b-th slice of every output buffer, in 64-bit words: the cheapest possible producer of the
-    # result columns' bytes. The buffers are fresh each call, as every scoring call's outputs are.
+    # Block b fills the b-th slice of every output buffer: the cheapest possible producer of the result columns'
+    # bytes. The buffers are fresh each call, as every scoring call's outputs are.
     for b in numba.prange(n_blocks):
-        for i in range(len(buffers)):
-            buf = buffers[i]
-            m = buf.shape[0]
-            lo = m * b // n_blocks
-            hi = m * (b + 1) // n_blocks
-            for j in range(lo, hi):
-                buf[j] = np.uint64(j)
+        _fill_slice(buffers, b, n_blocks, np.uint64(0))
 
 
 @numba.njit(parallel=True, nogil=True)
@@ -460,17 +467,8 @@ def _read_write_all(inputs, outputs, n_blocks):
     # slice of every fresh output.
     total = np.uint64(0)
     for b in numba.prange(n_blocks):
-        acc = np.uint64(0)
-        for i in range(len(inputs)):
-            buf = inputs[i]
-            m = buf.shape[0]
-            for j in range(m * b // n_blocks, m * (b + 1) // n_blocks):
-                acc += buf[j]
-        for i in range(len(outputs)):
-            buf = outputs[i]
-            m = buf.shape[0]
-            for j in range(m * b // n_blocks, m * (b + 1) // n_blocks):
-                buf[j] = acc + np.uint64(j)
+        acc = _sum_slice(inputs, b, n_blocks)
+        _fill_slice(outputs, b, n_blocks, acc)
         total += acc
     return total
 

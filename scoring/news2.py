@@ -264,8 +264,14 @@ _NUMBERS = ("resp_rate", "spo2", "systolic_bp", "pulse", "temperature", "spo2_sc
 _FLAGS = ("on_oxygen", "pregnant")
 
 
+_ONE_ROW_BITS = (readonly(np.zeros(1, np.uint8)), readonly(np.ones(1, np.uint8)))
+
+
 def _bits(mask: np.ndarray) -> np.ndarray:
-    return readonly(np.packbits(np.asarray(mask, np.bool_), bitorder="little"))
+    mask = np.asarray(mask, np.bool_)
+    if mask.shape == (1,):  # a single push: one of two constant bitmaps, not a packbits and a view per column
+        return _ONE_ROW_BITS[int(mask[0])]
+    return readonly(np.packbits(mask, bitorder="little"))
 
 
 def score_values(patient_present: np.ndarray, values: dict, consciousness: list) -> Raw:

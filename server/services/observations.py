@@ -47,6 +47,7 @@ __all__ = ["ObservationsService", "assessments", "score_observations", "score_se
 
 _NUMBERS = ("resp_rate", "spo2", "systolic_bp", "pulse", "temperature", "spo2_scale", "age")
 _FLAGS = ("on_oxygen", "pregnant")
+_FIELD_KINDS = tuple((name, np.float64) for name in _NUMBERS) + tuple((name, np.bool_) for name in _FLAGS)
 _BAND_ENUM = (pb.BAND_ZERO, pb.BAND_LOW, pb.BAND_LOW_MEDIUM, pb.BAND_MEDIUM, pb.BAND_HIGH)
 _MISSING_LISTS = tuple(tuple(m.split(";")) if m else () for m in MISSING_NAMES)
 _TS = pa.timestamp("us", tz="UTC")
@@ -58,16 +59,19 @@ def score_observations(observations: list[pb.Observation], check_ids: bool = Fal
     """The serial kernel over protobuf observations; with `check_ids` a patient_id that is not a valid national
     identity number rejects its row with INVALID_NATIONAL_ID."""
     values = {}
-    for name in (*_NUMBERS, *_FLAGS):
+    for name, kind in _FIELD_KINDS:
         present = [o.HasField(name) for o in observations]
-        if any(present):
-            kind = np.bool_ if name in _FLAGS else np.float64
+        if True in present:
             values[name] = (np.array([getattr(o, name) for o in observations], kind), np.array(present))
-    present = np.array([bool(o.patient_id) for o in observations])
+    present = [bool(o.patient_id) for o in observations]
     limit = (clock.now_us() + FUTURE_TOLERANCE_US) / 1e6
-    future = np.array([o.HasField("observed_at") and o.observed_at.seconds > limit for o in observations])
-    bad = (np.array([bool(o.patient_id) and not is_valid_national_id(o.patient_id) for o in observations])
-           if check_ids else np.zeros(len(observations), np.bool_))
+    future = [o.HasField("observed_at") and o.observed_at.seconds > limit for o in observations]
+    bad = [p and not is_valid_national_id(o.patient_id) for p, o in zip(present, observations, strict=True)] \
+        if check_ids else None
+    if True not in future and (bad is None or True not in bad):  # nearly every call: nothing rejected up front
+        return score_values(np.array(present), values, [o.consciousness or None for o in observations])
+    present, future = np.array(present), np.array(future)
+    bad = np.array(bad) if bad is not None else np.zeros(len(observations), np.bool_)
     raw = score_values(present & ~bad & ~future, values, [o.consciousness or None for o in observations])
     reject_invalid_ids(raw, future & present & ~bad, FUTURE)
     reject_invalid_ids(raw, bad)
@@ -103,24 +107,25 @@ def set_scorer(settings: dict[str, dict]):
 def assessments(observations: list[pb.Observation], raw: Raw, rows: list[int] | None = None
                 ) -> list[pb.Assessment | None]:
     """An Assessment per observation; with `rows`, only those (the others None)."""
-    scored = raw.bits(K.BM_SCORED).tolist()
-    red = raw.bits(K.BM_RED).tolist()
-    complete = raw.bits(K.BM_COMPLETE).tolist()
-    has_missing = raw.bits(K.BM_MISSING).tolist()
-    applicable = (raw.bits(K.BM_APPLICABLE) & raw.bits(K.BM_APPLICABLE_VALID)).tolist()
-    has_na, has_reject = raw.bits(K.BM_NA).tolist(), raw.bits(K.BM_REJECT).tolist()
-    sub_ok = [raw.sub_bits(k).tolist() for k in range(7)]
+    # Every bitmap unpacked in one call and every array converted once: per call, not per bitmap, is what a
+    # single push pays.
+    bits = np.unpackbits(raw.bm, axis=1, count=raw.n, bitorder="little").tolist()
+    scored, red, complete, has_missing = (bits[K.BM_SCORED], bits[K.BM_RED], bits[K.BM_COMPLETE],
+                                          bits[K.BM_MISSING])
+    applicable = [a & v for a, v in zip(bits[K.BM_APPLICABLE], bits[K.BM_APPLICABLE_VALID], strict=True)]
+    has_na, has_reject = bits[K.BM_NA], bits[K.BM_REJECT]
+    sub_ok = np.unpackbits(raw.sub_valid, axis=1, count=raw.n, bitorder="little").tolist()
     sub = raw.sub.tolist()
     total, band, missing = raw.total.tolist(), raw.band.tolist(), raw.missing.tolist()
     monitoring, na, reject = raw.monitoring.tolist(), raw.na_reason.tolist(), raw.reject.tolist()
     out: list[pb.Assessment | None] = [None] * len(observations)
     for i in range(len(observations)) if rows is None else rows:
         obs = observations[i]
-        a = pb.Assessment(patient_id=obs.patient_id, applicable=applicable[i])
+        a = pb.Assessment(patient_id=obs.patient_id, applicable=bool(applicable[i]))
         if obs.HasField("observed_at"):
             a.observed_at.CopyFrom(obs.observed_at)
         if scored[i]:
-            a.total, a.band, a.red, a.complete = total[i], _BAND_ENUM[band[i]], red[i], complete[i]
+            a.total, a.band, a.red, a.complete = total[i], _BAND_ENUM[band[i]], bool(red[i]), bool(complete[i])
             a.monitoring = MONITORING[monitoring[i]]
         if has_missing[i]:
             a.missing.extend(_MISSING_LISTS[missing[i]])

@@ -48,6 +48,7 @@ def check_same(assessment: pb.Assessment, expected: dict) -> None:
     assert band == (expected["news2_band"] or "UNSPECIFIED")
     assert assessment.red == bool(expected["news2_red"])
     assert assessment.complete == bool(expected["news2_complete"])
+    assert assessment.applicable == bool(expected["news2_applicable"])  # null (rejected) answers False
     assert assessment.reject_reason == (expected["reject_reason"] or "")
     assert assessment.not_applicable_reason == (expected["news2_not_applicable_reason"] or "")
     assert assessment.monitoring == (expected["news2_monitoring"] or "")

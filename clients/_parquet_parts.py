@@ -271,10 +271,6 @@ class ParallelParquetWriter:
         while len(self._pending) > self._threads or (self._pending and self._pending[0].done()):
             self._append(self._pending.popleft().result())
 
-    def write_table(self, table: pa.Table) -> None:
-        for batch in table.to_batches():
-            self.write_batch(batch)
-
     def _append(self, part: pa.Buffer) -> None:
         body, footer = _split(part)
         meta = _decode(footer)

@@ -68,11 +68,12 @@ def score_observations(observations: list[pb.Observation], check_ids: bool = Fal
     future = [o.HasField("observed_at") and o.observed_at.seconds > limit for o in observations]
     bad = [p and not is_valid_national_id(o.patient_id) for p, o in zip(present, observations, strict=True)] \
         if check_ids else None
+    consciousness = [o.consciousness or None for o in observations]
     if True not in future and (bad is None or True not in bad):  # nearly every call: nothing rejected up front
-        return score_values(np.array(present), values, [o.consciousness or None for o in observations])
+        return score_values(np.array(present), values, consciousness)
     present, future = np.array(present), np.array(future)
     bad = np.array(bad) if bad is not None else np.zeros(len(observations), np.bool_)
-    raw = score_values(present & ~bad & ~future, values, [o.consciousness or None for o in observations])
+    raw = score_values(present & ~bad & ~future, values, consciousness)
     reject_invalid_ids(raw, future & present & ~bad, FUTURE)
     reject_invalid_ids(raw, bad)
     return raw

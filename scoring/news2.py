@@ -6,6 +6,7 @@ rounding rule and the reject codes are written out in docs/news2.md.
 
 from __future__ import annotations
 
+import threading
 import unicodedata
 
 import numpy as np
@@ -40,7 +41,7 @@ from .schema import (
     result_schema,
 )
 
-__all__ = ["SERIAL_BELOW", "Raw", "score_news2", "score_values", "warm_up"]
+__all__ = ["SERIAL_BELOW", "Raw", "score_news2", "score_one", "score_values", "warm_up"]
 
 # Below this many rows the serial twin runs: handing work to the thread pool costs more than it saves.
 SERIAL_BELOW = 10_000
@@ -70,6 +71,9 @@ _UNKNOWN = 1
 def _word_code(value: str | None) -> int:
     if value is None:
         return 0
+    code = _WORDS.get(value)  # written as listed ("A", "ALERT"): no normalising
+    if code is not None:
+        return code
     key = unicodedata.normalize("NFC", value).strip().upper()
     return _WORDS.get(key, _UNKNOWN)
 
@@ -300,6 +304,41 @@ def score_values(patient_present: np.ndarray, values: dict, consciousness: list)
     cols = (column("spo2_scale"), column("on_oxygen"), column("resp_rate"), column("spo2"), column("systolic_bp"),
             column("pulse"), cons, column("temperature"), column("age"), column("pregnant"))
     return _run(n, _bits(present), 0, cols, K.CONSCIOUSNESS_CODES, False)
+
+
+_ONE_ABSENT = numeric_column(None, "")
+_ONE_TRUE = _ONE_ROW_BITS[1]
+_ONE_FLAG = tuple((BOOL, _ONE_ROW_BITS[v], 0, _ONE_TRUE, 0) for v in (0, 1))
+_ONE_CONSCIOUSNESS = tuple((I8, readonly(np.array([c], np.int8).view(np.uint8)), 0, readonly(np.empty(0, np.uint8)), 0)
+                           for c in range(len(K.CONSCIOUSNESS_CODES)))
+_ONE_SLOT = {name: k for k, name in enumerate(_NUMBERS)}
+_scratch = threading.local()
+
+
+def score_one(patient_present: bool, numbers: tuple, flags: tuple, consciousness: str | None) -> Raw:
+    """score_values for one row, as a device's push brings it: `numbers` holds the values of _NUMBERS (None: not
+    measured), `flags` on_oxygen and pregnant (None: not given). What score_values costs per column (two arrays,
+    a bitmap and a view each) was most of a push; here the row's numbers share one array and every bitmap is a
+    constant. Same kernel, same results (tests/scoring/test_score_values.py)."""
+    buf = np.array([0.0 if v is None else v for v in numbers], np.float64)
+    buf.flags.writeable = False
+    u8 = buf.view(np.uint8)
+
+    def number(name):
+        k = _ONE_SLOT[name]
+        return _ONE_ABSENT if numbers[k] is None else (F64, u8[8 * k:8 * k + 8], 0, _ONE_TRUE, 0)
+
+    oxygen, pregnant = flags
+    cols = (number("spo2_scale"), _ONE_ABSENT if oxygen is None else _ONE_FLAG[bool(oxygen)], number("resp_rate"),
+            number("spo2"), number("systolic_bp"), number("pulse"), _ONE_CONSCIOUSNESS[_word_code(consciousness)],
+            number("temperature"), number("age"), _ONE_ABSENT if pregnant is None else _ONE_FLAG[bool(pregnant)])
+    scratch = getattr(_scratch, "block", None)
+    if scratch is None:  # the kernel's working memory, once per thread: a push allocates only its outputs
+        scratch = _scratch.block = K.scratch_for_block()
+    raw = Raw(1)
+    K.news2_serial(0, 1, _ONE_ROW_BITS[bool(patient_present)], 0, cols, K.CONSCIOUSNESS_CODES, *raw.outputs(),
+                   *scratch)
+    return raw
 
 
 def score_news2(data: pa.Table | pa.RecordBatch, *, parallel: bool | None = None,

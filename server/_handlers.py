@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 
-__all__ = ["wrap_handler", "wrap_stream_handler"]
+__all__ = ["HandlerCache", "wrap_handler", "wrap_stream_handler"]
 
 
 def _parts(handler: grpc.RpcMethodHandler):
@@ -57,3 +57,24 @@ def wrap_stream_handler(handler: grpc.RpcMethodHandler, enter, leave, track, tra
             finally:
                 leave(entry)
     return _rebuild(handler, make, behaviour)
+
+
+class HandlerCache(grpc.ServerInterceptor):
+    """The interceptors' handler for each method, built on its first call and kept.
+
+    gRPC runs the interceptor pipeline on every call, and rebuilding the wrapped handler was 3.5 µs of a 22 µs
+    push. Keeping it is right only while every interceptor after this one builds its handler from the method name
+    alone; they do, and read a call's metadata inside the handler, per call. Unknown methods are not kept, so that
+    made-up names cannot grow the cache.
+    """
+
+    def __init__(self):
+        self._handlers: dict[str, grpc.RpcMethodHandler] = {}
+
+    def intercept_service(self, continuation, details):
+        handler = self._handlers.get(details.method)
+        if handler is None:
+            handler = continuation(details)
+            if handler is not None:
+                self._handlers[details.method] = handler
+        return handler

@@ -23,14 +23,14 @@ class _Where:
 
 
 def _start(metrics: Metrics, method: str):
-    gauge = metrics.in_flight.labels(method)
+    gauge = metrics.child(metrics.in_flight, method)
     gauge.inc()
     return time.perf_counter(), gauge, _Where()
 
 
 def _finish(metrics: Metrics, method: str, started: float, code: grpc.StatusCode) -> None:
-    metrics.rpcs.labels(method, code.name).inc()
-    metrics.rpc_seconds.labels(method).observe(time.perf_counter() - started)
+    metrics.child(metrics.rpcs, method, code.name).inc()
+    metrics.child(metrics.rpc_seconds, method).observe(time.perf_counter() - started)
 
 
 def unary(method: str):

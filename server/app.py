@@ -26,6 +26,7 @@ from varde.scoring.risk import load_policy
 from varde.scoring.risk import warm_up as warm_up_risk
 
 from ._decoding import SafeDecoding
+from ._handlers import HandlerCache
 from .auth import Authenticator, AuthInterceptor, load_auth_config
 from .config import Settings
 from .fhir.endpoint import FhirEndpoint
@@ -75,7 +76,7 @@ def create_server(address: str = "127.0.0.1:0", settings: Settings | None = None
     keepalive_ms = int(settings.keepalive_seconds * 1000)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="varde-rpc"),
-        interceptors=[AuthInterceptor(authenticator, metrics), limits, SafeDecoding()],
+        interceptors=[HandlerCache(), AuthInterceptor(authenticator, metrics), limits, SafeDecoding()],
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
         options=[
             ("grpc.max_receive_message_length", limit),

@@ -77,6 +77,16 @@ class Metrics:
         self.ready = Gauge("varde_ready", "1 once the kernels are compiled and the server is serving", registry=r)
         self._http = None
         self._lock = threading.Lock()
+        self._children: dict = {}
+
+    def child(self, metric, *labels: str):
+        """metric.labels(*labels), remembered: prometheus_client checks the values and takes a lock on every
+        labels() call, and a push has seven of them."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     def watch_store(self, store) -> None:
         """Report open flags by kind and severity and the oldest unclaimed one, read from the store at scrape time

@@ -21,7 +21,7 @@ from varde._proto.varde.v1 import observations_pb2 as pb
 from varde._proto.varde.v1 import observations_pb2_grpc
 from varde.scoring import _news2_kernel as K
 from varde.scoring.national_id import is_valid_national_id
-from varde.scoring.news2 import Raw, reject_invalid_ids, score_values
+from varde.scoring.news2 import Raw, reject_invalid_ids, score_one, score_values
 from varde.scoring.schema import (
     BANDS,
     MISSING_NAMES,
@@ -49,6 +49,7 @@ _NUMBERS = ("resp_rate", "spo2", "systolic_bp", "pulse", "temperature", "spo2_sc
 _FLAGS = ("on_oxygen", "pregnant")
 _FIELD_KINDS = tuple((name, np.float64) for name in _NUMBERS) + tuple((name, np.bool_) for name in _FLAGS)
 _BAND_ENUM = (pb.BAND_ZERO, pb.BAND_LOW, pb.BAND_LOW_MEDIUM, pb.BAND_MEDIUM, pb.BAND_HIGH)
+_BAND_NAMES = {enum: BANDS[k] for k, enum in enumerate(_BAND_ENUM)}
 _MISSING_LISTS = tuple(tuple(m.split(";")) if m else () for m in MISSING_NAMES)
 _TS = pa.timestamp("us", tz="UTC")
 FUTURE = REJECT_REASONS.index("OBSERVED_IN_FUTURE")
@@ -58,6 +59,10 @@ _MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799  # google.protobuf
 def score_observations(observations: list[pb.Observation], check_ids: bool = False) -> Raw:
     """The serial kernel over protobuf observations; with `check_ids` a patient_id that is not a valid national
     identity number rejects its row with INVALID_NATIONAL_ID."""
+    if len(observations) == 1:
+        raw = _score_single(observations[0], check_ids)
+        if raw is not None:
+            return raw
     values = {}
     for name, kind in _FIELD_KINDS:
         present = [o.HasField(name) for o in observations]
@@ -77,6 +82,17 @@ def score_observations(observations: list[pb.Observation], check_ids: bool = Fal
     reject_invalid_ids(raw, future & present & ~bad, FUTURE)
     reject_invalid_ids(raw, bad)
     return raw
+
+
+def _score_single(o: pb.Observation, check_ids: bool) -> Raw | None:
+    """A single push through score_one; None when it is rejected up front (the general path says why)."""
+    if o.HasField("observed_at") and o.observed_at.seconds > (clock.now_us() + FUTURE_TOLERANCE_US) / 1e6:
+        return None
+    if check_ids and o.patient_id and not is_valid_national_id(o.patient_id):
+        return None
+    return score_one(bool(o.patient_id), tuple(getattr(o, name) if o.HasField(name) else None for name in _NUMBERS),
+                     tuple(getattr(o, name) if o.HasField(name) else None for name in _FLAGS),
+                     o.consciousness or None)
 
 
 def _micros(obs: pb.Observation) -> int:
@@ -108,6 +124,8 @@ def set_scorer(settings: dict[str, dict]):
 def assessments(observations: list[pb.Observation], raw: Raw, rows: list[int] | None = None
                 ) -> list[pb.Assessment | None]:
     """An Assessment per observation; with `rows`, only those (the others None)."""
+    if raw.n == 1 and rows is None:
+        return [_assessment_of_one(observations[0], raw)]
     # Every bitmap unpacked in one call and every array converted once: per call, not per bitmap, is what a
     # single push pays.
     bits = np.unpackbits(raw.bm, axis=1, count=raw.n, bitorder="little").tolist()
@@ -140,6 +158,30 @@ def assessments(observations: list[pb.Observation], raw: Raw, rows: list[int] | 
                 setattr(s, param, sub[k][i])
         out[i] = a
     return out
+
+
+def _assessment_of_one(obs: pb.Observation, raw: Raw) -> pb.Assessment:
+    """assessments() for a single push: row 0 of each bitmap is bit 0 of its first byte, so nothing is unpacked."""
+    bm = raw.bm[:, 0].tolist()
+    a = pb.Assessment(patient_id=obs.patient_id, applicable=bool(bm[K.BM_APPLICABLE] & bm[K.BM_APPLICABLE_VALID] & 1))
+    if obs.HasField("observed_at"):
+        a.observed_at.CopyFrom(obs.observed_at)
+    if bm[K.BM_SCORED] & 1:
+        a.total, a.band, a.red, a.complete = (int(raw.total[0]), _BAND_ENUM[raw.band[0]], bool(bm[K.BM_RED] & 1),
+                                              bool(bm[K.BM_COMPLETE] & 1))
+        a.monitoring = MONITORING[raw.monitoring[0]]
+    if bm[K.BM_MISSING] & 1:
+        a.missing.extend(_MISSING_LISTS[raw.missing[0]])
+    if bm[K.BM_NA] & 1:
+        a.not_applicable_reason = NOT_APPLICABLE_REASONS[raw.na_reason[0]]
+    if bm[K.BM_REJECT] & 1:
+        a.reject_reason = REJECT_REASONS[raw.reject[0]]
+    s = a.sub_scores
+    sub = raw.sub[:, 0].tolist()
+    for k, ok in enumerate(raw.sub_valid[:, 0].tolist()):
+        if ok & 1:
+            setattr(s, PARAMETERS[k], sub[k])
+    return a
 
 
 def _table(observations: list[pb.Observation], raw: Raw) -> pa.Table:
@@ -201,16 +243,19 @@ class ObservationsService(observations_pb2_grpc.ObservationsServicer):
     def _count(self, raw: Raw, seconds: float, answers: list[pb.Assessment]) -> None:
         """Rows and rejects as the kernel found them; bands as answered (when assembling: the sets' bands)."""
         m = self.metrics
-        m.kernel_seconds.labels("news2_serial").observe(seconds)
-        m.rows_scored.labels("news2_serial").inc(raw.n)
-        m.batch_rows.labels("news2_serial").observe(raw.n)
-        rejected = raw.bits(K.BM_REJECT)
-        if rejected.any():
-            for code in raw.reject[rejected].tolist():
-                m.rows_rejected.labels(REJECT_REASONS[code]).inc()
+        m.child(m.kernel_seconds, "news2_serial").observe(seconds)
+        m.child(m.rows_scored, "news2_serial").inc(raw.n)
+        m.child(m.batch_rows, "news2_serial").observe(raw.n)
+        if raw.n == 1:  # a push: row 0's bit, nothing unpacked
+            codes = [int(raw.reject[0])] if raw.bm[K.BM_REJECT, 0] & 1 else ()
+        else:
+            rejected = raw.bits(K.BM_REJECT)
+            codes = raw.reject[rejected].tolist() if rejected.any() else ()
+        for code in codes:
+            m.child(m.rows_rejected, REJECT_REASONS[code]).inc()
         for a in answers:
             if a.band:
-                m.band_rows.labels(BANDS[_BAND_ENUM.index(a.band)]).inc()
+                m.child(m.band_rows, _BAND_NAMES[a.band]).inc()
 
     @staticmethod
     def _check(observations: list[pb.Observation]) -> None:

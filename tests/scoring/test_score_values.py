@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from varde.scoring import RESULT_COLUMNS, score_news2
-from varde.scoring.news2 import score_values
+from varde.scoring.news2 import score_one, score_values
 
 NUMBERS = ("resp_rate", "spo2", "systolic_bp", "pulse", "temperature", "spo2_scale", "age")
 maybe_number = st.one_of(st.none(), st.sampled_from([math.nan, math.inf, -math.inf]), st.integers(-5, 400).map(float),
@@ -51,6 +51,24 @@ def via_arrow(rows):
 @given(st.lists(row, min_size=1, max_size=30))
 def test_score_values_equals_score_news2(rows):
     assert via_values(rows).to_pylist() == via_arrow(rows).to_pylist()
+
+
+@settings(deadline=None, max_examples=400)
+@given(row)
+def test_score_one_equals_score_values(r):
+    raw = score_one(r["patient_id"] is not None, tuple(r[name] for name in NUMBERS),
+                    (r["on_oxygen"], r["pregnant"]), r["consciousness"])
+    got = pa.Table.from_arrays(raw.arrays(), names=list(RESULT_COLUMNS))
+    assert got.to_pylist() == via_values([r]).to_pylist()
+
+
+def test_score_one_reads_each_slot_and_flag_where_it_belongs():
+    # Hand-checked: a value moved to another slot or a flag to the other one changes these sub-scores.
+    raw = score_one(True, (25.0, 91.0, 90.0, 131.0, 39.1, 1.0, 70.0), (True, None), "v")
+    got = pa.Table.from_arrays(raw.arrays(), names=list(RESULT_COLUMNS)).to_pylist()[0]
+    assert [got[c] for c in ("news2_resp_rate", "news2_spo2", "news2_air_oxygen", "news2_systolic_bp",
+                             "news2_pulse", "news2_consciousness", "news2_temperature")] == [3, 3, 2, 3, 3, 3, 2]
+    assert got["news2_total"] == 19 and got["news2_band"] == "HIGH"
 
 
 def test_bits_helpers_read_back_the_bitmaps():

@@ -342,3 +342,17 @@ def test_a_token_remembered_as_verified_still_expires_and_still_needs_its_keys(t
     issuer.write_jwks(jwks)
     with pytest.raises(AuthError, match="key-1"):
         verifier.identify(f"Bearer {long}", None, "/m")
+
+
+def test_the_handler_kept_per_method_still_checks_every_call(secured):
+    # The server keeps each method's wrapped handler after its first call (HandlerCache); who may call is still
+    # decided per call: allowed, refused and allowed again on one method, over one channel.
+    name = "/varde.v1.Observations/PushObservation"
+    method = next(m for n, m in CONTRACT if n == name)
+    allowed = (("authorization", f"Bearer {secured.token('device')}"),)
+    with secured.channel() as channel:
+        assert call(channel, name, method, allowed) not in AUTH_CODES
+        assert call(channel, name, method) == grpc.StatusCode.UNAUTHENTICATED
+        assert call(channel, name, method, (("authorization", f"Bearer {secured.token('operator')}"),)) \
+            == grpc.StatusCode.PERMISSION_DENIED
+        assert call(channel, name, method, allowed) not in AUTH_CODES

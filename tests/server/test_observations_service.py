@@ -10,6 +10,8 @@ import grpc
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.support import observations
 from varde._proto.varde.v1 import observations_pb2 as pb
@@ -148,3 +150,36 @@ def test_raw_stub_push_unset_fields_mean_not_measured(server):
         a = observations_pb2_grpc.ObservationsStub(ch).PushObservation(pb.Observation(patient_id="x"), timeout=10)
     assert a.reject_reason == "NO_VITAL_SIGNS"
     assert not math.isnan(a.total) and not a.HasField("total")
+
+
+_NUMBER_FIELDS = ("resp_rate", "spo2", "systolic_bp", "pulse", "temperature", "spo2_scale", "age")
+_maybe_number = st.one_of(st.none(), st.sampled_from([math.nan, math.inf]), st.integers(-5, 400).map(float),
+                          st.floats(-10, 400, allow_nan=False).map(lambda x: round(x, 1)))
+_one_push = st.fixed_dictionaries({
+    "patient_id": st.sampled_from(["", "p1", "01010750160", "01010750161"]),  # none, no id, valid, bad checksum
+    **{name: _maybe_number for name in ("resp_rate", "spo2", "systolic_bp", "pulse", "temperature")},
+    "spo2_scale": st.one_of(st.none(), st.integers(-1, 3)),
+    "age": st.one_of(st.none(), st.integers(-1, 130)),
+    "on_oxygen": st.one_of(st.none(), st.booleans()),
+    "pregnant": st.one_of(st.none(), st.booleans()),
+    "consciousness": st.sampled_from(["", "A", "c", " V ", "Reagerer på tiltale", "sleepy"]),
+    "seconds": st.one_of(st.none(), st.just(1_700_000_000), st.just(4_000_000_000)),  # none, past, future
+})
+
+
+@settings(deadline=None, max_examples=300)
+@given(_one_push, st.booleans())
+def test_a_single_push_is_answered_as_the_general_path_answers_it(values, check_ids):
+    # One observation takes its own path (score_one, one Assessment, nothing unpacked); the same observation as the
+    # first of two takes the general one. Their answers are the same message.
+    from varde.server.services.observations import assessments, score_observations
+
+    obs = pb.Observation(patient_id=values["patient_id"], consciousness=values["consciousness"])
+    for name in (*_NUMBER_FIELDS, "on_oxygen", "pregnant"):
+        if values[name] is not None:
+            setattr(obs, name, values[name])
+    if values["seconds"] is not None:
+        obs.observed_at.seconds = values["seconds"]
+    single = assessments([obs], score_observations([obs], check_ids))[0]
+    general = assessments([obs, obs], score_observations([obs, obs], check_ids))[0]
+    assert single == general

@@ -90,6 +90,8 @@ class Charlson:
         self.weights_2011 = readonly(np.array([int(r["weight_quan2011"]) for r in weights], np.int64))
         self.replaces = readonly(np.array([index[r["hierarchy_replaces"]] if r["hierarchy_replaces"] else -1
                                            for r in weights], np.int64))
+        self.ranked = readonly(np.flatnonzero(self.replaces >= 0).astype(np.int64))
+        self.sums = K.byte_sums(self.weights_1987, self.weights_2011)
         self.icd10 = PrefixTable([(r["prefix"].strip().upper(), index[r["group"]])
                                   for r in read_rows("charlson_icd10_quan2005.csv")])
         self.icpc2 = PrefixTable([(r["icpc2"].strip().upper(), index[r["group"]])
@@ -121,7 +123,7 @@ def finish(n: int, mask: np.ndarray, counts: tuple, run_parallel: bool) -> dict[
     p1987 = np.empty(n, np.int8)
     p2011 = np.empty(n, np.int8)
     n_groups = np.empty(n, np.int32)
-    args = (mask, t.replaces, t.weights_1987, t.weights_2011, final, p1987, p2011, n_groups)
+    args = (mask, t.replaces, t.ranked, t.sums, final, p1987, p2011, n_groups)
     if run_parallel:
         K.finish_parallel(n, *args)
     else:
@@ -130,9 +132,9 @@ def finish(n: int, mask: np.ndarray, counts: tuple, run_parallel: bool) -> dict[
     np.cumsum(n_groups, out=offsets[1:])
     values = np.empty(int(offsets[-1]), np.int8)
     if run_parallel:
-        K.fill_parallel(n, final, len(t.groups), offsets, values)
+        K.fill_parallel(n, final, offsets, values)
     else:
-        K.fill_block(0, n, final, len(t.groups), offsets, values)
+        K.fill_block(0, n, final, offsets, values)
     return {
         "charlson_groups": pa.ListArray.from_arrays(pa.array(offsets), pa.DictionaryArray.from_arrays(
             pa.array(values), t.group_names)),

@@ -27,6 +27,7 @@ from varde.scoring.risk import warm_up as warm_up_risk
 
 from ._decoding import SafeDecoding
 from ._handlers import HandlerCache
+from ._malloc import tune_allocator
 from .auth import Authenticator, AuthInterceptor, load_auth_config
 from .config import Settings
 from .fhir.endpoint import FhirEndpoint
@@ -240,6 +241,7 @@ class Runtime:
 
 def serve(settings: Settings, *, on_ready=None) -> int:
     """Run until SIGTERM or SIGINT; then refuse new RPCs and let in-flight ones finish within the grace period."""
+    tune_allocator()
     metrics = Metrics()
     server, port = create_server(settings.address, settings, metrics)
     metrics_port = None

@@ -1,0 +1,42 @@
+"""`varde serve` sets glibc's thresholds so that megabyte messages come from the heap and stay there."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+
+import pytest
+
+from varde.server._malloc import tune_allocator
+
+_PROBE = """
+import ctypes, sys
+libc = ctypes.CDLL("libc.so.6")
+libc.sbrk.restype = ctypes.c_void_p
+libc.sbrk.argtypes = (ctypes.c_long,)
+if sys.argv[1] == "tuned":
+    from varde.server._malloc import tune_allocator
+    assert tune_allocator()
+before = libc.sbrk(0)
+held = bytearray(8 << 20)  # a ScoreBatches request's size, twice
+print((libc.sbrk(0) - before) >> 20)
+"""
+
+
+def _heap_growth_mib(mode: str) -> int:
+    out = subprocess.run([sys.executable, "-c", _PROBE, mode], capture_output=True, text=True, check=True)
+    return int(out.stdout)
+
+
+@pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only")
+def test_a_large_message_comes_from_the_heap_once_tuned():
+    # A fresh process maps an 8 MiB block on its own (the heap's end does not move); tuned, the heap grows by it.
+    assert _heap_growth_mib("default") == 0
+    assert _heap_growth_mib("tuned") >= 8
+
+
+@pytest.mark.parametrize("name", ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES"])
+def test_an_operators_own_setting_wins(name):
+    assert tune_allocator({name: "1"}) is False
+

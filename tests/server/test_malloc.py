@@ -24,16 +24,18 @@ print((libc.sbrk(0) - before) >> 20)
 """
 
 
-def _heap_growth_mib(mode: str) -> int:
-    out = subprocess.run([sys.executable, "-c", _PROBE, mode], capture_output=True, text=True, check=True)
+def _heap_growth_mib(mode: str, where) -> int:
+    # Run outside the checkout: from its root, `import varde` would find the source folder, not the install.
+    out = subprocess.run([sys.executable, "-c", _PROBE, mode], capture_output=True, text=True, cwd=where)
+    assert out.returncode == 0, out.stderr
     return int(out.stdout)
 
 
 @pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only")
-def test_a_large_message_comes_from_the_heap_once_tuned():
+def test_a_large_message_comes_from_the_heap_once_tuned(tmp_path):
     # A fresh process maps an 8 MiB block on its own (the heap's end does not move); tuned, the heap grows by it.
-    assert _heap_growth_mib("default") == 0
-    assert _heap_growth_mib("tuned") >= 8
+    assert _heap_growth_mib("default", tmp_path) == 0
+    assert _heap_growth_mib("tuned", tmp_path) >= 8
 
 
 @pytest.mark.parametrize("name", ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -25,8 +26,11 @@ print((libc.sbrk(0) - before) >> 20)
 
 
 def _heap_growth_mib(mode: str, where) -> int:
-    # Run outside the checkout: from its root, `import varde` would find the source folder, not the install.
-    out = subprocess.run([sys.executable, "-c", _PROBE, mode], capture_output=True, text=True, cwd=where)
+    # Run outside the checkout: from its root, `import varde` would find the source folder, not the install. And
+    # without the allocator settings of this process: dask's LocalCluster (tests/engines) leaves
+    # MALLOC_TRIM_THRESHOLD_ in os.environ, and an operator's setting makes tune_allocator stand back.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+    out = subprocess.run([sys.executable, "-c", _PROBE, mode], capture_output=True, text=True, cwd=where, env=env)
     assert out.returncode == 0, out.stderr
     return int(out.stdout)
 

@@ -14,6 +14,16 @@ from varde.scoring.schema import RESULT_COLUMNS
 pytest.importorskip("distributed", reason="pip install 'varde[dask]' (CI installs it)")
 
 
+@pytest.fixture(autouse=True)
+def _environment_restored():
+    # dask's Nanny writes its pre-spawn settings (MALLOC_TRIM_THRESHOLD_, OMP_NUM_THREADS=1) into this process's
+    # os.environ and leaves them there, for every test that runs after this file.
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("engines")

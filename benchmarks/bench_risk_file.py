@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_risk import generate  # noqa: E402
+from _risk_data import generate  # noqa: E402
 
 _COPY = """
 import sys, pyarrow.parquet as pq

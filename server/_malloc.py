@@ -4,8 +4,8 @@ By default glibc serves an allocation above its mmap threshold (128 KiB at first
 with a fresh mapping, and gives the top of its heap back to the kernel above the trim threshold. A ScoreBatches
 request is a 4 MiB message, copied by gRPC into a Python bytes object and answered with a 2 MiB one, next to
 numpy result arrays of 150 KB each: every one was a new mapping and a page fault per 4 KiB page touched. Served
-from the heap and kept there, the same stream took 13 % less time (benchmarks/RESULTS.md), for about 80-100 MiB
-more resident memory. Only `varde serve` sets this (a process-wide choice); an operator's own MALLOC_* settings
+from the heap and kept there, the same stream took about 10 % less time (benchmarks/RESULTS.md), for about 50-100
+MiB more resident memory. Only `varde serve` sets this (a process-wide choice); an operator's own MALLOC_* settings
 win, and elsewhere than glibc this does nothing.
 """
 

@@ -56,6 +56,11 @@ FUTURE = REJECT_REASONS.index("OBSERVED_IN_FUTURE")
 _MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799  # google.protobuf.Timestamp's valid range
 
 
+def _future_limit() -> float:
+    """Seconds since the epoch after which an observation is rejected as OBSERVED_IN_FUTURE."""
+    return (clock.now_us() + FUTURE_TOLERANCE_US) / 1e6
+
+
 def score_observations(observations: list[pb.Observation], check_ids: bool = False) -> Raw:
     """The serial kernel over protobuf observations; with `check_ids` a patient_id that is not a valid national
     identity number rejects its row with INVALID_NATIONAL_ID."""
@@ -69,7 +74,7 @@ def score_observations(observations: list[pb.Observation], check_ids: bool = Fal
         if True in present:
             values[name] = (np.array([getattr(o, name) for o in observations], kind), np.array(present))
     present = [bool(o.patient_id) for o in observations]
-    limit = (clock.now_us() + FUTURE_TOLERANCE_US) / 1e6
+    limit = _future_limit()
     future = [o.HasField("observed_at") and o.observed_at.seconds > limit for o in observations]
     bad = [p and not is_valid_national_id(o.patient_id) for p, o in zip(present, observations, strict=True)] \
         if check_ids else None
@@ -86,7 +91,7 @@ def score_observations(observations: list[pb.Observation], check_ids: bool = Fal
 
 def _score_single(o: pb.Observation, check_ids: bool) -> Raw | None:
     """A single push through score_one; None when it is rejected up front (the general path says why)."""
-    if o.HasField("observed_at") and o.observed_at.seconds > (clock.now_us() + FUTURE_TOLERANCE_US) / 1e6:
+    if o.HasField("observed_at") and o.observed_at.seconds > _future_limit():
         return None
     if check_ids and o.patient_id and not is_valid_national_id(o.patient_id):
         return None

@@ -45,4 +45,3 @@ def test_a_large_message_comes_from_the_heap_once_tuned(tmp_path):
 @pytest.mark.parametrize("name", ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES"])
 def test_an_operators_own_setting_wins(name):
     assert tune_allocator({name: "1"}) is False
-

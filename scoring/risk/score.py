@@ -155,5 +155,10 @@ def warm_up() -> None:
     atc = pa.array([["C07AB02", "C07"], None, []] * 4, pa.list_(pa.string()))
     table = pa.table({"patient_id": ["a", "b", "c"] * 4, "age": [80, 50, None] * 4, "icd10": codes, "icpc2": icpc,
                       "atc": atc})
+    # The kernels are compiled per offset width: list<string> (32-bit) and large_list<large_string> (64-bit).
+    large = pa.large_list(pa.large_string())
+    wide = table.set_column(2, "icd10", codes.cast(large)).set_column(3, "icpc2", icpc.cast(large)).set_column(
+        4, "atc", atc.cast(large))
     for parallel in (False, True):
-        score_risk(table, parallel=parallel)
+        for t in (table, wide):
+            score_risk(t, parallel=parallel)

@@ -64,3 +64,27 @@ def test_score_risk_equals_the_references(patients, parallel, layout, at):
         name, points, reasons = tier(DEFAULT_POLICY, scores)
         assert (row["risk_tier"], row["risk_points"], row["risk_reasons"]) == (name, points, reasons)
         assert row["unmet_need"] == (name in ("HIGH", "VERY_HIGH") and not p["has_coordinator"])
+
+
+def test_both_offset_widths_are_compiled_by_the_warm_up():
+    """list<string> (Parquet, most clients) and large_list<large_string> are read in place, each by its own
+    compiled kernel: after warm_up, neither layout compiles anything on a request, and both score alike."""
+    from varde.scoring.risk import _atc_kernel, _charlson_kernel, warm_up
+
+    warm_up()
+    kernels = [_charlson_kernel.codes3_serial, _charlson_kernel.codes3_parallel, _charlson_kernel.charlson_serial,
+               _charlson_kernel.charlson_parallel, _atc_kernel.atc_serial, _atc_kernel.atc_parallel]
+    before = [list(k.signatures) for k in kernels]
+    assert all(any("int32" in str(sig) for sig in sigs) for sigs in before)
+    narrow = _table([{"icd10": ["I50.9", "e11.2"], "icpc2": ["K77"], "atc": ["C07AB02", "N02BE01", "C07"],
+                      "age": 81, "admissions_12m": 2, "has_coordinator": False, "lives_alone": True}] * 3)
+    large = pa.large_list(pa.large_string())
+    wide = narrow
+    for name in ("icd10", "icpc2", "atc"):
+        wide = wide.set_column(wide.schema.get_field_index(name), name, wide.column(name).cast(large))
+    scored = [score_risk(t, parallel=parallel, as_of=dt.date(2026, 11, 24)) for t in (narrow, wide)
+              for parallel in (False, True)]
+    assert [list(k.signatures) for k in kernels] == before
+    assert scored[0].column("charlson_1987").to_pylist() == [3, 3, 3]
+    for other in scored[1:]:
+        assert other.drop_columns(["icd10", "icpc2", "atc"]).equals(scored[0].drop_columns(["icd10", "icpc2", "atc"]))

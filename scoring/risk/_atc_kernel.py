@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from .._jit import helper, parallel, prange, serial
 from ._charlson_kernel import _space_bytes, _valid
+from ._memo import find, raw_key, remember, shift_of
 
 BLOCK = 1024
 
@@ -79,16 +81,30 @@ def _atc(data, start, end):
 
 
 @serial
-def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, seen, count, n_under, n_malformed):
-    """`seen`: scratch for one patient's substance keys (as long as the longest list)."""
+def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, seen, memo, count, n_under, n_malformed):
+    """`seen`: scratch for one patient's substance keys (as long as the longest list). memo: a table of _memo.py
+    (width 2: key, substance key * 4 + outcome) that this call alone writes."""
+    shift = shift_of(memo)
     for i in range(lo, hi):
         if not _valid(lbits, lvoff, i):
             continue
         k = 0
+        under = 0
+        malformed = 0
         for j in range(loff[i], loff[i + 1]):
             if not _valid(sbits, svoff, j):
                 continue
-            outcome, key = _atc(data, soff[j], soff[j + 1])
+            start = soff[j]
+            end = soff[j + 1]
+            raw = raw_key(data, start, end)
+            hit, slot = find(memo, raw, shift)
+            if hit:
+                value = memo[slot, 1]
+                outcome = np.int64(value & np.uint64(3))
+                key = np.int64(value >> np.uint64(2))
+            else:
+                outcome, key = _atc(data, start, end)
+                remember(memo, slot, raw, (np.uint64(key) << np.uint64(2)) | np.uint64(outcome))
             if outcome == SUBSTANCE:
                 new = True  # the same substance twice counts once (a patient's lists are short)
                 for q in range(k):
@@ -98,17 +114,17 @@ def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, seen, count
                 if new:
                     seen[k] = key
                     k += 1
-                    count[i] += 1
-            elif outcome == UNDERSPECIFIED:
-                n_under[i] += 1
-            elif outcome == MALFORMED:
-                n_malformed[i] += 1
+            under += outcome == UNDERSPECIFIED
+            malformed += outcome == MALFORMED
+        count[i] += k
+        n_under[i] += under
+        n_malformed[i] += malformed
 
 
 @parallel
-def atc_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, seen, count, n_under, n_malformed):
-    """seen: one scratch row per block."""
+def atc_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, seen, memos, count, n_under, n_malformed):
+    """seen: one scratch row per block; memos: one table per thread of Numba's pool."""
     nblocks = (n + BLOCK - 1) // BLOCK
     for b in prange(nblocks):
-        atc_serial(b * BLOCK, min(n, (b + 1) * BLOCK), loff, lbits, lvoff, soff, data, sbits, svoff, seen[b], count,
-                   n_under, n_malformed)
+        atc_serial(b * BLOCK, min(n, (b + 1) * BLOCK), loff, lbits, lvoff, soff, data, sbits, svoff, seen[b],
+                   memos[numba.get_thread_id()], count, n_under, n_malformed)

@@ -7,10 +7,12 @@ under) of _codes.py.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from .._jit import helper, parallel, prange, serial
 from ._codes import MAX_LEN
+from ._memo import find, pack, raw_key, remember, shift_of, unpack
 
 BLOCK = 1024
 POW37 = np.array([37 ** k for k in range(MAX_LEN + 1)], np.int64)
@@ -209,35 +211,52 @@ def _read_code(data, start, end, max_len, tail_digits, letters, keys, masks, cou
 
 @serial
 def charlson_serial(lo, hi, col, max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3,
-                    mask, n_unknown, n_under, n_malformed):
-    """Adds the groups of rows lo..hi-1 of one code column into mask and its counts into n_*."""
+                    memo, mask, n_unknown, n_under, n_malformed):
+    """Adds the groups of rows lo..hi-1 of one code column into mask and its counts into n_*. memo: a table of
+    _memo.py (width 2) that this call alone writes. A row's results are gathered in locals and stored once."""
     loff, lbits, lvoff, soff, data, sbits, svoff = col
+    if loff.shape[0] == 0:
+        return
+    shift = shift_of(memo)
     for i in range(lo, hi):
-        if loff.shape[0] == 0 or not _valid(lbits, lvoff, i):
+        if not _valid(lbits, lvoff, i):
             continue
+        m = np.uint64(0)
+        under = 0
+        malformed = 0
+        unknown = 0
         for j in range(loff[i], loff[i + 1]):
             if not _valid(sbits, svoff, j):
                 continue
-            outcome, found = _read_code(data, soff[j], soff[j + 1], max_len, tail_digits, letters, keys, masks,
-                                        counts, lut_masks, lut3, lut4, under3)
-            if outcome == MATCHED:
-                mask[i] |= found
-            elif outcome == UNDERSPECIFIED:
-                n_under[i] += 1
-            elif outcome == MALFORMED:
-                n_malformed[i] += 1
-            elif outcome == UNKNOWN:
-                n_unknown[i] += 1
+            start = soff[j]
+            end = soff[j + 1]
+            key = raw_key(data, start, end)
+            hit, slot = find(memo, key, shift)
+            if hit:
+                outcome, found = unpack(memo[slot, 1])
+            else:
+                outcome, found = _read_code(data, start, end, max_len, tail_digits, letters, keys, masks, counts,
+                                            lut_masks, lut3, lut4, under3)
+                remember(memo, slot, key, pack(outcome, found))
+            m |= found
+            under += outcome == UNDERSPECIFIED
+            malformed += outcome == MALFORMED
+            unknown += outcome == UNKNOWN
+        mask[i] |= m
+        n_under[i] += under
+        n_malformed[i] += malformed
+        n_unknown[i] += unknown
 
 
 @parallel
 def charlson_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, max_len, tail_digits, letters, keys, masks,
-                      counts, lut_masks, lut3, lut4, under3, mask, n_unknown, n_under, n_malformed):
+                      counts, lut_masks, lut3, lut4, under3, memos, mask, n_unknown, n_under, n_malformed):
+    """memos: one table per thread of Numba's pool."""
     nblocks = (n + BLOCK - 1) // BLOCK
     for b in prange(nblocks):
         charlson_serial(b * BLOCK, min(n, (b + 1) * BLOCK), (loff, lbits, lvoff, soff, data, sbits, svoff),
-                        max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3, mask,
-                        n_unknown, n_under, n_malformed)
+                        max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3,
+                        memos[numba.get_thread_id()], mask, n_unknown, n_under, n_malformed)
 
 
 # The position of the one set bit of a 32-bit power of two, by de Bruijn multiplication: masks hold at most 32
@@ -324,46 +343,73 @@ def fill_parallel(n, mask, offsets, values):
 
 
 @serial
-def codes3_serial(lo, hi, col, max_len, tail_digits, letters, ta, tb, tc, mask_a, mask_b, mask_c, n_unknown, n_under,
-                  n_malformed):
-    """One pass over a code column for three tables (Charlson, conditions, frailty): each code is normalised once.
-    The counts follow table a (under-specified is a Charlson notion)."""
+def codes3_serial(lo, hi, col, max_len, tail_digits, letters, ta, tb, tc, memo, mask_a, mask_b, mask_c, n_unknown,
+                  n_under, n_malformed):
+    """One pass over a code column for three tables (Charlson, conditions, frailty): each distinct code is read
+    once per memo (width 4: key, outcome and table a's groups, table b's, table c's). The counts follow table a
+    (under-specified is a Charlson notion)."""
     loff, lbits, lvoff, soff, data, sbits, svoff = col
+    shift = shift_of(memo)
     for i in range(lo, hi):
         if not _valid(lbits, lvoff, i):
             continue
+        ma = np.uint64(0)
+        mb = np.uint64(0)
+        mc = np.uint64(0)
+        under = 0
+        malformed = 0
+        unknown = 0
         for j in range(loff[i], loff[i + 1]):
             if not _valid(sbits, svoff, j):
                 continue
-            outcome, key, length, key3, key4 = _normalise(data, soff[j], soff[j + 1], max_len, tail_digits,
-                                                          letters)
-            if outcome == MALFORMED:
-                n_malformed[i] += 1
-                continue
-            if outcome == UNKNOWN:
-                n_unknown[i] += 1
-                continue
-            if outcome == EMPTY:
-                continue
-            got, found = _lookup(key, length, key3, key4, ta[0], ta[1], ta[2], ta[3], ta[4], ta[5], ta[6])
-            if got == MATCHED:
-                mask_a[i] |= found
-            elif got == UNDERSPECIFIED:
-                n_under[i] += 1
-            got, found = _lookup(key, length, key3, key4, tb[0], tb[1], tb[2], tb[3], tb[4], tb[5], tb[6])
-            if got == MATCHED:
-                mask_b[i] |= found
-            got, found = _lookup(key, length, key3, key4, tc[0], tc[1], tc[2], tc[3], tc[4], tc[5], tc[6])
-            if got == MATCHED:
-                mask_c[i] |= found
+            start = soff[j]
+            end = soff[j + 1]
+            key = raw_key(data, start, end)
+            hit, slot = find(memo, key, shift)
+            if hit:
+                outcome, a = unpack(memo[slot, 1])
+                b = memo[slot, 2]
+                c = memo[slot, 3]
+            else:
+                outcome, a, b, c = _read_three(data, start, end, max_len, tail_digits, letters, ta, tb, tc)
+                if slot >= 0:
+                    memo[slot, 2] = b
+                    memo[slot, 3] = c
+                remember(memo, slot, key, pack(outcome, a))
+            ma |= a
+            mb |= b
+            mc |= c
+            under += outcome == UNDERSPECIFIED
+            malformed += outcome == MALFORMED
+            unknown += outcome == UNKNOWN
+        mask_a[i] |= ma
+        mask_b[i] |= mb
+        mask_c[i] |= mc
+        n_under[i] += under
+        n_malformed[i] += malformed
+        n_unknown[i] += unknown
+
+
+@helper
+def _read_three(data, start, end, max_len, tail_digits, letters, ta, tb, tc):
+    """(outcome, groups in table a, b, c) of one code: MALFORMED, UNKNOWN, EMPTY, or table a's look-up outcome."""
+    zero = np.uint64(0)
+    outcome, key, length, key3, key4 = _normalise(data, start, end, max_len, tail_digits, letters)
+    if outcome != NO_GROUP:
+        return outcome, zero, zero, zero
+    got, a = _lookup(key, length, key3, key4, ta[0], ta[1], ta[2], ta[3], ta[4], ta[5], ta[6])
+    b = _lookup(key, length, key3, key4, tb[0], tb[1], tb[2], tb[3], tb[4], tb[5], tb[6])[1]
+    c = _lookup(key, length, key3, key4, tc[0], tc[1], tc[2], tc[3], tc[4], tc[5], tc[6])[1]
+    return got, a, b, c
 
 
 @parallel
 def codes3_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, max_len, tail_digits, letters,
-                    a0, a1, a2, a3, a4, a5, a6, b0, b1, b2, b3, b4, b5, b6, c0, c1, c2, c3, c4, c5, c6,
+                    a0, a1, a2, a3, a4, a5, a6, b0, b1, b2, b3, b4, b5, b6, c0, c1, c2, c3, c4, c5, c6, memos,
                     mask_a, mask_b, mask_c, n_unknown, n_under, n_malformed):
     nblocks = (n + BLOCK - 1) // BLOCK
     for b in prange(nblocks):
         codes3_serial(b * BLOCK, min(n, (b + 1) * BLOCK), (loff, lbits, lvoff, soff, data, sbits, svoff),
                       max_len, tail_digits, letters, (a0, a1, a2, a3, a4, a5, a6), (b0, b1, b2, b3, b4, b5, b6),
-                      (c0, c1, c2, c3, c4, c5, c6), mask_a, mask_b, mask_c, n_unknown, n_under, n_malformed)
+                      (c0, c1, c2, c3, c4, c5, c6), memos[numba.get_thread_id()], mask_a, mask_b, mask_c, n_unknown,
+                      n_under, n_malformed)

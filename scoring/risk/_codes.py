@@ -50,6 +50,9 @@ class PrefixTable:
         for prefix, group in pairs:
             if not 1 <= len(prefix) <= MAX_PREFIX:
                 raise ValueError(f"prefix {prefix!r}: 1 to {MAX_PREFIX} characters")
+            if not 0 <= group < 61:
+                raise ValueError(f"group {group} of {prefix!r}: at most 61 groups (the code memo keeps an outcome "
+                                 "in a mask's top 3 bits)")
             d = per_len.setdefault(len(prefix), {})
             key = pack(prefix)
             d[key] = d.get(key, 0) | (1 << group)

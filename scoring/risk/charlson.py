@@ -21,6 +21,7 @@ from ..schema import SchemaError
 from . import _charlson_kernel as K
 from ._codes import MAX_LEN, PrefixTable, read_rows
 from ._lists import list_column
+from ._memo import tables as code_memo
 
 __all__ = ["SERIAL_BELOW", "Charlson", "charlson_columns", "tables"]
 
@@ -48,10 +49,11 @@ def match_three(n: int, col: tuple | None, tables3: tuple, system: tuple, masks3
     if len(col[0]) != n + 1:
         raise SchemaError("a code column has a different number of rows than the table")
     flat = [a for tb in tables3 for a in (tb.keys, tb.masks, tb.counts, tb.lut_masks, tb.lut3, tb.lut4, tb.under3)]
+    memos = code_memo(int(col[0][-1] - col[0][0]) if n else 0, 4, parallel)
     if parallel:
-        K.codes3_parallel(n, *col, *system, *flat, *masks3, *counts)
+        K.codes3_parallel(n, *col, *system, *flat, memos, *masks3, *counts)
     else:
-        K.codes3_serial(0, n, col, *system, *(tuple(flat[k:k + 7]) for k in (0, 7, 14)), *masks3, *counts)
+        K.codes3_serial(0, n, col, *system, *(tuple(flat[k:k + 7]) for k in (0, 7, 14)), memos[0], *masks3, *counts)
 
 
 def match_codes(n: int, col: tuple | None, table: PrefixTable, system: tuple, mask: np.ndarray,
@@ -64,12 +66,13 @@ def match_codes(n: int, col: tuple | None, table: PrefixTable, system: tuple, ma
         raise SchemaError("a code column has a different number of rows than the table")
     if counts is None:
         counts = (np.zeros(n, np.int32),) * 3
-    args = (*system, table.keys, table.masks, table.counts, table.lut_masks, table.lut3, table.lut4, table.under3,
-            mask, *counts)
-    if (n >= SERIAL_BELOW if parallel is None else parallel):
-        K.charlson_parallel(n, *col, *args)
+    tabs = (*system, table.keys, table.masks, table.counts, table.lut_masks, table.lut3, table.lut4, table.under3)
+    run_parallel = n >= SERIAL_BELOW if parallel is None else parallel
+    memos = code_memo(int(col[0][-1] - col[0][0]) if n else 0, 2, run_parallel)
+    if run_parallel:
+        K.charlson_parallel(n, *col, *tabs, memos, mask, *counts)
     else:
-        K.charlson_serial(0, n, col, *args)
+        K.charlson_serial(0, n, col, *tabs, memos[0], mask, *counts)
 
 
 @functools.lru_cache(maxsize=1)

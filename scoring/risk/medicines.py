@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from . import _atc_kernel as K
 from ._lists import list_column
+from ._memo import tables as code_memo
 
 __all__ = ["BANDS", "SERIAL_BELOW", "polypharmacy_columns"]
 
@@ -33,11 +34,13 @@ def polypharmacy_columns(n: int, atc, *, parallel: bool | None = None) -> dict[s
         if len(col[0]) != n + 1:
             raise ValueError("the atc column has a different number of rows than the table")
         longest = max(1, int(np.diff(col[0]).max())) if n else 1
-        if (n >= SERIAL_BELOW if parallel is None else parallel):
+        run_parallel = n >= SERIAL_BELOW if parallel is None else parallel
+        memos = code_memo(int(col[0][-1] - col[0][0]) if n else 0, 2, run_parallel)
+        if run_parallel:
             seen = np.empty(((n + K.BLOCK - 1) // K.BLOCK, longest), np.int64)
-            K.atc_parallel(n, *col, seen, count, n_under, n_malformed)
+            K.atc_parallel(n, *col, seen, memos, count, n_under, n_malformed)
         else:
-            K.atc_serial(0, n, *col, np.empty(longest, np.int64), count, n_under, n_malformed)
+            K.atc_serial(0, n, *col, np.empty(longest, np.int64), memos[0], count, n_under, n_malformed)
     band = (count >= 5).astype(np.int8) + (count >= 10).astype(np.int8)
     return {
         "polypharmacy_count": pa.array(count.astype(np.int16)),

@@ -1,0 +1,89 @@
+"""The per-thread code memo: a code remembered must read exactly as the code read afresh, whatever the table holds."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pyarrow as pa
+
+from tests.reference.charlson import charlson
+from tests.reference.risk_extra import polypharmacy
+from tests.scoring.test_charlson_kernel import ICD_PREFIXES
+from varde.scoring.risk import _charlson_kernel as K
+from varde.scoring.risk import charlson as C
+from varde.scoring.risk import charlson_columns, polypharmacy_columns
+from varde.scoring.risk._lists import list_column
+from varde.scoring.risk._memo import tables
+
+# Codes that share their first bytes, or differ only in a byte the memo's key must not lose: NUL, case, a dot,
+# trailing whitespace, a code of 7 bytes (remembered) and of 8 or more (read every time).
+SPELLINGS = ["I50", "I50\x00", "i50", "I50.", "I50 ", "I5", "I500", "I50.0", "E11.21", "e11.21 ", "E1121\x00",
+             "C78.0001", "C78", "c78.00", "K70.3", "K703\x00\x00", "", " ", "x", "Z99.99999"]
+
+
+def _patients(n: int, seed: int) -> list[list[str] | None]:
+    rng = random.Random(seed)
+    pool = SPELLINGS + ICD_PREFIXES
+    return [None if rng.random() < 0.02 else [rng.choice(pool) for _ in range(rng.randint(0, 8))] for _ in range(n)]
+
+
+def test_repeated_spellings_across_many_patients_equal_the_reference():
+    """12,000 patients (the parallel path: each thread its own memo), every spelling met thousands of times."""
+    icd = _patients(12_000, 1)
+    got = charlson_columns(len(icd), pa.array(icd, pa.list_(pa.string())), None, parallel=True)
+    got = {k: v.to_pylist() for k, v in got.items()}
+    for i, codes in enumerate(icd):
+        expected = charlson(codes, None)
+        assert got["charlson_groups"][i] == expected["groups"], codes
+        for key in ("charlson_1987", "charlson_quan2011", "codes_unknown", "codes_malformed", "codes_underspecified"):
+            assert got[key][i] == expected[key], (key, codes)
+
+
+def test_codes_that_differ_only_in_a_nul_byte_are_kept_apart():
+    """The memo's key is the raw bytes with a marker bit above them: "I50" and "I50\\0" are different keys."""
+    icd = [["I50"], ["I50\x00"]] * 6_000
+    got = charlson_columns(len(icd), pa.array(icd, pa.list_(pa.string())), None, parallel=True)
+    assert got["charlson_groups"].to_pylist()[:2] == [charlson(["I50"], None)["groups"], []]
+    assert got["codes_malformed"].to_pylist()[:2] == [0, 1]
+
+
+def test_a_memo_too_small_to_remember_every_code_still_reads_every_code():
+    """A 64-slot memo and ~1,000 distinct codes: most are not remembered (no free slot within the probe limit),
+    and the results are those of a memo with room for all."""
+    icd = _patients(3_000, 2)
+    col = list_column(pa.array(icd, pa.list_(pa.string())), "icd10")
+    t = C.tables().icd10
+    results = []
+    for memo in (np.zeros((64, 2), np.uint64), tables(100_000, 2, parallel=False)[0]):
+        mask = np.zeros(len(icd), np.uint64)
+        counts = [np.zeros(len(icd), np.int32) for _ in range(3)]
+        K.charlson_serial(0, len(icd), col, *C.ICD10, t.keys, t.masks, t.counts, t.lut_masks, t.lut3, t.lut4,
+                          t.under3, memo, mask, *counts)
+        results.append((mask, counts))
+        assert np.count_nonzero(memo[:, 0]) <= memo.shape[0]
+    assert np.count_nonzero(results[0][0]) > 1_000
+    assert np.array_equal(results[0][0], results[1][0])
+    assert all(np.array_equal(a, b) for a, b in zip(results[0][1], results[1][1], strict=True))
+
+
+def test_atc_spellings_repeated_equal_the_reference():
+    rng = random.Random(3)
+    pool = ["C07AB02", "c07ab02", "C07AB02 ", "C07AB02\x00", "C07", "C07AB", "N02BE01", "N02BE0", "A10BA02",
+            "a10ba02", "B01AC06", "", "X", "C07AB021", "C07.AB.02"]
+    atc = [[rng.choice(pool) for _ in range(rng.randint(0, 12))] for _ in range(12_000)]
+    got = polypharmacy_columns(len(atc), pa.array(atc, pa.list_(pa.string())), parallel=True)
+    expected = [polypharmacy(codes) for codes in atc]
+    assert got["polypharmacy_count"].to_pylist() == [e["count"] for e in expected]
+    assert got["atc_underspecified"].to_pylist() == [e["codes_underspecified"] for e in expected]
+    assert got["atc_malformed"].to_pylist() == [e["codes_malformed"] for e in expected]
+
+
+def test_memo_sizes():
+    """Two slots a code, at least 64 and at most 65,536; one table per pool thread when parallel."""
+    assert tables(0, 2, parallel=False).shape == (1, 64, 2)
+    assert tables(1_000, 4, parallel=False).shape == (1, 2_048, 4)
+    assert tables(10_000_000, 2, parallel=False).shape == (1, 65_536, 2)
+    import numba
+
+    assert tables(10, 2, parallel=True).shape[0] == numba.config.NUMBA_NUM_THREADS

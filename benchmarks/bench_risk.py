@@ -224,7 +224,7 @@ def breakdown(icd: pa.ChunkedArray, n: int, repeat: int) -> dict[str, float]:
 
     out: dict[str, float] = {}
     try:
-        from varde.scoring.risk import _charlson_kernel as K
+        from varde.scoring.risk import _charlson_finish as F
         from varde.scoring.risk import charlson as C
         from varde.scoring.risk._lists import list_column
     except ImportError as exc:
@@ -251,13 +251,13 @@ def breakdown(icd: pa.ChunkedArray, n: int, repeat: int) -> dict[str, float]:
         final, p1, p2 = np.empty(n, np.uint64), np.empty(n, np.int8), np.empty(n, np.int8)
         groups = np.empty(n, np.int32)
         out["kernel: finish (hierarchy, both weights, groups per row; parallel)"] = best(
-            lambda: K.finish_parallel(n, mask, t.replaces, t.ranked, t.sums, final, p1, p2, groups),
+            lambda: F.finish_parallel(n, mask, t.replaces, t.ranked, t.sums, final, p1, p2, groups),
             repeat)
         offsets = np.zeros(n + 1, np.int32)
         np.cumsum(groups, out=offsets[1:])
         values = np.empty(int(offsets[-1]), np.int8)
         out["kernel: fill the groups list column (parallel)"] = best(
-            lambda: K.fill_parallel(n, final, offsets, values), repeat)
+            lambda: F.fill_parallel(n, final, offsets, values), repeat)
     except Exception as exc:  # the internals moved: the public timings below still stand
         print(f"  breakdown of the internals skipped ({type(exc).__name__}: {exc})")
     out["charlson_columns, large_list<large_string> input"] = best(lambda: charlson_columns(n, large, None), repeat)

@@ -7,7 +7,7 @@ import numpy as np
 
 from .._jit import helper, parallel, prange, serial
 from ._charlson_kernel import _space_bytes, _valid
-from ._memo import find, raw_key, remember, shift_of
+from ._memo import look_up, remember, shift_of
 
 BLOCK = 1024
 
@@ -96,8 +96,7 @@ def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, seen, memo,
                 continue
             start = soff[j]
             end = soff[j + 1]
-            raw = raw_key(data, start, end)
-            hit, slot = find(memo, raw, shift)
+            raw, hit, slot = look_up(memo, shift, data, start, end)
             if hit:
                 value = memo[slot, 1]
                 outcome = np.int64(value & np.uint64(3))

@@ -18,7 +18,7 @@ import numpy as np
 
 from .._jit import helper
 
-__all__ = ["PROBES", "find", "pack", "raw_key", "remember", "shift_of", "tables", "unpack"]
+__all__ = ["PROBES", "find", "look_up", "pack", "raw_key", "remember", "shift_of", "tables", "unpack"]
 
 PROBES = 16
 MAX_BITS = 16  # 65,536 slots: the distinct codes of a national extract, written every way journals write them
@@ -85,6 +85,14 @@ def find(table, key, shift):
             return False, np.int64(h)
         h = (h + np.uint64(1)) & last
     return False, -1
+
+
+@helper
+def look_up(table, shift, data, start, end):
+    """(key, found, slot) of the code in data[start:end]: find on its raw key."""
+    key = raw_key(data, start, end)
+    found, slot = find(table, key, shift)
+    return key, found, slot
 
 
 @helper

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from ..arrow import readonly
 from ..schema import SchemaError
+from . import _charlson_finish as F
 from . import _charlson_kernel as K
 from ._codes import MAX_LEN, PrefixTable, read_rows
 from ._lists import list_column
@@ -94,7 +95,7 @@ class Charlson:
         self.replaces = readonly(np.array([index[r["hierarchy_replaces"]] if r["hierarchy_replaces"] else -1
                                            for r in weights], np.int64))
         self.ranked = readonly(np.flatnonzero(self.replaces >= 0).astype(np.int64))
-        self.sums = K.byte_sums(self.weights_1987, self.weights_2011)
+        self.sums = F.byte_sums(self.weights_1987, self.weights_2011)
         self.icd10 = PrefixTable([(r["prefix"].strip().upper(), index[r["group"]])
                                   for r in read_rows("charlson_icd10_quan2005.csv")])
         self.icpc2 = PrefixTable([(r["icpc2"].strip().upper(), index[r["group"]])
@@ -128,16 +129,16 @@ def finish(n: int, mask: np.ndarray, counts: tuple, run_parallel: bool) -> dict[
     n_groups = np.empty(n, np.int32)
     args = (mask, t.replaces, t.ranked, t.sums, final, p1987, p2011, n_groups)
     if run_parallel:
-        K.finish_parallel(n, *args)
+        F.finish_parallel(n, *args)
     else:
-        K.finish_block(0, n, *args)
+        F.finish_block(0, n, *args)
     offsets = np.zeros(n + 1, np.int32)
     np.cumsum(n_groups, out=offsets[1:])
     values = np.empty(int(offsets[-1]), np.int8)
     if run_parallel:
-        K.fill_parallel(n, final, offsets, values)
+        F.fill_parallel(n, final, offsets, values)
     else:
-        K.fill_block(0, n, final, offsets, values)
+        F.fill_block(0, n, final, offsets, values)
     return {
         "charlson_groups": pa.ListArray.from_arrays(pa.array(offsets), pa.DictionaryArray.from_arrays(
             pa.array(values), t.group_names)),

@@ -1,0 +1,95 @@
+"""Charlson's finishing kernels: from the groups found per patient to the hierarchy, both weightings, the group
+count and the list<group> column. They read only the n-element masks that the matching kernels
+(_charlson_kernel.py) wrote, never a code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._jit import helper, parallel, prange, serial
+
+BLOCK = 1024
+
+
+# The position of the one set bit of a 32-bit power of two, by de Bruijn multiplication: masks hold at most 32
+# groups (charlson.py checks), and a patient has one or two, so the finishing passes visit set bits only.
+_DEBRUIJN = 0x077CB531
+BIT_AT = np.zeros(32, np.int64)
+for _k in range(32):
+    BIT_AT[((1 << _k) * _DEBRUIJN & 0xFFFFFFFF) >> 27] = _k
+assert sorted(BIT_AT.tolist()) == list(range(32))
+BIT_AT.flags.writeable = False
+
+
+@helper
+def _lowest(x):
+    """(index, bit) of the lowest set bit of x (x != 0, below 2**32)."""
+    low = x & (~x + np.uint64(1))
+    return BIT_AT[((low * np.uint64(_DEBRUIJN)) & np.uint64(0xFFFFFFFF)) >> np.uint64(27)], low
+
+
+def byte_sums(weights_1987: np.ndarray, weights_2011: np.ndarray) -> np.ndarray:
+    """sums[w, k, v]: for the groups whose bits are byte k of a mask and set in v, the 1987 weights (w 0), the 2011
+    weights (w 1) and how many (w 2). Four look-ups per weighting replace a branch per group."""
+    sums = np.zeros((3, 4, 256), np.int64)
+    for g in range(len(weights_1987)):
+        k, bit = divmod(g, 8)
+        on = (np.arange(256) >> bit) & 1 == 1
+        sums[0, k, on] += weights_1987[g]
+        sums[1, k, on] += weights_2011[g]
+        sums[2, k, on] += 1
+    sums.flags.writeable = False
+    return sums
+
+
+@helper
+def _sum_bytes(sums, w, m):
+    return (sums[w, 0, m & np.uint64(255)] + sums[w, 1, (m >> np.uint64(8)) & np.uint64(255)]
+            + sums[w, 2, (m >> np.uint64(16)) & np.uint64(255)] + sums[w, 3, (m >> np.uint64(24)) & np.uint64(255)])
+
+
+@serial
+def finish_block(lo, hi, mask, replaces, ranked, sums, out_mask, out_1987, out_2011, n_groups):
+    """Rows lo..hi-1: the hierarchy (replaces[g] = the milder group g replaces, -1 none; `ranked` = the groups that
+    replace one, in ascending order, as the rule is applied), both weightings and the number of groups left
+    (`sums` from byte_sums)."""
+    for i in range(lo, hi):
+        m = mask[i]
+        if m != 0:
+            for r in range(ranked.shape[0]):
+                g = ranked[r]
+                if (m >> np.uint64(g)) & np.uint64(1):
+                    m &= ~(np.uint64(1) << np.uint64(replaces[g]))
+        out_mask[i] = m
+        out_1987[i] = _sum_bytes(sums, 0, m)
+        out_2011[i] = _sum_bytes(sums, 1, m)
+        n_groups[i] = _sum_bytes(sums, 2, m)
+
+
+@parallel
+def finish_parallel(n, mask, replaces, ranked, sums, out_mask, out_1987, out_2011, n_groups):
+    nblocks = (n + BLOCK - 1) // BLOCK
+    for b in prange(nblocks):
+        finish_block(b * BLOCK, min(n, (b + 1) * BLOCK), mask, replaces, ranked, sums, out_mask, out_1987, out_2011,
+                     n_groups)
+
+
+@serial
+def fill_block(lo, hi, mask, offsets, values):
+    """The group index of each entry of the list<group> column, rows lo..hi-1, in table order (lowest bit first)."""
+    for i in range(lo, hi):
+        x = mask[i]
+        k = offsets[i]
+        while x != 0:
+            g, low = _lowest(x)
+            values[k] = g
+            k += 1
+            x ^= low
+
+
+@parallel
+def fill_parallel(n, mask, offsets, values):
+    nblocks = (n + BLOCK - 1) // BLOCK
+    for b in prange(nblocks):
+        fill_block(b * BLOCK, min(n, (b + 1) * BLOCK), mask, offsets, values)

@@ -7,12 +7,17 @@ import numpy as np
 
 from .._jit import helper, parallel, prange, serial
 from ._charlson_kernel import _space_bytes, _valid
-from ._memo import look_up, remember, shift_of
+from ._memo import find, look_up, remember, shift_of
 
 BLOCK = 1024
 
 # ATC level-5 code: letter, 2 digits, 2 letters, 2 digits (A10BA02); levels 1-4 are its first 1, 3, 4, 5 characters.
 SUBSTANCE, UNDERSPECIFIED, MALFORMED, EMPTY = 0, 1, 2, 3
+# A memo value: the packed substance key (below 37**7 < 2**37) from bit 19, its id (below 2**17) from bit 2, the
+# outcome in bits 0-1.
+KEY_SHIFT = 19
+ID_MASK = np.uint64((1 << 17) - 1)
+SUBSTANCE_SLOTS = 8_192  # distinct substances a thread gives an id to (beyond: deduplicated the slow way)
 
 
 @helper
@@ -80,50 +85,90 @@ def _atc(data, start, end):
     return UNDERSPECIFIED, key
 
 
+@helper
+def _substance_id(subs, key, shift):
+    """1 + the slot of substance key in subs, inserted if new; 0 if it finds no free slot within the probe limit
+    (then it never will: slots are never freed, so a substance gets an id at its first meeting or never)."""
+    found, slot = find(subs, np.uint64(key), shift)
+    if slot < 0:
+        return np.uint64(0)
+    if not found:
+        subs[slot, 0] = np.uint64(key)
+    return np.uint64(slot + 1)
+
+
+@helper
+def _value(key, sid, outcome):
+    """What the memo keeps for a spelling: the substance key, its id (0: none) and the outcome, in one word."""
+    return (np.uint64(key) << np.uint64(KEY_SHIFT)) | (sid << np.uint64(2)) | np.uint64(outcome)
+
+
+@helper
+def _int16(x):
+    return np.int16(min(x, 32767))
+
+
 @serial
-def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, seen, memo, count, n_under, n_malformed):
-    """`seen`: scratch for one patient's substance keys (as long as the longest list). memo: a table of _memo.py
-    (width 2: key, substance key * 4 + outcome) that this call alone writes."""
+def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs, stamp, seen, count, band, review,
+               n_under, n_malformed):
+    """Writes rows lo..hi-1 of the outputs (int16 counts, int8 band, bool review). memo: a table of _memo.py
+    (width 2: raw key, _value) that this call alone writes; subs: a table (width 1) of the substances met, whose
+    slot + 1 is a substance's id; stamp[id]: the last row that counted it (-1 at first), so that a patient's second
+    spelling of a substance is not counted again. A substance without an id (subs full) is deduplicated against
+    `seen`, scratch as long as the longest list."""
     shift = shift_of(memo)
+    sub_shift = shift_of(subs)
     for i in range(lo, hi):
-        if not _valid(lbits, lvoff, i):
-            continue
         k = 0
+        extra = 0
         under = 0
         malformed = 0
-        for j in range(loff[i], loff[i + 1]):
-            if not _valid(sbits, svoff, j):
-                continue
-            start = soff[j]
-            end = soff[j + 1]
-            raw, hit, slot = look_up(memo, shift, data, start, end)
-            if hit:
-                value = memo[slot, 1]
+        if _valid(lbits, lvoff, i):
+            for j in range(loff[i], loff[i + 1]):
+                if not _valid(sbits, svoff, j):
+                    continue
+                start = soff[j]
+                end = soff[j + 1]
+                raw, hit, slot = look_up(memo, shift, data, start, end)
+                if hit:
+                    value = memo[slot, 1]
+                else:
+                    outcome, key = _atc(data, start, end)
+                    sid = _substance_id(subs, key, sub_shift) if outcome == SUBSTANCE else np.uint64(0)
+                    value = _value(key, sid, outcome)
+                    remember(memo, slot, raw, value)
                 outcome = np.int64(value & np.uint64(3))
-                key = np.int64(value >> np.uint64(2))
-            else:
-                outcome, key = _atc(data, start, end)
-                remember(memo, slot, raw, (np.uint64(key) << np.uint64(2)) | np.uint64(outcome))
-            if outcome == SUBSTANCE:
-                new = True  # the same substance twice counts once (a patient's lists are short)
-                for q in range(k):
-                    if seen[q] == key:
-                        new = False
-                        break
-                if new:
-                    seen[k] = key
-                    k += 1
-            under += outcome == UNDERSPECIFIED
-            malformed += outcome == MALFORMED
-        count[i] += k
-        n_under[i] += under
-        n_malformed[i] += malformed
+                if outcome == SUBSTANCE:
+                    sid = (value >> np.uint64(2)) & ID_MASK
+                    if sid != 0:
+                        k += stamp[sid] != i
+                        stamp[sid] = i
+                    else:
+                        key = value >> np.uint64(KEY_SHIFT)
+                        new = True
+                        for q in range(extra):
+                            if seen[q] == key:
+                                new = False
+                                break
+                        if new:
+                            seen[extra] = key
+                            extra += 1
+                under += outcome == UNDERSPECIFIED
+                malformed += outcome == MALFORMED
+        total = k + extra
+        count[i] = _int16(total)
+        band[i] = (total >= 5) + (total >= 10)
+        review[i] = total >= 4
+        n_under[i] = _int16(under)
+        n_malformed[i] = _int16(malformed)
 
 
 @parallel
-def atc_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, seen, memos, count, n_under, n_malformed):
-    """seen: one scratch row per block; memos: one table per thread of Numba's pool."""
+def atc_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, memos, subs, stamps, seen, count, band, review,
+                 n_under, n_malformed):
+    """memos, subs, stamps: one per thread of Numba's pool; seen: one scratch row per block."""
     nblocks = (n + BLOCK - 1) // BLOCK
     for b in prange(nblocks):
-        atc_serial(b * BLOCK, min(n, (b + 1) * BLOCK), loff, lbits, lvoff, soff, data, sbits, svoff, seen[b],
-                   memos[numba.get_thread_id()], count, n_under, n_malformed)
+        t = numba.get_thread_id()
+        atc_serial(b * BLOCK, min(n, (b + 1) * BLOCK), loff, lbits, lvoff, soff, data, sbits, svoff, memos[t],
+                   subs[t], stamps[t], seen[b], count, band, review, n_under, n_malformed)

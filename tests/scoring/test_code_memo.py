@@ -87,3 +87,31 @@ def test_memo_sizes():
     import numba
 
     assert tables(10, 2, parallel=True).shape[0] == numba.config.NUMBA_NUM_THREADS
+
+
+def test_substances_without_an_id_are_still_counted_once():
+    """A 4-slot substance table and dozens of substances: most get no id and are deduplicated against the row's
+    scratch list instead, some of one patient's substances one way and some the other. The counts are the
+    reference's, and those of a table with room for all."""
+    from varde.scoring.risk import _atc_kernel as A
+    from varde.scoring.risk.medicines import substance_tables
+
+    rng = random.Random(4)
+    pool = [f"{c}{d:02d}AB{e:02d}" for c in "ABCN" for d in (1, 7) for e in range(1, 9)]
+    pool += [p.lower() for p in pool[:10]] + ["C07", "C07AB0x", ""]
+    atc = [[rng.choice(pool) for _ in range(rng.randint(0, 14))] for _ in range(2_000)]
+    col = list_column(pa.array(atc, pa.list_(pa.string())), "atc")
+    expected = [polypharmacy(codes) for codes in atc]
+    longest = max(len(c) for c in atc)
+    small = (np.zeros((4, 1), np.uint64), np.full(5, -1, np.int64))
+    for subs, stamps in (small, tuple(a[0] for a in substance_tables(1))):
+        out = (np.empty(len(atc), np.int16), np.empty(len(atc), np.int8), np.empty(len(atc), np.bool_),
+               np.empty(len(atc), np.int16), np.empty(len(atc), np.int16))
+        A.atc_serial(0, len(atc), *col, tables(len(atc), 2, parallel=False)[0], subs, stamps,
+                     np.empty(longest, np.uint64), *out)
+        assert out[0].tolist() == [e["count"] for e in expected]
+        assert out[3].tolist() == [e["codes_underspecified"] for e in expected]
+        assert out[4].tolist() == [e["codes_malformed"] for e in expected]
+        assert out[1].tolist() == [(e["count"] >= 5) + (e["count"] >= 10) for e in expected]
+        assert out[2].tolist() == [e["count"] >= 4 for e in expected]
+    assert np.count_nonzero(small[0]) == 4  # full: every other substance went the slow way

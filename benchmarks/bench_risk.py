@@ -242,7 +242,7 @@ def breakdown(icd: pa.ChunkedArray, n: int, repeat: int) -> dict[str, float]:
 
         def kernel():
             mask = np.zeros(n, np.uint64)
-            z = tuple(np.zeros(n, np.int32) for _ in range(3))
+            z = tuple(np.zeros(n, np.int16) for _ in range(3))
             C.match_codes(n, col, t.icd10, C.ICD10, mask, z, parallel=True)
             return mask
 

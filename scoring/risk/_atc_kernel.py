@@ -6,7 +6,7 @@ import numba
 import numpy as np
 
 from .._jit import helper, parallel, prange, serial
-from ._charlson_kernel import _space_bytes, _valid
+from ._charlson_kernel import _space_bytes, _valid, sat16
 from ._memo import find, look_up, remember, shift_of
 
 BLOCK = 1024
@@ -103,11 +103,6 @@ def _value(key, sid, outcome):
     return (np.uint64(key) << np.uint64(KEY_SHIFT)) | (sid << np.uint64(2)) | np.uint64(outcome)
 
 
-@helper
-def _int16(x):
-    return np.int16(min(x, 32767))
-
-
 @serial
 def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs, stamp, seen, count, band, review,
                n_under, n_malformed):
@@ -156,11 +151,11 @@ def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs,
                 under += outcome == UNDERSPECIFIED
                 malformed += outcome == MALFORMED
         total = k + extra
-        count[i] = _int16(total)
+        count[i] = sat16(total)
         band[i] = (total >= 5) + (total >= 10)
         review[i] = total >= 4
-        n_under[i] = _int16(under)
-        n_malformed[i] = _int16(malformed)
+        n_under[i] = sat16(under)
+        n_malformed[i] = sat16(malformed)
 
 
 @parallel

@@ -209,6 +209,12 @@ def _read_code(data, start, end, max_len, tail_digits, letters, keys, masks, cou
     return _lookup(key, length, key3, key4, keys, masks, counts, lut_masks, lut3, lut4, under3)
 
 
+@helper
+def sat16(x):
+    """x as int16, at most 32,767: a row with more problem codes than that says 32,767, not a negative count."""
+    return np.int16(min(x, 32767))
+
+
 @serial
 def charlson_serial(lo, hi, col, max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3,
                     memo, mask, n_unknown, n_under, n_malformed):
@@ -242,9 +248,9 @@ def charlson_serial(lo, hi, col, max_len, tail_digits, letters, keys, masks, cou
             malformed += outcome == MALFORMED
             unknown += outcome == UNKNOWN
         mask[i] |= m
-        n_under[i] += under
-        n_malformed[i] += malformed
-        n_unknown[i] += unknown
+        n_under[i] = sat16(n_under[i] + under)
+        n_malformed[i] = sat16(n_malformed[i] + malformed)
+        n_unknown[i] = sat16(n_unknown[i] + unknown)
 
 
 @parallel
@@ -300,9 +306,9 @@ def codes3_serial(lo, hi, col, max_len, tail_digits, letters, ta, tb, tc, memo, 
         mask_a[i] |= ma
         mask_b[i] |= mb
         mask_c[i] |= mc
-        n_under[i] += under
-        n_malformed[i] += malformed
-        n_unknown[i] += unknown
+        n_under[i] = sat16(n_under[i] + under)
+        n_malformed[i] = sat16(n_malformed[i] + malformed)
+        n_unknown[i] = sat16(n_unknown[i] + unknown)
 
 
 @helper

@@ -66,7 +66,7 @@ def match_codes(n: int, col: tuple | None, table: PrefixTable, system: tuple, ma
     if len(col[0]) != n + 1:
         raise SchemaError("a code column has a different number of rows than the table")
     if counts is None:
-        counts = (np.zeros(n, np.int32),) * 3
+        counts = (np.zeros(n, np.int16),) * 3
     tabs = (*system, table.keys, table.masks, table.counts, table.lut_masks, table.lut3, table.lut4, table.under3)
     run_parallel = n >= SERIAL_BELOW if parallel is None else parallel
     memos = code_memo(int(col[0][-1] - col[0][0]) if n else 0, 2, run_parallel)
@@ -110,9 +110,9 @@ def charlson_columns(n: int, icd10, icpc2, *, parallel: bool | None = None) -> d
     t = tables()
     run_parallel = n >= SERIAL_BELOW if parallel is None else parallel
     mask = np.zeros(n, np.uint64)
-    n_unknown = np.zeros(n, np.int32)
-    n_under = np.zeros(n, np.int32)
-    n_malformed = np.zeros(n, np.int32)
+    n_unknown = np.zeros(n, np.int16)
+    n_under = np.zeros(n, np.int16)
+    n_malformed = np.zeros(n, np.int16)
     for col, table, system in ((list_column(icd10, "icd10"), t.icd10, ICD10),
                                (list_column(icpc2, "icpc2"), t.icpc2, ICPC2)):
         match_codes(n, col, table, system, mask, (n_unknown, n_under, n_malformed), run_parallel)
@@ -144,7 +144,7 @@ def finish(n: int, mask: np.ndarray, counts: tuple, run_parallel: bool) -> dict[
             pa.array(values), t.group_names)),
         "charlson_1987": pa.array(p1987),
         "charlson_quan2011": pa.array(p2011),
-        "codes_unknown": pa.array(n_unknown.astype(np.int16)),
-        "codes_underspecified": pa.array(n_under.astype(np.int16)),
-        "codes_malformed": pa.array(n_malformed.astype(np.int16)),
+        "codes_unknown": pa.array(n_unknown),
+        "codes_underspecified": pa.array(n_under),
+        "codes_malformed": pa.array(n_malformed),
     }

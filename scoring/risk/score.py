@@ -68,6 +68,12 @@ def _check_input(data: pa.Table) -> None:
         validate_column(data.column(i), name)
 
 
+def _add16(a: pa.Array, b: pa.Array) -> pa.Array:
+    """a + b of two int16 count columns, at most 32,767 (as the kernels count): never wrapped to a negative."""
+    total = a.to_numpy(zero_copy_only=False).astype(np.int32) + b.to_numpy(zero_copy_only=False)
+    return pa.array(np.minimum(total, 32767).astype(np.int16))
+
+
 def _bool(batch, name: str) -> np.ndarray:
     """True where the column says true; null or absent is not true."""
     if name not in batch.schema.names:
@@ -103,7 +109,7 @@ def score_risk(data: pa.Table | pa.RecordBatch, *, policy: Policy | None = None,
         # One pass per diagnosis column finds the Charlson groups, the long-term conditions and the frailty
         # deficits.
         found = np.zeros(n, np.uint64), np.zeros(n, np.uint64), np.zeros(n, np.uint64)
-        counts = np.zeros(n, np.int32), np.zeros(n, np.int32), np.zeros(n, np.int32)
+        counts = np.zeros(n, np.int16), np.zeros(n, np.int16), np.zeros(n, np.int16)
         for name, system in (("icd10", ICD10), ("icpc2", ICPC2)):
             charlson_table = tables().icd10 if name == "icd10" else tables().icpc2
             match_three(n, list_column(col(name), name), (charlson_table, *condition_tables(name)), system, found,
@@ -135,8 +141,8 @@ def score_risk(data: pa.Table | pa.RecordBatch, *, policy: Policy | None = None,
         "followed_up": pa.array(followed),
         "unmet_need": pa.array((tier_codes >= _HIGH) & ~followed),
         "codes_unknown": charlson["codes_unknown"],
-        "codes_malformed": pc.add(charlson["codes_malformed"], drugs["atc_malformed"]),
-        "codes_underspecified": pc.add(charlson["codes_underspecified"], drugs["atc_underspecified"]),
+        "codes_malformed": _add16(charlson["codes_malformed"], drugs["atc_malformed"]),
+        "codes_underspecified": _add16(charlson["codes_underspecified"], drugs["atc_underspecified"]),
         "reject_reason": pa.nulls(n, pa.string()),
     }
     if invalid_ids is not None and np.any(invalid_ids):

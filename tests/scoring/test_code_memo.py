@@ -57,7 +57,7 @@ def test_a_memo_too_small_to_remember_every_code_still_reads_every_code():
     results = []
     for memo in (np.zeros((64, 2), np.uint64), tables(100_000, 2, parallel=False)[0]):
         mask = np.zeros(len(icd), np.uint64)
-        counts = [np.zeros(len(icd), np.int32) for _ in range(3)]
+        counts = [np.zeros(len(icd), np.int16) for _ in range(3)]
         K.charlson_serial(0, len(icd), col, *C.ICD10, t.keys, t.masks, t.counts, t.lut_masks, t.lut3, t.lut4,
                           t.under3, memo, mask, *counts)
         results.append((mask, counts))
@@ -115,3 +115,17 @@ def test_substances_without_an_id_are_still_counted_once():
         assert out[1].tolist() == [(e["count"] >= 5) + (e["count"] >= 10) for e in expected]
         assert out[2].tolist() == [e["count"] >= 4 for e in expected]
     assert np.count_nonzero(small[0]) == 4  # full: every other substance went the slow way
+
+
+def test_a_row_of_more_problem_codes_than_int16_holds_says_32767():
+    """The count columns are int16: 40,000 malformed codes in a row say 32,767, not a negative number, and the
+    counts of two columns (ICD-10 and ICPC-2) add up to that limit, not past it."""
+    code = next(c for c in ("I13", "I11", "K70", "E10", "I25") if charlson([c], None)["codes_underspecified"] == 1)
+    icd = pa.array([[code] * 40_000, ["x"] * 40_000, ["I50"] + ["x"] * 20_000], pa.list_(pa.string()))
+    icpc = pa.array([[], [], ["x"] * 20_000], pa.list_(pa.string()))
+    for parallel in (False, True):
+        got = charlson_columns(3, icd, icpc, parallel=parallel)
+        assert got["codes_underspecified"].to_pylist() == [32_767, 0, 0]
+        assert got["codes_malformed"].to_pylist() == [0, 32_767, 32_767]
+        assert got["codes_unknown"].to_pylist() == [0, 0, 0]
+        assert got["charlson_groups"].to_pylist()[2] == charlson(["I50"], None)["groups"]

@@ -88,3 +88,15 @@ def test_both_offset_widths_are_compiled_by_the_warm_up():
     assert scored[0].column("charlson_1987").to_pylist() == [3, 3, 3]
     for other in scored[1:]:
         assert other.drop_columns(["icd10", "icpc2", "atc"]).equals(scored[0].drop_columns(["icd10", "icpc2", "atc"]))
+
+
+def test_problem_counts_of_diagnoses_and_medicines_add_up_to_32767_not_past_it():
+    """codes_malformed is int16 and adds the diagnosis and the medicine counts: 20,000 + 20,000 says 32,767."""
+    table = _table([{"icd10": ["x"] * 20_000, "icpc2": [], "atc": ["C07AB0"] * 20_000, "age": 70,
+                     "admissions_12m": 0, "has_coordinator": True, "lives_alone": False},
+                    {"icd10": ["x"], "icpc2": [], "atc": ["C0"], "age": 70, "admissions_12m": 0,
+                     "has_coordinator": True, "lives_alone": False}])
+    for parallel in (False, True):
+        scored = score_risk(table, parallel=parallel, as_of=dt.date(2026, 11, 25))
+        assert scored.column("codes_malformed").to_pylist() == [32_767, 2]
+        assert scored.column("codes_malformed").type == pa.int16()

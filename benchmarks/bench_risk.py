@@ -222,15 +222,9 @@ def breakdown(icd: pa.ChunkedArray, n: int, repeat: int) -> dict[str, float]:
         mask = kernel()
         out["kernel: match_codes over ICD-10 (incl. 4 zeroed n-arrays)"] = best(kernel, repeat)
         final, p1, p2 = np.empty(n, np.uint64), np.empty(n, np.int8), np.empty(n, np.int8)
-        groups = np.empty(n, np.int32)
-        out["kernel: finish (hierarchy, both weights, groups per row; parallel)"] = best(
-            lambda: F.finish_parallel(n, mask, t.replaces, t.ranked, t.sums, final, p1, p2, groups),
-            repeat)
         offsets = np.zeros(n + 1, np.int32)
-        np.cumsum(groups, out=offsets[1:])
-        values = np.empty(int(offsets[-1]), np.int8)
-        out["kernel: fill the groups list column (parallel)"] = best(
-            lambda: F.fill_parallel(n, final, offsets, values), repeat)
+        out["kernel: finish (hierarchy, both weights, the groups list column; parallel)"] = best(
+            lambda: F.finish_parallel(n, mask, t.replaces, t.ranked, t.sums, final, p1, p2, offsets), repeat)
     except Exception as exc:  # the internals moved: the public timings below still stand
         print(f"  breakdown of the internals skipped ({type(exc).__name__}: {exc})")
     out["charlson_columns, large_list<large_string> input"] = best(lambda: charlson_columns(n, large, None), repeat)

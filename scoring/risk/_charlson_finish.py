@@ -50,46 +50,65 @@ def _sum_bytes(sums, w, m):
 
 
 @serial
-def finish_block(lo, hi, mask, replaces, ranked, sums, out_mask, out_1987, out_2011, n_groups):
+def finish_block(lo, hi, mask, replaces, ranked, sums, out_mask, out_1987, out_2011):
     """Rows lo..hi-1: the hierarchy (replaces[g] = the milder group g replaces, -1 none; `ranked` = the groups that
-    replace one, in ascending order, as the rule is applied), both weightings and the number of groups left
-    (`sums` from byte_sums)."""
+    replace one, in ascending order, as the rule is applied) and both weightings (`sums` from byte_sums). Returns
+    how many groups the rows have left."""
+    total = 0
     for i in range(lo, hi):
         m = mask[i]
-        if m != 0:
-            for r in range(ranked.shape[0]):
-                g = ranked[r]
-                if (m >> np.uint64(g)) & np.uint64(1):
-                    m &= ~(np.uint64(1) << np.uint64(replaces[g]))
+        for r in range(ranked.shape[0]):  # without a branch: whether a group is found is not predictable
+            g = ranked[r]
+            m &= ~(((m >> np.uint64(g)) & np.uint64(1)) << np.uint64(replaces[g]))
         out_mask[i] = m
         out_1987[i] = _sum_bytes(sums, 0, m)
         out_2011[i] = _sum_bytes(sums, 1, m)
-        n_groups[i] = _sum_bytes(sums, 2, m)
-
-
-@parallel
-def finish_parallel(n, mask, replaces, ranked, sums, out_mask, out_1987, out_2011, n_groups):
-    nblocks = (n + BLOCK - 1) // BLOCK
-    for b in prange(nblocks):
-        finish_block(b * BLOCK, min(n, (b + 1) * BLOCK), mask, replaces, ranked, sums, out_mask, out_1987, out_2011,
-                     n_groups)
+        total += _sum_bytes(sums, 2, m)
+    return total
 
 
 @serial
-def fill_block(lo, hi, mask, offsets, values):
-    """The group index of each entry of the list<group> column, rows lo..hi-1, in table order (lowest bit first)."""
+def fill_block(lo, hi, mask, start, end, offsets, values):
+    """The list<group> column of rows lo..hi-1, whose entries are values[start:end]: offsets[lo + 1..hi] and the
+    group index of each entry, in table order (lowest bit first). Most rows have 0, 1 or 2 groups in no
+    predictable order, so two entries are written whatever the count and the position moves on by the count (the
+    next row overwrites what was not a group): no branch on the count. Where two writes could pass `end` (into
+    the next block's entries), only the exact loop runs."""
+    k = start
     for i in range(lo, hi):
         x = mask[i]
-        k = offsets[i]
+        if k + 2 <= end:
+            g, low = _lowest(x)
+            values[k] = g
+            rest = x ^ low
+            g, low = _lowest(rest)
+            values[k + 1] = g
+            k += (x != 0) + (rest != 0)
+            x = rest ^ low
         while x != 0:
             g, low = _lowest(x)
             values[k] = g
             k += 1
             x ^= low
+        offsets[i + 1] = k
 
 
 @parallel
-def fill_parallel(n, mask, offsets, values):
+def finish_parallel(n, mask, replaces, ranked, sums, out_mask, out_1987, out_2011, offsets):
+    """finish_block and fill_block over every row, on all cores: each block's group count, then where each block
+    starts in the values, then the values. Returns the values (offsets[0] is the caller's)."""
     nblocks = (n + BLOCK - 1) // BLOCK
+    totals = np.empty(nblocks, np.int64)
     for b in prange(nblocks):
-        fill_block(b * BLOCK, min(n, (b + 1) * BLOCK), mask, offsets, values)
+        totals[b] = finish_block(b * BLOCK, min(n, (b + 1) * BLOCK), mask, replaces, ranked, sums, out_mask,
+                                 out_1987, out_2011)
+    starts = np.empty(nblocks, np.int64)
+    total = 0
+    for b in range(nblocks):
+        starts[b] = total
+        total += totals[b]
+    values = np.empty(total, np.int8)
+    for b in prange(nblocks):
+        end = starts[b + 1] if b + 1 < nblocks else total
+        fill_block(b * BLOCK, min(n, (b + 1) * BLOCK), out_mask, starts[b], end, offsets, values)
+    return values

@@ -126,19 +126,14 @@ def finish(n: int, mask: np.ndarray, counts: tuple, run_parallel: bool) -> dict[
     final = np.empty(n, np.uint64)
     p1987 = np.empty(n, np.int8)
     p2011 = np.empty(n, np.int8)
-    n_groups = np.empty(n, np.int32)
-    args = (mask, t.replaces, t.ranked, t.sums, final, p1987, p2011, n_groups)
+    offsets = np.empty(n + 1, np.int32)
+    offsets[0] = 0
+    args = (mask, t.replaces, t.ranked, t.sums, final, p1987, p2011)
     if run_parallel:
-        F.finish_parallel(n, *args)
+        values = F.finish_parallel(n, *args, offsets)
     else:
-        F.finish_block(0, n, *args)
-    offsets = np.zeros(n + 1, np.int32)
-    np.cumsum(n_groups, out=offsets[1:])
-    values = np.empty(int(offsets[-1]), np.int8)
-    if run_parallel:
-        F.fill_parallel(n, final, offsets, values)
-    else:
-        F.fill_block(0, n, final, offsets, values)
+        values = np.empty(F.finish_block(0, n, *args), np.int8)
+        F.fill_block(0, n, final, 0, len(values), offsets, values)
     return {
         "charlson_groups": pa.ListArray.from_arrays(pa.array(offsets), pa.DictionaryArray.from_arrays(
             pa.array(values), t.group_names)),

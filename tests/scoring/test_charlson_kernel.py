@@ -111,3 +111,37 @@ def test_absent_and_all_null_columns():
     got = charlson_columns(2, None, pa.array([None, None], pa.null()))
     assert got["charlson_groups"].to_pylist() == [[], []]
     assert got["charlson_1987"].to_pylist() == [0, 0]
+
+
+def test_the_groups_column_is_exact_at_every_block_edge():
+    """finish writes two entries per row whatever its count and moves on by the count, except where that could
+    write into the next block's entries. Rows of 0-17 groups, blocks that end in empty rows and in full rows: the
+    list column, the hierarchy and both weightings are those of a plain loop over the bits."""
+    import numpy as np
+
+    from varde.scoring.risk import _charlson_finish as F
+    from varde.scoring.risk.charlson import finish, tables
+
+    t = tables()
+    g = len(t.groups)
+    rng = np.random.default_rng(5)
+    n = 6 * F.BLOCK + 7
+    counts = rng.choice([0, 1, 2, 3, 6, g], size=n, p=[0.3, 0.3, 0.2, 0.1, 0.05, 0.05])
+    counts[F.BLOCK - 9:F.BLOCK] = 0  # a block that ends in empty rows
+    counts[2 * F.BLOCK - 3:2 * F.BLOCK] = g  # one that ends in full rows
+    counts[3 * F.BLOCK:4 * F.BLOCK] = 0  # a block with no group at all
+    counts[-2:] = [0, 1]
+    mask = np.array([sum(1 << int(b) for b in rng.choice(g, size=c, replace=False)) for c in counts], np.uint64)
+    zero = np.zeros(n, np.int16)
+    for parallel in (False, True):
+        out = finish(n, mask, (zero, zero, zero), parallel)
+        lists = out["charlson_groups"].to_pylist()
+        for i in range(n):
+            m = int(mask[i])
+            for r in t.ranked:
+                if m >> int(r) & 1:
+                    m &= ~(1 << int(t.replaces[r]))
+            kept = [k for k in range(g) if m >> k & 1]
+            assert lists[i] == [t.groups[k] for k in kept], i
+            assert out["charlson_1987"][i].as_py() == sum(int(t.weights_1987[k]) for k in kept)
+            assert out["charlson_quan2011"][i].as_py() == sum(int(t.weights_2011[k]) for k in kept)

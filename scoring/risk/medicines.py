@@ -23,10 +23,11 @@ BANDS = ("none", "polypharmacy", "excessive")
 _BAND_NAMES = pa.array(BANDS, pa.string())
 
 
-def substance_tables(threads: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per thread: an empty substance table and its row stamps (see _atc_kernel.atc_serial)."""
-    return (np.zeros((threads, K.SUBSTANCE_SLOTS, 1), np.uint64),
-            np.full((threads, K.SUBSTANCE_SLOTS + 1), -1, np.int64))
+def substance_tables(threads: int, slots: int = K.SUBSTANCE_SLOTS) -> tuple[np.ndarray, np.ndarray]:
+    """Per thread: an empty substance table and its row stamps (see _atc_kernel.atc_serial). At most
+    SUBSTANCE_SLOTS slots; a small batch needs no more than its code memo has (two a code)."""
+    slots = min(slots, K.SUBSTANCE_SLOTS)
+    return np.zeros((threads, slots, 1), np.uint64), np.full((threads, slots + 1), -1, np.int64)
 
 
 def polypharmacy_columns(n: int, atc, *, parallel: bool | None = None) -> dict[str, pa.Array]:
@@ -44,7 +45,7 @@ def polypharmacy_columns(n: int, atc, *, parallel: bool | None = None) -> dict[s
         longest = max(1, int(np.diff(col[0]).max())) if n else 1
         run_parallel = n >= SERIAL_BELOW if parallel is None else parallel
         memos = code_memo(int(col[0][-1] - col[0][0]) if n else 0, 2, run_parallel)
-        subs, stamps = substance_tables(memos.shape[0])
+        subs, stamps = substance_tables(memos.shape[0], memos.shape[1])
         out = (count, band, review, n_under, n_malformed)
         if run_parallel:
             seen = np.empty(((n + K.BLOCK - 1) // K.BLOCK, longest), np.uint64)

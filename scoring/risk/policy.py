@@ -1,7 +1,7 @@
 """The risk tier: a readable, versioned policy file turns scores into a tier and reasons (data/policy_default.toml).
 
-Everything is column-wise: points per factor with np.searchsorted over each column, the tier by thresholds on the
-sum, and the reasons as a list column built from the (row, factor) pairs that gave points, without a loop per row.
+The points, their sum, the tier and which factors are shown come from one kernel pass over the rows
+(_policy_kernel.py); the reasons' texts are then made column-wise, only for the (row, factor) pairs shown.
 """
 
 from __future__ import annotations
@@ -15,14 +15,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .._jit import PARALLEL_LOCK
 from ..arrow import one_array
+from . import _policy_kernel as K
 from ._codes import DATA
 
 __all__ = ["DEFAULT_POLICY", "TIERS", "Factor", "Policy", "PolicyError", "apply_policy", "load_policy"]
 
 DEFAULT_POLICY = DATA / "policy_default.toml"
 TIERS = ("LOW", "MODERATE", "HIGH", "VERY_HIGH")
-MAX_REASONS = 3
+MAX_REASONS = K.MAX_REASONS
+SERIAL_BELOW = 10_000
 
 
 class PolicyError(ValueError):
@@ -101,23 +104,43 @@ def _numbers(col) -> np.ndarray | None:
     return col.cast(pa.float64()).to_numpy(zero_copy_only=False)
 
 
-def apply_policy(policy: Policy, columns: dict) -> dict[str, pa.Array]:
+def _threshold_table(policy: Policy) -> tuple[np.ndarray, np.ndarray]:
+    """(thresholds, points) as (factors, width) arrays for the kernel: each factor's last pair repeated to the
+    width, which reaches the same step (a value at or past the last threshold gets the last points)."""
+    width = max(len(f.thresholds) for f in policy.factors)
+    thresholds = np.empty((len(policy.factors), width))
+    points = np.empty((len(policy.factors), width))
+    for k, f in enumerate(policy.factors):
+        c = len(f.thresholds)
+        thresholds[k, :c], thresholds[k, c:] = f.thresholds, f.thresholds[-1]
+        points[k, :c], points[k, c:] = f.points, f.points[-1]
+    return thresholds, points
+
+
+def apply_policy(policy: Policy, columns: dict, *, parallel: bool | None = None) -> dict[str, pa.Array]:
     """risk_tier, risk_points, risk_reasons and risk_policy for rows whose scores are in `columns`
     (name -> Arrow array). A factor whose column is absent gives no points."""
     n = len(next(iter(columns.values())))
-    points = np.zeros((len(policy.factors), n))
+    values = np.full((len(policy.factors), n), np.nan)
     for k, f in enumerate(policy.factors):
-        values = _numbers(columns.get(f.column))
-        if values is None:
-            continue
-        step = np.searchsorted(f.thresholds, np.nan_to_num(values, nan=-np.inf), side="right")
-        points[k] = np.where(step > 0, f.points[np.maximum(step - 1, 0)], 0.0)
-    total = points.sum(axis=0)
-    tier = (np.searchsorted(policy.tier_points, total, side="right") - 1).astype(np.int8)
+        column = _numbers(columns.get(f.column))
+        if column is not None:
+            values[k] = column
+    thresholds, points = _threshold_table(policy)
+    total = np.empty(n)
+    tier = np.empty(n, np.int8)
+    top = np.empty((n, MAX_REASONS), np.int8)
+    n_top = np.empty(n, np.int8)
+    args = (values, thresholds, points, policy.tier_points, total, tier, top, n_top)
+    if (n >= SERIAL_BELOW if parallel is None else parallel):
+        with PARALLEL_LOCK:
+            K.policy_parallel(n, *args)
+    else:
+        K.policy_block(0, n, *args)
     return {
         "risk_tier": pa.DictionaryArray.from_arrays(pa.array(tier), pa.array(TIERS)),
         "risk_points": pa.array(total),
-        "risk_reasons": _reasons(points, policy.factors, columns),
+        "risk_reasons": _reasons(top, n_top, policy.factors, columns),
         "risk_policy": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int8)), pa.array([policy.version])),
     }
 
@@ -156,25 +179,30 @@ def _format(col: pa.Array, spec: str) -> pa.Array:
                                        pc.utf8_slice_codeunits(padded, -digits), ".")
 
 
-def _reasons(points: np.ndarray, factors: tuple[Factor, ...], columns: dict) -> pa.Array:
-    """list<string>: per row the factors that gave points, most first, at most MAX_REASONS. Texts are made only
-    for the (row, factor) pairs shown."""
-    n = points.shape[1]
-    order = np.argsort(-points, axis=0, kind="stable")[:MAX_REASONS]  # per row, factors by points, file order on ties
-    keep = np.take_along_axis(points, order, axis=0) > 0
-    row, rank = keep.T.nonzero()  # row-major: each row's reasons in rank order
-    factor = order.T[row, rank]
-    parts, positions = [], []
+def _reasons(top: np.ndarray, n_top: np.ndarray, factors: tuple[Factor, ...], columns: dict) -> pa.Array:
+    """list<string>: per row the factors the kernel kept (top[i, :n_top[i]]), in the factors' words. Texts are made
+    only for the (row, factor) pairs shown, one Arrow pass per factor."""
+    n = len(n_top)
+    shown = np.arange(MAX_REASONS) < n_top[:, None]
+    row = np.nonzero(shown)[0]  # row-major: each row's reasons in rank order
+    factor = top[shown]
+    # The pairs grouped by factor (a stable radix sort of small integers), each factor's texts made in one go,
+    # then put back in row order by the inverse of that grouping (a scatter, not a second sort).
+    by_factor = np.argsort(factor, kind="stable")
+    bounds = np.zeros(len(factors) + 1, np.int64)
+    np.cumsum(np.bincount(factor, minlength=len(factors)), out=bounds[1:])
+    parts = []
     for k, f in enumerate(factors):
-        at = np.flatnonzero(factor == k)
+        at = by_factor[bounds[k]:bounds[k + 1]]
         if at.size:
             col = one_array(columns[f.column])
             parts.append(_reason_texts(f, col.take(pa.array(row[at]))))
-            positions.append(at)
     if parts:
-        values = pa.concat_arrays(parts).take(pa.array(np.argsort(np.concatenate(positions), kind="stable")))
+        back = np.empty_like(by_factor)
+        back[by_factor] = np.arange(len(by_factor))
+        values = pa.concat_arrays(parts).take(pa.array(back))
     else:
         values = pa.array([], pa.string())
     offsets = np.zeros(n + 1, np.int32)
-    np.cumsum(np.bincount(row, minlength=n), out=offsets[1:])
+    np.cumsum(n_top, out=offsets[1:])
     return pa.ListArray.from_arrays(pa.array(offsets), values)

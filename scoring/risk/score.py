@@ -125,7 +125,7 @@ def score_risk(data: pa.Table | pa.RecordBatch, *, policy: Policy | None = None,
             scores[name] = data.column(name)
     if "lives_alone" in data.schema.names:
         scores["lives_alone"] = data.column("lives_alone")
-    tiered = apply_policy(policy, scores)
+    tiered = apply_policy(policy, scores, parallel=run_parallel)
     followed = np.zeros(n, np.bool_)
     for name in FOLLOW_UP:
         followed |= _bool(data, name)

@@ -24,10 +24,11 @@ TYPES = {"efi": pa.float64(), "lives_alone": pa.bool_()}
 
 
 @settings(deadline=None, max_examples=300)
-@given(st.lists(st.fixed_dictionaries({k: st.none() | v for k, v in COLUMNS.items()}), min_size=1, max_size=30))
-def test_policy_equals_reference(rows):
+@given(st.lists(st.fixed_dictionaries({k: st.none() | v for k, v in COLUMNS.items()}), min_size=1, max_size=30),
+       st.booleans())
+def test_policy_equals_reference(rows, parallel):
     columns = {k: pa.array([r[k] for r in rows], TYPES.get(k, pa.int64())) for k in COLUMNS}
-    got = apply_policy(load_policy(), columns)
+    got = apply_policy(load_policy(), columns, parallel=parallel)
     for i, row in enumerate(rows):
         name, points, reasons = tier(DEFAULT_POLICY, row)
         assert got["risk_tier"][i].as_py() == name
@@ -73,3 +74,57 @@ def test_decimals_in_reasons_round_half_away_from_zero_as_written():
 
     got = _format(pa.array([0.445, 0.125, 0.3, 1.005, 0.0, None]), ".2f").to_pylist()
     assert got == ["0.45", "0.13", "0.30", "1.01", "0.00", None]
+
+
+@st.composite
+def policies(draw):
+    """A policy file's text: 1-7 factors over columns c0..c6 (a column may have two factors), thresholds that
+    rise, points that do not fall (0 and halves included, many ties between factors)."""
+    lines = ['version = "random"', "[tiers]"]
+    tiers = sorted(draw(st.lists(st.integers(1, 12), min_size=3, max_size=3, unique=True)))
+    lines += ["LOW = 0", f"MODERATE = {tiers[0]}", f"HIGH = {tiers[1]}", f"VERY_HIGH = {tiers[2]}"]
+    for k in range(draw(st.integers(1, 7))):
+        values = sorted(draw(st.lists(st.integers(-3, 12), min_size=1, max_size=5, unique=True)))
+        points = sorted(draw(st.lists(st.sampled_from([0, 0.5, 1, 2, 3]), min_size=len(values),
+                                      max_size=len(values))))
+        pairs = ", ".join(f"[{v}, {p}]" for v, p in zip(values, points, strict=True))
+        lines += ["[[factor]]", f'column = "c{draw(st.integers(0, 6))}"', f"thresholds = [{pairs}]",
+                  f'reason = "factor {k}: {{value}}"']
+    return "\n".join(lines) + "\n"
+
+
+@settings(deadline=None, max_examples=200)
+@given(policies(), st.lists(st.lists(st.none() | st.integers(-5, 15), min_size=7, max_size=7), min_size=1,
+                            max_size=25), st.booleans())
+def test_any_policy_equals_reference(text, rows, parallel):
+    """Points, tier and reasons (most points first, file order on ties, at most three) for random policies."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "policy.toml"
+        path.write_text(text)
+        columns = {f"c{j}": pa.array([r[j] for r in rows], pa.int64()) for j in range(7)}
+        got = apply_policy(load_policy(path), columns, parallel=parallel)
+        for i, r in enumerate(rows):
+            name, points, reasons = tier(path, {f"c{j}": r[j] for j in range(7)})
+            assert (got["risk_tier"][i].as_py(), got["risk_points"][i].as_py(),
+                    got["risk_reasons"][i].as_py()) == (name, points, reasons), (text, r)
+
+
+def test_many_blocks_of_patients_equal_reference():
+    """The parallel pass over blocks of rows: 3 blocks and a bit, every row checked."""
+    import random
+
+    from varde.scoring.risk import _policy_kernel
+
+    rng = random.Random(7)
+    n = 3 * _policy_kernel.BLOCK + 5
+    rows = [{k: None if rng.random() < 0.1 else (round(rng.random(), 3) if k == "efi" else
+                                                 rng.random() < 0.5 if k == "lives_alone" else rng.randint(0, 12))
+             for k in COLUMNS} for _ in range(n)]
+    columns = {k: pa.array([r[k] for r in rows], TYPES.get(k, pa.int64())) for k in COLUMNS}
+    got = apply_policy(load_policy(), columns, parallel=True)
+    tiers, points, reasons = (got[k].to_pylist() for k in ("risk_tier", "risk_points", "risk_reasons"))
+    for i, row in enumerate(rows):
+        assert (tiers[i], points[i], reasons[i]) == tier(DEFAULT_POLICY, row), row

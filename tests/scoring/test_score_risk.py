@@ -69,13 +69,17 @@ def test_score_risk_equals_the_references(patients, parallel, layout, at):
 def test_both_offset_widths_are_compiled_by_the_warm_up():
     """list<string> (Parquet, most clients) and large_list<large_string> are read in place, each by its own
     compiled kernel: after warm_up, neither layout compiles anything on a request, and both score alike."""
-    from varde.scoring.risk import _atc_kernel, _charlson_kernel, warm_up
+    from varde.scoring.risk import _atc_kernel, _charlson_finish, _charlson_kernel, _policy_kernel, warm_up
 
     warm_up()
     kernels = [_charlson_kernel.codes3_serial, _charlson_kernel.codes3_parallel, _charlson_kernel.charlson_serial,
                _charlson_kernel.charlson_parallel, _atc_kernel.atc_serial, _atc_kernel.atc_parallel]
+    assert all(any("int32" in str(sig) for sig in k.signatures) for k in kernels)
+    # The kernels after the code columns (finish, policy) take the same types whatever the input layout.
+    kernels += [_charlson_finish.finish_block, _charlson_finish.fill_block, _charlson_finish.finish_parallel,
+                _policy_kernel.policy_block, _policy_kernel.policy_parallel]
     before = [list(k.signatures) for k in kernels]
-    assert all(any("int32" in str(sig) for sig in sigs) for sigs in before)
+    assert all(before)
     narrow = _table([{"icd10": ["I50.9", "e11.2"], "icpc2": ["K77"], "atc": ["C07AB02", "N02BE01", "C07"],
                       "age": 81, "admissions_12m": 2, "has_coordinator": False, "lives_alone": True}] * 3)
     large = pa.large_list(pa.large_string())

@@ -146,11 +146,21 @@ def apply_policy(policy: Policy, columns: dict, *, parallel: bool | None = None)
 
 
 def _reason_texts(f: Factor, col) -> pa.Array:
-    """The factor's reason for every row, {value} filled in column-wise ({value:.Nf} for N decimals)."""
+    """The factor's reason for every row, {value} filled in column-wise ({value:.Nf} for N decimals). A column of
+    integers or booleans holds few distinct values (a score, a count): each distinct value's text is made once and
+    taken per row (150,000 Charlson reasons: 8.2 -> 1.4 ms against formatting every row)."""
     col = one_array(col)
     parts = list(string.Formatter().parse(f.reason))
     if not any(name for _, name, _, _ in parts):
         return pa.array([f.reason] * len(col), pa.string())
+    if pa.types.is_integer(col.type) or pa.types.is_boolean(col.type):
+        coded = col.dictionary_encode(null_encoding="encode")
+        return _texts(parts, coded.dictionary).take(coded.indices)
+    return _texts(parts, col)
+
+
+def _texts(parts: list, col: pa.Array) -> pa.Array:
+    """The reason's parts (string.Formatter().parse) filled in for every value of col; a null value reads "?"."""
     out: list = []
     for literal, name, spec, _ in parts:
         if literal:

@@ -24,7 +24,8 @@ BIT_AT.flags.writeable = False
 
 @helper
 def _lowest(x):
-    """(index, bit) of the lowest set bit of x (x != 0, below 2**32)."""
+    """(index, bit) of the lowest set bit of x (below 2**32). x == 0 gives (BIT_AT[0], 0): fill_block writes that
+    and then moves past it by the count, so the next entry overwrites it."""
     low = x & (~x + np.uint64(1))
     return BIT_AT[((low * np.uint64(_DEBRUIJN)) & np.uint64(0xFFFFFFFF)) >> np.uint64(27)], low
 

@@ -19,13 +19,13 @@ from .._jit import PARALLEL_LOCK
 from ..arrow import one_array
 from . import _policy_kernel as K
 from ._codes import DATA
+from .charlson import SERIAL_BELOW
 
 __all__ = ["DEFAULT_POLICY", "TIERS", "Factor", "Policy", "PolicyError", "apply_policy", "load_policy"]
 
 DEFAULT_POLICY = DATA / "policy_default.toml"
 TIERS = ("LOW", "MODERATE", "HIGH", "VERY_HIGH")
 MAX_REASONS = K.MAX_REASONS
-SERIAL_BELOW = 10_000
 
 
 class PolicyError(ValueError):

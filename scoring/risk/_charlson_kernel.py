@@ -18,8 +18,11 @@ BLOCK = 1024
 POW37 = np.array([37 ** k for k in range(MAX_LEN + 1)], np.int64)
 POW37.flags.writeable = False
 
-# Outcome of reading one code.
-EMPTY, MATCHED, NO_GROUP, UNDERSPECIFIED, MALFORMED, UNKNOWN = 0, 1, 2, 3, 4, 5
+# Outcome of reading one code. The three a patient's counts report have bit 2 set: in a memo word (_memo.pack)
+# that is bit 63, so OR-ing a row's words says whether the row has any (PROBLEM) without a test per code.
+EMPTY, MATCHED, NO_GROUP, UNDERSPECIFIED, MALFORMED, UNKNOWN = 0, 1, 2, 4, 5, 6
+PROBLEM = np.uint64(1 << 63)
+GROUPS = np.uint64((1 << 61) - 1)
 # max_len of the ATC mode: a letter, 2 digits, 2 letters, 2 digits (levels 1-5: 1, 3, 4, 5, 7 characters).
 ATC = 0
 
@@ -215,11 +218,47 @@ def sat16(x):
     return np.int16(min(x, 32767))
 
 
+@helper
+def _code_word(memo, shift, data, start, end, max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3,
+               lut4, under3):
+    """The memo word (_memo.pack) of the code in data[start:end]: remembered, or read and remembered."""
+    key, hit, slot = look_up(memo, shift, data, start, end)
+    if hit:
+        return memo[slot, 1]
+    outcome, found = _read_code(data, start, end, max_len, tail_digits, letters, keys, masks, counts, lut_masks,
+                                lut3, lut4, under3)
+    word = pack(outcome, found)
+    remember(memo, slot, key, word)
+    return word
+
+
+@helper
+def _count_problems(i, col, memo, shift, max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4,
+                    under3, n_unknown, n_under, n_malformed):
+    """Adds row i's under-specified, malformed and unknown codes to its counts: a second pass over the few rows
+    whose words say they have any (a test per code cost a fifth of the matching)."""
+    loff, lbits, lvoff, soff, data, sbits, svoff = col
+    under = 0
+    malformed = 0
+    unknown = 0
+    for j in range(loff[i], loff[i + 1]):
+        if not _valid(sbits, svoff, j):
+            continue
+        outcome = unpack(_code_word(memo, shift, data, soff[j], soff[j + 1], max_len, tail_digits, letters, keys,
+                                    masks, counts, lut_masks, lut3, lut4, under3))[0]
+        under += outcome == UNDERSPECIFIED
+        malformed += outcome == MALFORMED
+        unknown += outcome == UNKNOWN
+    n_under[i] = sat16(n_under[i] + under)
+    n_malformed[i] = sat16(n_malformed[i] + malformed)
+    n_unknown[i] = sat16(n_unknown[i] + unknown)
+
+
 @serial
 def charlson_serial(lo, hi, col, max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3,
                     memo, mask, n_unknown, n_under, n_malformed):
     """Adds the groups of rows lo..hi-1 of one code column into mask and its counts into n_*. memo: a table of
-    _memo.py (width 2) that this call alone writes. A row's results are gathered in locals and stored once."""
+    _memo.py (width 2) that this call alone writes. A row's words are OR-ed in a local and stored once."""
     loff, lbits, lvoff, soff, data, sbits, svoff = col
     if loff.shape[0] == 0:
         return
@@ -227,30 +266,16 @@ def charlson_serial(lo, hi, col, max_len, tail_digits, letters, keys, masks, cou
     for i in range(lo, hi):
         if not _valid(lbits, lvoff, i):
             continue
-        m = np.uint64(0)
-        under = 0
-        malformed = 0
-        unknown = 0
+        words = np.uint64(0)
         for j in range(loff[i], loff[i + 1]):
             if not _valid(sbits, svoff, j):
                 continue
-            start = soff[j]
-            end = soff[j + 1]
-            key, hit, slot = look_up(memo, shift, data, start, end)
-            if hit:
-                outcome, found = unpack(memo[slot, 1])
-            else:
-                outcome, found = _read_code(data, start, end, max_len, tail_digits, letters, keys, masks, counts,
-                                            lut_masks, lut3, lut4, under3)
-                remember(memo, slot, key, pack(outcome, found))
-            m |= found
-            under += outcome == UNDERSPECIFIED
-            malformed += outcome == MALFORMED
-            unknown += outcome == UNKNOWN
-        mask[i] |= m
-        n_under[i] = sat16(n_under[i] + under)
-        n_malformed[i] = sat16(n_malformed[i] + malformed)
-        n_unknown[i] = sat16(n_unknown[i] + unknown)
+            words |= _code_word(memo, shift, data, soff[j], soff[j + 1], max_len, tail_digits, letters, keys, masks,
+                                counts, lut_masks, lut3, lut4, under3)
+        mask[i] |= words & GROUPS
+        if words & PROBLEM:
+            _count_problems(i, col, memo, shift, max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3,
+                            lut4, under3, n_unknown, n_under, n_malformed)
 
 
 @parallel
@@ -264,6 +289,21 @@ def charlson_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, max_len, 
                         memos[numba.get_thread_id()], mask, n_unknown, n_under, n_malformed)
 
 
+@helper
+def _code_words3(memo, shift, data, start, end, max_len, tail_digits, letters, ta, tb, tc):
+    """(memo word of table a, groups in table b, in table c) of the code in data[start:end]."""
+    key, hit, slot = look_up(memo, shift, data, start, end)
+    if hit:
+        return memo[slot, 1], memo[slot, 2], memo[slot, 3]
+    outcome, a, b, c = _read_three(data, start, end, max_len, tail_digits, letters, ta, tb, tc)
+    word = pack(outcome, a)
+    if slot >= 0:
+        memo[slot, 2] = b
+        memo[slot, 3] = c
+    remember(memo, slot, key, word)
+    return word, b, c
+
+
 @serial
 def codes3_serial(lo, hi, col, max_len, tail_digits, letters, ta, tb, tc, memo, mask_a, mask_b, mask_c, n_unknown,
                   n_under, n_malformed):
@@ -275,40 +315,34 @@ def codes3_serial(lo, hi, col, max_len, tail_digits, letters, ta, tb, tc, memo, 
     for i in range(lo, hi):
         if not _valid(lbits, lvoff, i):
             continue
-        ma = np.uint64(0)
+        wa = np.uint64(0)
         mb = np.uint64(0)
         mc = np.uint64(0)
-        under = 0
-        malformed = 0
-        unknown = 0
         for j in range(loff[i], loff[i + 1]):
             if not _valid(sbits, svoff, j):
                 continue
-            start = soff[j]
-            end = soff[j + 1]
-            key, hit, slot = look_up(memo, shift, data, start, end)
-            if hit:
-                outcome, a = unpack(memo[slot, 1])
-                b = memo[slot, 2]
-                c = memo[slot, 3]
-            else:
-                outcome, a, b, c = _read_three(data, start, end, max_len, tail_digits, letters, ta, tb, tc)
-                if slot >= 0:
-                    memo[slot, 2] = b
-                    memo[slot, 3] = c
-                remember(memo, slot, key, pack(outcome, a))
-            ma |= a
+            a, b, c = _code_words3(memo, shift, data, soff[j], soff[j + 1], max_len, tail_digits, letters, ta, tb, tc)
+            wa |= a
             mb |= b
             mc |= c
-            under += outcome == UNDERSPECIFIED
-            malformed += outcome == MALFORMED
-            unknown += outcome == UNKNOWN
-        mask_a[i] |= ma
+        mask_a[i] |= wa & GROUPS
         mask_b[i] |= mb
         mask_c[i] |= mc
-        n_under[i] = sat16(n_under[i] + under)
-        n_malformed[i] = sat16(n_malformed[i] + malformed)
-        n_unknown[i] = sat16(n_unknown[i] + unknown)
+        if wa & PROBLEM:
+            under = 0
+            malformed = 0
+            unknown = 0
+            for j in range(loff[i], loff[i + 1]):
+                if not _valid(sbits, svoff, j):
+                    continue
+                outcome = unpack(_code_words3(memo, shift, data, soff[j], soff[j + 1], max_len, tail_digits, letters,
+                                              ta, tb, tc)[0])[0]
+                under += outcome == UNDERSPECIFIED
+                malformed += outcome == MALFORMED
+                unknown += outcome == UNKNOWN
+            n_under[i] = sat16(n_under[i] + under)
+            n_malformed[i] = sat16(n_malformed[i] + malformed)
+            n_unknown[i] = sat16(n_unknown[i] + unknown)
 
 
 @helper

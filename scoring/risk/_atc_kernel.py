@@ -13,10 +13,13 @@ BLOCK = 1024
 
 # ATC level-5 code: letter, 2 digits, 2 letters, 2 digits (A10BA02); levels 1-4 are its first 1, 3, 4, 5 characters.
 SUBSTANCE, UNDERSPECIFIED, MALFORMED, EMPTY = 0, 1, 2, 3
-# A memo value: the packed substance key (below 37**7 < 2**37) from bit 19, its id (below 2**17) from bit 2, the
-# outcome in bits 0-1.
-KEY_SHIFT = 19
+# A memo word: the substance's id in bits 0-16 (0: none), the outcome in bits 17-18, the packed substance key (below
+# 37**7 < 2**37) from bit 19, and bit 63 (SLOW) set unless the code is a substance with an id. A row's words are
+# OR-ed, so one test per row says whether it needs the second, slow pass.
 ID_MASK = np.uint64((1 << 17) - 1)
+OUTCOME_SHIFT = 17
+KEY_SHIFT = 19
+SLOW = np.uint64(1 << 63)
 SUBSTANCE_SLOTS = 8_192  # distinct substances a thread gives an id to (beyond: deduplicated the slow way)
 
 
@@ -98,18 +101,39 @@ def _substance_id(subs, key, shift):
 
 
 @helper
-def _value(key, sid, outcome):
-    """What the memo keeps for a spelling: the substance key, its id (0: none) and the outcome, in one word."""
-    return (np.uint64(key) << np.uint64(KEY_SHIFT)) | (sid << np.uint64(2)) | np.uint64(outcome)
+def _word(key, sid, outcome):
+    """What the memo keeps for a spelling (see SLOW above)."""
+    word = (np.uint64(key) << np.uint64(KEY_SHIFT)) | (np.uint64(outcome) << np.uint64(OUTCOME_SHIFT)) | sid
+    if outcome != SUBSTANCE or sid == 0:
+        word |= SLOW
+    return word
+
+
+@helper
+def _code_word(memo, shift, subs, sub_shift, data, start, end):
+    """The memo word of the code in data[start:end]: remembered, or read (its substance given an id) and
+    remembered."""
+    raw, hit, slot = look_up(memo, shift, data, start, end)
+    if hit:
+        return memo[slot, 1]
+    outcome, key = _atc(data, start, end)
+    sid = _substance_id(subs, key, sub_shift) if outcome == SUBSTANCE else np.uint64(0)
+    word = _word(key, sid, outcome)
+    remember(memo, slot, raw, word)
+    return word
 
 
 @serial
 def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs, stamp, seen, count, band, review,
                n_under, n_malformed):
     """Writes rows lo..hi-1 of the outputs (int16 counts, int8 band, bool review). memo: a table of _memo.py
-    (width 2: raw key, _value) that this call alone writes; subs: a table (width 1) of the substances met, whose
+    (width 2: raw key, word) that this call alone writes; subs: a table (width 1) of the substances met, whose
     slot + 1 is a substance's id; stamp[id]: the last row that counted it (-1 at first), so that a patient's second
-    spelling of a substance is not counted again. A substance without an id (subs full) is deduplicated against
+    spelling of a substance is not counted again.
+
+    The first pass counts by id, with no test per code: a code without an id counts stamp[0], once a row. A row
+    with such a code (its words have SLOW) takes that one back in a second pass over its slow codes: it counts
+    the under-specified and malformed ones, and deduplicates the substances without an id (subs full) against
     `seen`, scratch as long as the longest list."""
     shift = shift_of(memo)
     sub_shift = shift_of(subs)
@@ -119,27 +143,28 @@ def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs,
         under = 0
         malformed = 0
         if _valid(lbits, lvoff, i):
+            words = np.uint64(0)
             for j in range(loff[i], loff[i + 1]):
                 if not _valid(sbits, svoff, j):
                     continue
-                start = soff[j]
-                end = soff[j + 1]
-                raw, hit, slot = look_up(memo, shift, data, start, end)
-                if hit:
-                    value = memo[slot, 1]
-                else:
-                    outcome, key = _atc(data, start, end)
-                    sid = _substance_id(subs, key, sub_shift) if outcome == SUBSTANCE else np.uint64(0)
-                    value = _value(key, sid, outcome)
-                    remember(memo, slot, raw, value)
-                outcome = np.int64(value & np.uint64(3))
-                if outcome == SUBSTANCE:
-                    sid = (value >> np.uint64(2)) & ID_MASK
-                    if sid != 0:
-                        k += stamp[sid] != i
-                        stamp[sid] = i
-                    else:
-                        key = value >> np.uint64(KEY_SHIFT)
+                word = _code_word(memo, shift, subs, sub_shift, data, soff[j], soff[j + 1])
+                words |= word
+                sid = word & ID_MASK
+                k += stamp[sid] != i
+                stamp[sid] = i
+            if words & SLOW:
+                k -= 1  # stamp[0]
+                for j in range(loff[i], loff[i + 1]):
+                    if not _valid(sbits, svoff, j):
+                        continue
+                    word = _code_word(memo, shift, subs, sub_shift, data, soff[j], soff[j + 1])
+                    if not word & SLOW:
+                        continue
+                    outcome = np.int64((word >> np.uint64(OUTCOME_SHIFT)) & np.uint64(3))
+                    under += outcome == UNDERSPECIFIED
+                    malformed += outcome == MALFORMED
+                    if outcome == SUBSTANCE:  # without an id
+                        key = word >> np.uint64(KEY_SHIFT) & np.uint64((1 << 44) - 1)
                         new = True
                         for q in range(extra):
                             if seen[q] == key:
@@ -148,8 +173,6 @@ def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs,
                         if new:
                             seen[extra] = key
                             extra += 1
-                under += outcome == UNDERSPECIFIED
-                malformed += outcome == MALFORMED
         total = k + extra
         count[i] = sat16(total)
         band[i] = (total >= 5) + (total >= 10)

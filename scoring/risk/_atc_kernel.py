@@ -6,7 +6,7 @@ import numba
 import numpy as np
 
 from .._jit import helper, parallel, prange, serial
-from ._charlson_kernel import _space_bytes, _valid, sat16
+from ._charlson_kernel import ONE, _space_bytes, _valid, codes_of, sat16
 from ._memo import find, look_up, remember, shift_of
 
 BLOCK = 1024
@@ -115,7 +115,7 @@ def _code_word(memo, shift, subs, sub_shift, data, start, end):
     remembered."""
     raw, hit, slot = look_up(memo, shift, data, start, end)
     if hit:
-        return memo[slot, 1]
+        return memo[np.uint64(slot), 1]
     outcome, key = _atc(data, start, end)
     sid = _substance_id(subs, key, sub_shift) if outcome == SUBSTANCE else np.uint64(0)
     word = _word(key, sid, outcome)
@@ -144,20 +144,20 @@ def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs,
         malformed = 0
         if _valid(lbits, lvoff, i):
             words = np.uint64(0)
-            for j in range(loff[i], loff[i + 1]):
+            for j in codes_of(loff, i):
                 if not _valid(sbits, svoff, j):
                     continue
-                word = _code_word(memo, shift, subs, sub_shift, data, soff[j], soff[j + 1])
+                word = _code_word(memo, shift, subs, sub_shift, data, soff[j], soff[j + ONE])
                 words |= word
                 sid = word & ID_MASK
                 k += stamp[sid] != i
                 stamp[sid] = i
             if words & SLOW:
                 k -= 1  # stamp[0]
-                for j in range(loff[i], loff[i + 1]):
+                for j in codes_of(loff, i):
                     if not _valid(sbits, svoff, j):
                         continue
-                    word = _code_word(memo, shift, subs, sub_shift, data, soff[j], soff[j + 1])
+                    word = _code_word(memo, shift, subs, sub_shift, data, soff[j], soff[j + ONE])
                     if not word & SLOW:
                         continue
                     outcome = np.int64((word >> np.uint64(OUTCOME_SHIFT)) & np.uint64(3))

@@ -23,6 +23,7 @@ POW37.flags.writeable = False
 EMPTY, MATCHED, NO_GROUP, UNDERSPECIFIED, MALFORMED, UNKNOWN = 0, 1, 2, 4, 5, 6
 PROBLEM = np.uint64(1 << 63)
 GROUPS = np.uint64((1 << 61) - 1)
+ONE = np.uint64(1)  # j + ONE stays unsigned (j + 1 would be a float: uint64 + int64)
 # max_len of the ATC mode: a letter, 2 digits, 2 letters, 2 digits (levels 1-5: 1, 3, 4, 5, 7 characters).
 ATC = 0
 
@@ -54,8 +55,15 @@ def _space_bytes(data, b, end):
 def _valid(bits, off, i):
     if bits.shape[0] == 0:
         return True
-    j = off + i
-    return (bits[j >> 3] >> (j & 7)) & 1 == 1
+    j = np.uint64(off) + np.uint64(i)
+    return (bits[j >> np.uint64(3)] >> (j & np.uint64(7))) & np.uint64(1) == np.uint64(1)
+
+
+@helper
+def codes_of(loff, i):
+    """The range of row i's codes, unsigned: an index Numba knows is not negative needs no wrap-around select,
+    which in the per-code loop cost a quarter of the time of walking the lists."""
+    return range(np.uint64(loff[i]), np.uint64(loff[i + 1]))
 
 
 @helper
@@ -224,7 +232,7 @@ def _code_word(memo, shift, data, start, end, max_len, tail_digits, letters, key
     """The memo word (_memo.pack) of the code in data[start:end]: remembered, or read and remembered."""
     key, hit, slot = look_up(memo, shift, data, start, end)
     if hit:
-        return memo[slot, 1]
+        return memo[np.uint64(slot), 1]
     outcome, found = _read_code(data, start, end, max_len, tail_digits, letters, keys, masks, counts, lut_masks,
                                 lut3, lut4, under3)
     word = pack(outcome, found)
@@ -241,10 +249,10 @@ def _count_problems(i, col, memo, shift, max_len, tail_digits, letters, keys, ma
     under = 0
     malformed = 0
     unknown = 0
-    for j in range(loff[i], loff[i + 1]):
+    for j in codes_of(loff, i):
         if not _valid(sbits, svoff, j):
             continue
-        outcome = unpack(_code_word(memo, shift, data, soff[j], soff[j + 1], max_len, tail_digits, letters, keys,
+        outcome = unpack(_code_word(memo, shift, data, soff[j], soff[j + ONE], max_len, tail_digits, letters, keys,
                                     masks, counts, lut_masks, lut3, lut4, under3))[0]
         under += outcome == UNDERSPECIFIED
         malformed += outcome == MALFORMED
@@ -267,10 +275,10 @@ def charlson_serial(lo, hi, col, max_len, tail_digits, letters, keys, masks, cou
         if not _valid(lbits, lvoff, i):
             continue
         words = np.uint64(0)
-        for j in range(loff[i], loff[i + 1]):
+        for j in codes_of(loff, i):
             if not _valid(sbits, svoff, j):
                 continue
-            words |= _code_word(memo, shift, data, soff[j], soff[j + 1], max_len, tail_digits, letters, keys, masks,
+            words |= _code_word(memo, shift, data, soff[j], soff[j + ONE], max_len, tail_digits, letters, keys, masks,
                                 counts, lut_masks, lut3, lut4, under3)
         mask[i] |= words & GROUPS
         if words & PROBLEM:
@@ -294,7 +302,8 @@ def _code_words3(memo, shift, data, start, end, max_len, tail_digits, letters, t
     """(memo word of table a, groups in table b, in table c) of the code in data[start:end]."""
     key, hit, slot = look_up(memo, shift, data, start, end)
     if hit:
-        return memo[slot, 1], memo[slot, 2], memo[slot, 3]
+        at = np.uint64(slot)
+        return memo[at, 1], memo[at, 2], memo[at, 3]
     outcome, a, b, c = _read_three(data, start, end, max_len, tail_digits, letters, ta, tb, tc)
     word = pack(outcome, a)
     if slot >= 0:
@@ -318,10 +327,10 @@ def codes3_serial(lo, hi, col, max_len, tail_digits, letters, ta, tb, tc, memo, 
         wa = np.uint64(0)
         mb = np.uint64(0)
         mc = np.uint64(0)
-        for j in range(loff[i], loff[i + 1]):
+        for j in codes_of(loff, i):
             if not _valid(sbits, svoff, j):
                 continue
-            a, b, c = _code_words3(memo, shift, data, soff[j], soff[j + 1], max_len, tail_digits, letters, ta, tb, tc)
+            a, b, c = _code_words3(memo, shift, data, soff[j], soff[j + ONE], max_len, tail_digits, letters, ta, tb, tc)
             wa |= a
             mb |= b
             mc |= c
@@ -332,10 +341,10 @@ def codes3_serial(lo, hi, col, max_len, tail_digits, letters, ta, tb, tc, memo, 
             under = 0
             malformed = 0
             unknown = 0
-            for j in range(loff[i], loff[i + 1]):
+            for j in codes_of(loff, i):
                 if not _valid(sbits, svoff, j):
                     continue
-                outcome = unpack(_code_words3(memo, shift, data, soff[j], soff[j + 1], max_len, tail_digits, letters,
+                outcome = unpack(_code_words3(memo, shift, data, soff[j], soff[j + ONE], max_len, tail_digits, letters,
                                               ta, tb, tc)[0])[0]
                 under += outcome == UNDERSPECIFIED
                 malformed += outcome == MALFORMED

@@ -13,8 +13,8 @@ import numpy as np
 from .._jit import helper, parallel, prange, serial
 from ._codes import MAX_LEN
 from ._memo import look_up, pack, remember, shift_of, unpack
+from ._walk import BLOCK, ONE, keep_mask, row_marks
 
-BLOCK = 1024
 POW37 = np.array([37 ** k for k in range(MAX_LEN + 1)], np.int64)
 POW37.flags.writeable = False
 
@@ -23,7 +23,6 @@ POW37.flags.writeable = False
 EMPTY, MATCHED, NO_GROUP, UNDERSPECIFIED, MALFORMED, UNKNOWN = 0, 1, 2, 4, 5, 6
 PROBLEM = np.uint64(1 << 63)
 GROUPS = np.uint64((1 << 61) - 1)
-ONE = np.uint64(1)  # j + ONE stays unsigned (j + 1 would be a float: uint64 + int64)
 # max_len of the ATC mode: a letter, 2 digits, 2 letters, 2 digits (levels 1-5: 1, 3, 4, 5, 7 characters).
 ATC = 0
 
@@ -263,38 +262,59 @@ def _count_problems(i, col, memo, shift, max_len, tail_digits, letters, keys, ma
 
 
 @serial
-def charlson_serial(lo, hi, col, max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3,
-                    memo, mask, n_unknown, n_under, n_malformed):
-    """Adds the groups of rows lo..hi-1 of one code column into mask and its counts into n_*. memo: a table of
-    _memo.py (width 2) that this call alone writes. A row's words are OR-ed in a local and stored once."""
+def charlson_block(lo, hi, col, max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3,
+                   memo, marks, words, mask, n_unknown, n_under, n_malformed):
+    """Adds the groups of rows lo..hi-1 of one code column into mask and its counts into n_*, walking the codes
+    as _walk.py says. memo: a table of _memo.py (width 2) that this call alone writes; marks, words: scratch of
+    _walk.scratch (width 1)."""
     loff, lbits, lvoff, soff, data, sbits, svoff = col
-    if loff.shape[0] == 0:
-        return
     shift = shift_of(memo)
+    base, count = row_marks(loff, lo, hi, marks)
+    for k in range(hi - lo):
+        words[k, 0] = 0
+    nulls = sbits.shape[0] != 0
+    row = np.uint64(0) - ONE
+    acc = np.uint64(0)
+    for q in range(count):
+        mark = marks[q]
+        row += np.uint64(mark)
+        j = base + q
+        word = np.uint64(0)
+        if not nulls or _valid(sbits, svoff, j):
+            word = _code_word(memo, shift, data, soff[j], soff[j + ONE], max_len, tail_digits, letters, keys, masks,
+                              counts, lut_masks, lut3, lut4, under3)
+        acc = (acc & keep_mask(mark)) | word
+        words[row, 0] = acc
     for i in range(lo, hi):
+        word = words[i - lo, 0]
         if not _valid(lbits, lvoff, i):
             continue
-        words = np.uint64(0)
-        for j in codes_of(loff, i):
-            if not _valid(sbits, svoff, j):
-                continue
-            words |= _code_word(memo, shift, data, soff[j], soff[j + ONE], max_len, tail_digits, letters, keys, masks,
-                                counts, lut_masks, lut3, lut4, under3)
-        mask[i] |= words & GROUPS
-        if words & PROBLEM:
+        mask[i] |= word & GROUPS
+        if word & PROBLEM:
             _count_problems(i, col, memo, shift, max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3,
                             lut4, under3, n_unknown, n_under, n_malformed)
 
 
+@serial
+def charlson_serial(n, col, max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3, memo,
+                    marks, words, mask, n_unknown, n_under, n_malformed):
+    """charlson_block over all n rows, a block at a time."""
+    for b in range((n + BLOCK - 1) // BLOCK):
+        charlson_block(b * BLOCK, min(n, (b + 1) * BLOCK), col, max_len, tail_digits, letters, keys, masks, counts,
+                       lut_masks, lut3, lut4, under3, memo, marks, words, mask, n_unknown, n_under, n_malformed)
+
+
 @parallel
 def charlson_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, max_len, tail_digits, letters, keys, masks,
-                      counts, lut_masks, lut3, lut4, under3, memos, mask, n_unknown, n_under, n_malformed):
-    """memos: one table per thread of Numba's pool."""
+                      counts, lut_masks, lut3, lut4, under3, memos, marks, words, mask, n_unknown, n_under,
+                      n_malformed):
+    """memos, marks, words: one per thread of Numba's pool."""
     nblocks = (n + BLOCK - 1) // BLOCK
     for b in prange(nblocks):
-        charlson_serial(b * BLOCK, min(n, (b + 1) * BLOCK), (loff, lbits, lvoff, soff, data, sbits, svoff),
-                        max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3,
-                        memos[numba.get_thread_id()], mask, n_unknown, n_under, n_malformed)
+        t = numba.get_thread_id()
+        charlson_block(b * BLOCK, min(n, (b + 1) * BLOCK), (loff, lbits, lvoff, soff, data, sbits, svoff),
+                       max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3, memos[t],
+                       marks[t], words[t], mask, n_unknown, n_under, n_malformed)
 
 
 @helper
@@ -314,30 +334,46 @@ def _code_words3(memo, shift, data, start, end, max_len, tail_digits, letters, t
 
 
 @serial
-def codes3_serial(lo, hi, col, max_len, tail_digits, letters, ta, tb, tc, memo, mask_a, mask_b, mask_c, n_unknown,
-                  n_under, n_malformed):
+def codes3_block(lo, hi, col, max_len, tail_digits, letters, ta, tb, tc, memo, marks, words, mask_a, mask_b, mask_c,
+                 n_unknown, n_under, n_malformed):
     """One pass over a code column for three tables (Charlson, conditions, frailty): each distinct code is read
     once per memo (width 4: key, outcome and table a's groups, table b's, table c's). The counts follow table a
-    (under-specified is a Charlson notion)."""
+    (under-specified is a Charlson notion). Walks the codes as charlson_block does (words: width 3)."""
     loff, lbits, lvoff, soff, data, sbits, svoff = col
     shift = shift_of(memo)
+    base, count = row_marks(loff, lo, hi, marks)
+    for k in range(hi - lo):
+        words[k, 0] = 0
+        words[k, 1] = 0
+        words[k, 2] = 0
+    nulls = sbits.shape[0] != 0
+    row = np.uint64(0) - ONE
+    wa = np.uint64(0)
+    mb = np.uint64(0)
+    mc = np.uint64(0)
+    for q in range(count):
+        mark = marks[q]
+        row += np.uint64(mark)
+        j = base + q
+        a = b = c = np.uint64(0)
+        if not nulls or _valid(sbits, svoff, j):
+            a, b, c = _code_words3(memo, shift, data, soff[j], soff[j + ONE], max_len, tail_digits, letters, ta, tb, tc)
+        keep = keep_mask(mark)
+        wa = (wa & keep) | a
+        mb = (mb & keep) | b
+        mc = (mc & keep) | c
+        words[row, 0] = wa
+        words[row, 1] = mb
+        words[row, 2] = mc
     for i in range(lo, hi):
         if not _valid(lbits, lvoff, i):
             continue
-        wa = np.uint64(0)
-        mb = np.uint64(0)
-        mc = np.uint64(0)
-        for j in codes_of(loff, i):
-            if not _valid(sbits, svoff, j):
-                continue
-            a, b, c = _code_words3(memo, shift, data, soff[j], soff[j + ONE], max_len, tail_digits, letters, ta, tb, tc)
-            wa |= a
-            mb |= b
-            mc |= c
-        mask_a[i] |= wa & GROUPS
-        mask_b[i] |= mb
-        mask_c[i] |= mc
-        if wa & PROBLEM:
+        k = i - lo
+        a = words[k, 0]
+        mask_a[i] |= a & GROUPS
+        mask_b[i] |= words[k, 1]
+        mask_c[i] |= words[k, 2]
+        if a & PROBLEM:
             under = 0
             malformed = 0
             unknown = 0
@@ -352,6 +388,15 @@ def codes3_serial(lo, hi, col, max_len, tail_digits, letters, ta, tb, tc, memo, 
             n_under[i] = sat16(n_under[i] + under)
             n_malformed[i] = sat16(n_malformed[i] + malformed)
             n_unknown[i] = sat16(n_unknown[i] + unknown)
+
+
+@serial
+def codes3_serial(n, col, max_len, tail_digits, letters, ta, tb, tc, memo, marks, words, mask_a, mask_b, mask_c,
+                  n_unknown, n_under, n_malformed):
+    """codes3_block over all n rows, a block at a time."""
+    for b in range((n + BLOCK - 1) // BLOCK):
+        codes3_block(b * BLOCK, min(n, (b + 1) * BLOCK), col, max_len, tail_digits, letters, ta, tb, tc, memo, marks,
+                     words, mask_a, mask_b, mask_c, n_unknown, n_under, n_malformed)
 
 
 @helper
@@ -369,11 +414,12 @@ def _read_three(data, start, end, max_len, tail_digits, letters, ta, tb, tc):
 
 @parallel
 def codes3_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, max_len, tail_digits, letters,
-                    a0, a1, a2, a3, a4, a5, a6, b0, b1, b2, b3, b4, b5, b6, c0, c1, c2, c3, c4, c5, c6, memos,
-                    mask_a, mask_b, mask_c, n_unknown, n_under, n_malformed):
+                    a0, a1, a2, a3, a4, a5, a6, b0, b1, b2, b3, b4, b5, b6, c0, c1, c2, c3, c4, c5, c6, memos, marks,
+                    words, mask_a, mask_b, mask_c, n_unknown, n_under, n_malformed):
     nblocks = (n + BLOCK - 1) // BLOCK
     for b in prange(nblocks):
-        codes3_serial(b * BLOCK, min(n, (b + 1) * BLOCK), (loff, lbits, lvoff, soff, data, sbits, svoff),
-                      max_len, tail_digits, letters, (a0, a1, a2, a3, a4, a5, a6), (b0, b1, b2, b3, b4, b5, b6),
-                      (c0, c1, c2, c3, c4, c5, c6), memos[numba.get_thread_id()], mask_a, mask_b, mask_c, n_unknown,
-                      n_under, n_malformed)
+        t = numba.get_thread_id()
+        codes3_block(b * BLOCK, min(n, (b + 1) * BLOCK), (loff, lbits, lvoff, soff, data, sbits, svoff),
+                     max_len, tail_digits, letters, (a0, a1, a2, a3, a4, a5, a6), (b0, b1, b2, b3, b4, b5, b6),
+                     (c0, c1, c2, c3, c4, c5, c6), memos[t], marks[t], words[t], mask_a, mask_b, mask_c, n_unknown,
+                     n_under, n_malformed)

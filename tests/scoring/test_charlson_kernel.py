@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -65,12 +67,25 @@ def column(values, layout: str) -> pa.Array:
         return pa.array(values, pa.list_(pa.string_view()))
     if layout == "sliced":
         return pa.array([["I50"]] + values + [None], pa.list_(pa.string())).slice(1, len(values))
+    if layout == "null_rows_with_codes":
+        return null_rows_with_codes(values)
     raise AssertionError(layout)
+
+
+def null_rows_with_codes(values: list, hidden: tuple = ("C78", "E11.4", "I50", "x", "A10BA02")) -> pa.ListArray:
+    """A list column whose null rows still span codes (Arrow allows it): codes a kernel must not count."""
+    flat, offsets = [], [0]
+    for row in values:
+        flat.extend(hidden if row is None else row)
+        offsets.append(len(flat))
+    mask = pa.array([row is None for row in values])
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(flat, pa.string()), mask=mask)
 
 
 @settings(deadline=None, max_examples=300)
 @given(st.lists(st.tuples(patient_codes("icd10"), patient_codes("icpc2")), min_size=1, max_size=20),
-       st.sampled_from(["list", "large_list", "dictionary", "string_view", "sliced"]), st.booleans())
+       st.sampled_from(["list", "large_list", "dictionary", "string_view", "sliced", "null_rows_with_codes"]),
+       st.booleans())
 def test_kernel_equals_reference(patients, layout, parallel):
     icd = [p[0] for p in patients]
     icpc = [p[1] for p in patients]
@@ -145,3 +160,23 @@ def test_the_groups_column_is_exact_at_every_block_edge():
             assert lists[i] == [t.groups[k] for k in kept], i
             assert out["charlson_1987"][i].as_py() == sum(int(t.weights_1987[k]) for k in kept)
             assert out["charlson_quan2011"][i].as_py() == sum(int(t.weights_2011[k]) for k in kept)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_blocks_of_very_different_sizes_equal_the_reference(parallel):
+    """The kernel walks each block of 1,024 rows as one run of codes, with scratch sized for the largest block.
+    Here one block holds a row of 5,000 codes, another only empty rows, and null rows span codes at block edges."""
+    rng = random.Random(7)
+    pool = ICD_PREFIXES + ["I10", "E11", "x", "", "c78.0", "K70"]
+    rows = [[rng.choice(pool) for _ in range(rng.randint(0, 6))] for _ in range(4_100)]
+    rows[1_500] = [rng.choice(pool) for _ in range(5_000)]
+    rows[2_048:3_072] = [[] for _ in range(1_024)]
+    for i in (0, 1_023, 1_024, 2_047, 3_072, 4_099):
+        rows[i] = None
+    got = charlson_columns(len(rows), null_rows_with_codes(rows), None, parallel=parallel)
+    got = {k: v.to_pylist() for k, v in got.items()}
+    for i, row in enumerate(rows):
+        expected = charlson(row, None)
+        assert got["charlson_groups"][i] == expected["groups"], i
+        for key in ("charlson_1987", "codes_unknown", "codes_malformed", "codes_underspecified"):
+            assert got[key][i] == expected[key], (key, i)

@@ -15,6 +15,7 @@ from varde.scoring.risk import charlson as C
 from varde.scoring.risk import charlson_columns, polypharmacy_columns
 from varde.scoring.risk._lists import list_column
 from varde.scoring.risk._memo import tables
+from varde.scoring.risk._walk import scratch
 
 # Codes that share their first bytes, or differ only in a byte the memo's key must not lose: NUL, case, a dot,
 # trailing whitespace, a code of 7 bytes (remembered) and of 8 or more (read every time).
@@ -58,8 +59,8 @@ def test_a_memo_too_small_to_remember_every_code_still_reads_every_code():
     for memo in (np.zeros((64, 2), np.uint64), tables(100_000, 2, parallel=False)[0]):
         mask = np.zeros(len(icd), np.uint64)
         counts = [np.zeros(len(icd), np.int16) for _ in range(3)]
-        K.charlson_serial(0, len(icd), col, *C.ICD10, t.keys, t.masks, t.counts, t.lut_masks, t.lut3, t.lut4,
-                          t.under3, memo, mask, *counts)
+        K.charlson_serial(len(icd), col, *C.ICD10, t.keys, t.masks, t.counts, t.lut_masks, t.lut3, t.lut4,
+                          t.under3, memo, *(a[0] for a in scratch(col[0], len(icd), 1)), mask, *counts)
         results.append((mask, counts))
         assert np.count_nonzero(memo[:, 0]) <= memo.shape[0]
     assert np.count_nonzero(results[0][0]) > 1_000
@@ -129,3 +130,19 @@ def test_a_row_of_more_problem_codes_than_int16_holds_says_32767():
         assert got["codes_malformed"].to_pylist() == [0, 32_767, 32_767]
         assert got["codes_unknown"].to_pylist() == [0, 0, 0]
         assert got["charlson_groups"].to_pylist()[2] == charlson(["I50"], None)["groups"]
+
+
+def test_walk_scratch_holds_the_largest_block():
+    """The kernels walk a block's codes with no bounds check: marks must hold every block's codes, plus one."""
+    from varde.scoring.risk._walk import BLOCK
+
+    rng = np.random.default_rng(3)
+    for n in (0, 1, BLOCK - 1, BLOCK, BLOCK + 1, 5 * BLOCK + 17):
+        lengths = rng.integers(0, 9, n)
+        if n > BLOCK + 5:
+            lengths[BLOCK + 5] = 3_000
+        loff = np.concatenate([[7], 7 + np.cumsum(lengths)]).astype(np.int32)  # a sliced column starts past 0
+        marks, words = scratch(loff, n, 2, 3)
+        most = max((loff[min(b + BLOCK, n)] - loff[b] for b in range(0, n, BLOCK)), default=0)
+        assert marks.shape == (2, most + 1) and marks.dtype == np.int32
+        assert words.shape == (2, BLOCK, 3)

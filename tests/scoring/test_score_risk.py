@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from tests.reference.charlson import charlson
 from tests.reference.policy import tier
 from tests.reference.risk_extra import efi, multimorbidity, polypharmacy
+from tests.scoring.test_charlson_kernel import null_rows_with_codes
 from tests.scoring.test_conditions_kernel import codes
 from varde.scoring.risk import score_risk
 from varde.scoring.risk.policy import DEFAULT_POLICY
@@ -36,8 +37,8 @@ def _table(patients: list[dict]) -> pa.Table:
 
 
 @settings(deadline=None, max_examples=200)
-@given(st.lists(patient, min_size=1, max_size=15), st.booleans(), st.sampled_from(["one", "two", "sliced"]),
-       st.integers(0, 15))
+@given(st.lists(patient, min_size=1, max_size=15), st.booleans(),
+       st.sampled_from(["one", "two", "sliced", "null_rows_with_codes"]), st.integers(0, 15))
 def test_score_risk_equals_the_references(patients, parallel, layout, at):
     # columns as one chunk, as two (the second a slice, the first possibly empty), or as one slice of a longer array
     table = _table(patients)
@@ -45,6 +46,10 @@ def test_score_risk_equals_the_references(patients, parallel, layout, at):
         table = pa.concat_tables([table.slice(0, at), table.slice(at)])
     elif layout == "sliced":  # the same patients behind a prefix of others
         table = _table(patients[:at] + patients).slice(len(patients[:at]))
+    elif layout == "null_rows_with_codes":  # codes behind null lists, which no score may count
+        for k in ("icd10", "icpc2", "atc"):
+            table = table.set_column(table.schema.get_field_index(k), k,
+                                     null_rows_with_codes([p[k] for p in patients]))
     got = score_risk(table, as_of=dt.date(2026, 11, 23), parallel=parallel).to_pylist()
     for row, p in zip(got, patients, strict=True):
         c = charlson(p["icd10"], p["icpc2"])

@@ -31,23 +31,25 @@ def _lowest(x):
 
 
 def byte_sums(weights_1987: np.ndarray, weights_2011: np.ndarray) -> np.ndarray:
-    """sums[w, k, v]: for the groups whose bits are byte k of a mask and set in v, the 1987 weights (w 0), the 2011
-    weights (w 1) and how many (w 2). Four look-ups per weighting replace a branch per group."""
-    sums = np.zeros((3, 4, 256), np.int64)
+    """sums[k, v]: for the groups whose bits are byte k of a mask and set in v, the sum of their 1987 weights (bits
+    0-15), of their 2011 weights (bits 16-31) and how many they are (bits 32-47), in one word. Four look-ups and
+    adds give all three, and no field carries into the next (32 groups of weight 255 sum below 2**16). They
+    replace a branch per group, and three look-ups per byte (finish: 5.8 -> 4.4 ms per 1M patients)."""
+    if np.any(weights_1987 < 0) or np.any(weights_2011 < 0) or max(weights_1987.max(), weights_2011.max()) > 255:
+        raise ValueError("Charlson weights must be 0-255 to be summed in packed fields")
+    sums = np.zeros((4, 256), np.int64)
     for g in range(len(weights_1987)):
         k, bit = divmod(g, 8)
         on = (np.arange(256) >> bit) & 1 == 1
-        sums[0, k, on] += weights_1987[g]
-        sums[1, k, on] += weights_2011[g]
-        sums[2, k, on] += 1
+        sums[k, on] += int(weights_1987[g]) + (int(weights_2011[g]) << 16) + (1 << 32)
     sums.flags.writeable = False
     return sums
 
 
 @helper
-def _sum_bytes(sums, w, m):
-    return (sums[w, 0, m & np.uint64(255)] + sums[w, 1, (m >> np.uint64(8)) & np.uint64(255)]
-            + sums[w, 2, (m >> np.uint64(16)) & np.uint64(255)] + sums[w, 3, (m >> np.uint64(24)) & np.uint64(255)])
+def _sum_bytes(sums, m):
+    return (sums[0, m & np.uint64(255)] + sums[1, (m >> np.uint64(8)) & np.uint64(255)]
+            + sums[2, (m >> np.uint64(16)) & np.uint64(255)] + sums[3, (m >> np.uint64(24)) & np.uint64(255)])
 
 
 @serial
@@ -62,9 +64,10 @@ def finish_block(lo, hi, mask, replaces, ranked, sums, out_mask, out_1987, out_2
             g = ranked[r]
             m &= ~(((m >> np.uint64(g)) & np.uint64(1)) << np.uint64(replaces[g]))
         out_mask[i] = m
-        out_1987[i] = _sum_bytes(sums, 0, m)
-        out_2011[i] = _sum_bytes(sums, 1, m)
-        total += _sum_bytes(sums, 2, m)
+        packed = _sum_bytes(sums, m)
+        out_1987[i] = packed & 0xFFFF
+        out_2011[i] = (packed >> 16) & 0xFFFF
+        total += packed >> 32
     return total
 
 

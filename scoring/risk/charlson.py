@@ -127,7 +127,7 @@ def finish(n: int, mask: np.ndarray, counts: tuple, run_parallel: bool) -> dict[
     """The Charlson columns from the groups found per patient (before the hierarchy) and the code counts."""
     t = tables()
     n_unknown, n_under, n_malformed = counts
-    final = np.empty(n, np.uint64)
+    final = np.empty(n, np.uint32)
     p1987 = np.empty(n, np.int8)
     p2011 = np.empty(n, np.int8)
     offsets = np.empty(n + 1, np.int32)

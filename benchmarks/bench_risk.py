@@ -221,7 +221,7 @@ def breakdown(icd: pa.ChunkedArray, n: int, repeat: int) -> dict[str, float]:
 
         mask = kernel()
         out["kernel: match_codes over ICD-10 (incl. 4 zeroed n-arrays)"] = best(kernel, repeat)
-        final, p1, p2 = np.empty(n, np.uint64), np.empty(n, np.int8), np.empty(n, np.int8)
+        final, p1, p2 = np.empty(n, np.uint32), np.empty(n, np.int8), np.empty(n, np.int8)
         offsets = np.zeros(n + 1, np.int32)
         out["kernel: finish (hierarchy, both weights, the groups list column; parallel)"] = best(
             lambda: F.finish_parallel(n, mask, t.replaces, t.ranked, t.sums, final, p1, p2, offsets), repeat)

@@ -22,6 +22,7 @@ from . import _charlson_finish as F
 from . import _charlson_kernel as K
 from ._codes import MAX_LEN, PrefixTable, read_rows
 from ._lists import list_column
+from ._memo import kept
 from ._memo import tables as code_memo
 from ._walk import scratch
 
@@ -51,11 +52,13 @@ def match_three(n: int, col: tuple | None, tables3: tuple, system: tuple, masks3
     if len(col[0]) != n + 1:
         raise SchemaError("a code column has a different number of rows than the table")
     flat = [a for tb in tables3 for a in (tb.keys, tb.masks, tb.counts, tb.lut_masks, tb.lut3, tb.lut4, tb.under3)]
-    memos = code_memo(int(col[0][-1] - col[0][0]) if n else 0, 4, parallel)
-    marks, words = scratch(col[0], n, memos.shape[0], 3)
     if parallel:
-        K.codes3_parallel(n, *col, *system, *flat, memos, marks, words, *masks3, *counts)
+        with kept(("three", *tables3, system), lambda: code_memo(1 << 40, 4, True)) as memos:
+            marks, words = scratch(col[0], n, memos.shape[0], 3)
+            K.codes3_parallel(n, *col, *system, *flat, memos, marks, words, *masks3, *counts)
     else:
+        memos = code_memo(int(col[0][-1] - col[0][0]) if n else 0, 4, parallel)
+        marks, words = scratch(col[0], n, 1, 3)
         K.codes3_serial(n, col, *system, *(tuple(flat[k:k + 7]) for k in (0, 7, 14)), memos[0], marks[0], words[0],
                         *masks3, *counts)
 
@@ -72,11 +75,13 @@ def match_codes(n: int, col: tuple | None, table: PrefixTable, system: tuple, ma
         counts = (np.zeros(n, np.int16),) * 3
     tabs = (*system, table.keys, table.masks, table.counts, table.lut_masks, table.lut3, table.lut4, table.under3)
     run_parallel = n >= SERIAL_BELOW if parallel is None else parallel
-    memos = code_memo(int(col[0][-1] - col[0][0]) if n else 0, 2, run_parallel)
-    marks, words = scratch(col[0], n, memos.shape[0])
     if run_parallel:
-        K.charlson_parallel(n, *col, *tabs, memos, marks, words, mask, *counts)
+        with kept(("one", table, system), lambda: code_memo(1 << 40, 2, True)) as memos:
+            marks, words = scratch(col[0], n, memos.shape[0])
+            K.charlson_parallel(n, *col, *tabs, memos, marks, words, mask, *counts)
     else:
+        memos = code_memo(int(col[0][-1] - col[0][0]) if n else 0, 2, run_parallel)
+        marks, words = scratch(col[0], n, 1)
         K.charlson_serial(n, col, *tabs, memos[0], marks[0], words[0], mask, *counts)
 
 

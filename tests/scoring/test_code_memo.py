@@ -146,3 +146,52 @@ def test_walk_scratch_holds_the_largest_block():
         most = max((loff[min(b + BLOCK, n)] - loff[b] for b in range(0, n, BLOCK)), default=0)
         assert marks.shape == (2, most + 1) and marks.dtype == np.int32
         assert words.shape == (2, BLOCK, 3)
+
+
+def test_a_large_call_reads_on_in_the_memos_an_earlier_one_filled():
+    """Parallel calls keep their memos for the next call with the same code table: the second call finds every
+    spelling remembered, and its results are the first call's."""
+    from varde.scoring.risk import _memo
+
+    icd = pa.array(_patients(30_000, 5), pa.list_(pa.string()))
+    first = charlson_columns(len(icd), icd, None, parallel=True)
+    memos = _memo._KEPT[("one", C.tables().icd10, C.ICD10)]
+    filled = np.count_nonzero(memos[:, :, 0])
+    assert filled > 100
+    again = charlson_columns(len(icd), icd, None, parallel=True)
+    assert _memo._KEPT[("one", C.tables().icd10, C.ICD10)] is memos
+    assert np.count_nonzero(memos[:, :, 0]) == filled  # nothing new to remember
+    assert all(first[k].equals(again[k]) for k in first)
+
+
+def test_kept_memos_over_three_quarters_full_are_made_anew():
+    """A kept set that is over three quarters full is not used again (here four fifths of its slots hold keys no
+    code has), and the call's results are the reference's."""
+    from varde.scoring.risk import _memo
+
+    rows = _patients(20_000, 6)
+    icd = pa.array(rows, pa.list_(pa.string()))
+    charlson_columns(len(rows), icd, None, parallel=True)
+    key = ("one", C.tables().icd10, C.ICD10)
+    memos = _memo._KEPT[key]
+    junk = np.arange(1, memos.shape[1] * 4 // 5, dtype=np.uint64) << np.uint64(60)  # no code's raw key
+    memos[:, : len(junk), 0] = junk
+    got = charlson_columns(len(rows), icd, None, parallel=True)["charlson_groups"].to_pylist()
+    assert _memo._KEPT[key] is not memos
+    assert got[:2_000] == [charlson(r, None)["groups"] for r in rows[:2_000]]
+
+
+def test_two_callers_at_once_never_share_kept_memos():
+    from varde.scoring.risk._memo import kept
+
+    made = []
+
+    def make():
+        made.append(np.zeros((1, 64, 2), np.uint64))
+        return made[-1]
+
+    with kept(("test",), make) as a, kept(("test",), make) as b:
+        assert a is not b
+    with kept(("test",), make) as c:
+        assert c is a or c is b
+    assert len(made) == 2

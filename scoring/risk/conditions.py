@@ -83,7 +83,7 @@ def finish_conditions(n: int, conditions: np.ndarray, deficits: np.ndarray, atc,
     return {
         "multimorbidity": pa.array(_popcount(conditions).astype(np.int8)),
         "efi": pa.array(present / EFI_DEFICITS),
-        "efi_band": pa.DictionaryArray.from_arrays(pa.array(band), pa.array(EFI_BANDS)),
+        "efi_band": pa.DictionaryArray.from_arrays(pa.array(band), pa.array(EFI_BANDS), safe=False),
         "efi_deficits": pa.array(present.astype(np.int8)),
     }
 

@@ -54,7 +54,7 @@ def polypharmacy_columns(n: int, atc, *, parallel: bool | None = None) -> dict[s
             K.atc_serial(0, n, *col, memos[0], subs[0], stamps[0], np.empty(longest, np.uint64), *out)
     return {
         "polypharmacy_count": pa.array(count),
-        "polypharmacy_band": pa.DictionaryArray.from_arrays(pa.array(band), _BAND_NAMES),
+        "polypharmacy_band": pa.DictionaryArray.from_arrays(pa.array(band), _BAND_NAMES, safe=False),
         "medication_review_due": pa.array(review),
         "atc_underspecified": pa.array(n_under),
         "atc_malformed": pa.array(n_malformed),

@@ -138,10 +138,11 @@ def apply_policy(policy: Policy, columns: dict, *, parallel: bool | None = None)
     else:
         K.policy_block(0, n, *args)
     return {
-        "risk_tier": pa.DictionaryArray.from_arrays(pa.array(tier), pa.array(TIERS)),
+        "risk_tier": pa.DictionaryArray.from_arrays(pa.array(tier), pa.array(TIERS), safe=False),
         "risk_points": pa.array(total),
         "risk_reasons": _reasons(top, n_top, policy.factors, columns),
-        "risk_policy": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int8)), pa.array([policy.version])),
+        "risk_policy": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int8)), pa.array([policy.version]),
+                                                     safe=False),
     }
 
 

@@ -6,28 +6,18 @@ count and the list<group> column. They read only the n-element masks that the ma
 from __future__ import annotations
 
 import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from .._jit import helper, parallel, prange, serial
 
 BLOCK = 1024
 
 
-# The position of the one set bit of a 32-bit power of two, by de Bruijn multiplication: masks hold at most 32
-# groups (charlson.py checks), and a patient has one or two, so the finishing passes visit set bits only.
-_DEBRUIJN = 0x077CB531
-BIT_AT = np.zeros(32, np.int64)
-for _k in range(32):
-    BIT_AT[((1 << _k) * _DEBRUIJN & 0xFFFFFFFF) >> 27] = _k
-assert sorted(BIT_AT.tolist()) == list(range(32))
-BIT_AT.flags.writeable = False
-
-
 @helper
 def _lowest(x):
-    """(index, bit) of the lowest set bit of x (below 2**32). x == 0 gives (BIT_AT[0], 0): fill_block writes that
-    and then moves past it by the count, so the next entry overwrites it."""
-    low = x & (~x + np.uint64(1))
-    return BIT_AT[((low * np.uint64(_DEBRUIJN)) & np.uint64(0xFFFFFFFF)) >> np.uint64(27)], low
+    """(index, bit) of the lowest set bit of x: one tzcnt instruction for the index. x == 0 gives (the width of x,
+    0): fill_block writes that and then moves past it by the count, so the next entry overwrites it."""
+    return trailing_zeros(x), x & (~x + np.uint64(1))
 
 
 def byte_sums(weights_1987: np.ndarray, weights_2011: np.ndarray) -> np.ndarray:

@@ -243,7 +243,9 @@ def _code_word(memo, shift, data, start, end, max_len, tail_digits, letters, key
 def _count_problems(i, col, memo, shift, max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4,
                     under3, n_unknown, n_under, n_malformed):
     """Adds row i's under-specified, malformed and unknown codes to its counts: a second pass over the few rows
-    whose words say they have any (a test per code cost a fifth of the matching)."""
+    whose words say they have any (a test per code cost a fifth of the matching). memo: the first pass's, of any
+    width (column 1: the word of the table given). That pass remembered every code of the row that could be, so a
+    code missed here finds no free slot, and nothing is written."""
     loff, lbits, lvoff, soff, data, sbits, svoff = col
     under = 0
     malformed = 0
@@ -373,21 +375,9 @@ def codes3_block(lo, hi, col, max_len, tail_digits, letters, ta, tb, tc, memo, m
         mask_a[i] |= a & GROUPS
         mask_b[i] |= words[k, 1]
         mask_c[i] |= words[k, 2]
-        if a & PROBLEM:
-            under = 0
-            malformed = 0
-            unknown = 0
-            for j in codes_of(loff, i):
-                if not _valid(sbits, svoff, j):
-                    continue
-                outcome = unpack(_code_words3(memo, shift, data, soff[j], soff[j + ONE], max_len, tail_digits, letters,
-                                              ta, tb, tc)[0])[0]
-                under += outcome == UNDERSPECIFIED
-                malformed += outcome == MALFORMED
-                unknown += outcome == UNKNOWN
-            n_under[i] = sat16(n_under[i] + under)
-            n_malformed[i] = sat16(n_malformed[i] + malformed)
-            n_unknown[i] = sat16(n_unknown[i] + unknown)
+        if a & PROBLEM:  # column 1 of this memo is table a's word, as _count_problems reads it
+            _count_problems(i, col, memo, shift, max_len, tail_digits, letters, ta[0], ta[1], ta[2], ta[3], ta[4],
+                            ta[5], ta[6], n_unknown, n_under, n_malformed)
 
 
 @serial

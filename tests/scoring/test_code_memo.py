@@ -195,3 +195,22 @@ def test_two_callers_at_once_never_share_kept_memos():
     with kept(("test",), make) as c:
         assert c is a or c is b
     assert len(made) == 2
+
+
+def test_three_tables_with_a_memo_too_small_equal_a_memo_with_room():
+    """The three-table pass with a 64-slot memo: most codes are not remembered, and the second pass that counts a
+    row's problem codes reads them afresh. Groups of all three tables and the counts are those of a large memo."""
+    from varde.scoring.risk.conditions import condition_tables
+
+    icd = _patients(3_000, 8)
+    col = list_column(pa.array(icd, pa.list_(pa.string())), "icd10")
+    tabs = [(t.keys, t.masks, t.counts, t.lut_masks, t.lut3, t.lut4, t.under3)
+            for t in (C.tables().icd10, *condition_tables("icd10"))]
+    results = []
+    for memo in (np.zeros((64, 4), np.uint64), tables(100_000, 4, parallel=False)[0]):
+        out = [np.zeros(len(icd), np.uint64) for _ in range(3)] + [np.zeros(len(icd), np.int16) for _ in range(3)]
+        K.codes3_serial(len(icd), col, *C.ICD10, *tabs, memo, *(a[0] for a in scratch(col[0], len(icd), 1, 3)),
+                        *out)
+        results.append(out)
+    assert sum(int(np.count_nonzero(c)) for c in results[0][3:]) > 100  # rows with problem codes were counted
+    assert all(np.array_equal(a, b) for a, b in zip(results[0], results[1], strict=True))

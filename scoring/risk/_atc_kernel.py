@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .._jit import helper, parallel, prange, serial
+from .._jit import cold, helper, parallel, prange, serial
 from ._charlson_kernel import ONE, _space_bytes, _valid, codes_of, sat16
 from ._memo import find, look_up, remember, shift_of
 
@@ -116,6 +116,12 @@ def _code_word(memo, shift, subs, sub_shift, data, start, end):
     raw, hit, slot = look_up(memo, shift, data, start, end)
     if hit:
         return memo[np.uint64(slot), 1]
+    return _read_word(memo, slot, raw, subs, sub_shift, data, start, end)
+
+
+@cold
+def _read_word(memo, slot, raw, subs, sub_shift, data, start, end):
+    """The word of a spelling not remembered: read, its substance given an id, and remembered."""
     outcome, key = _atc(data, start, end)
     sid = _substance_id(subs, key, sub_shift) if outcome == SUBSTANCE else np.uint64(0)
     word = _word(key, sid, outcome)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .._jit import helper, parallel, prange, serial
+from .._jit import cold, helper, parallel, prange, serial
 from ._codes import MAX_LEN
 from ._memo import look_up, pack, remember, shift_of, unpack
 from ._walk import BLOCK, ONE, keep_mask, row_marks
@@ -210,7 +210,7 @@ def _lookup(key, length, key3, key4, keys, masks, counts, lut_masks, lut3, lut4,
     return NO_GROUP, np.uint64(0)
 
 
-@helper
+@cold
 def _read_code(data, start, end, max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3):
     """(outcome, group mask) of the code in data[start:end] in one table."""
     outcome, key, length, key3, key4 = _normalise(data, start, end, max_len, tail_digits, letters)
@@ -264,11 +264,12 @@ def _count_problems(i, col, memo, shift, max_len, tail_digits, letters, keys, ma
 
 
 @serial
-def charlson_block(lo, hi, col, max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3,
+def charlson_serial(lo, hi, col, max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3,
                    memo, marks, words, mask, n_unknown, n_under, n_malformed):
     """Adds the groups of rows lo..hi-1 of one code column into mask and its counts into n_*, walking the codes
     as _walk.py says. memo: a table of _memo.py (width 2) that this call alone writes; marks, words: scratch of
-    _walk.scratch (width 1)."""
+    _walk.scratch (width 1) for these rows. The parallel kernel calls it per block; a serial call, once for all
+    rows (one function compiled, not two: the cold compile is what a new server waits for)."""
     loff, lbits, lvoff, soff, data, sbits, svoff = col
     shift = shift_of(memo)
     base, count = row_marks(loff, lo, hi, marks)
@@ -297,15 +298,6 @@ def charlson_block(lo, hi, col, max_len, tail_digits, letters, keys, masks, coun
                             lut4, under3, n_unknown, n_under, n_malformed)
 
 
-@serial
-def charlson_serial(n, col, max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3, memo,
-                    marks, words, mask, n_unknown, n_under, n_malformed):
-    """charlson_block over all n rows, a block at a time."""
-    for b in range((n + BLOCK - 1) // BLOCK):
-        charlson_block(b * BLOCK, min(n, (b + 1) * BLOCK), col, max_len, tail_digits, letters, keys, masks, counts,
-                       lut_masks, lut3, lut4, under3, memo, marks, words, mask, n_unknown, n_under, n_malformed)
-
-
 @parallel
 def charlson_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, max_len, tail_digits, letters, keys, masks,
                       counts, lut_masks, lut3, lut4, under3, memos, marks, words, mask, n_unknown, n_under,
@@ -314,7 +306,7 @@ def charlson_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, max_len, 
     nblocks = (n + BLOCK - 1) // BLOCK
     for b in prange(nblocks):
         t = numba.get_thread_id()
-        charlson_block(b * BLOCK, min(n, (b + 1) * BLOCK), (loff, lbits, lvoff, soff, data, sbits, svoff),
+        charlson_serial(b * BLOCK, min(n, (b + 1) * BLOCK), (loff, lbits, lvoff, soff, data, sbits, svoff),
                        max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3, memos[t],
                        marks[t], words[t], mask, n_unknown, n_under, n_malformed)
 
@@ -336,11 +328,11 @@ def _code_words3(memo, shift, data, start, end, max_len, tail_digits, letters, t
 
 
 @serial
-def codes3_block(lo, hi, col, max_len, tail_digits, letters, ta, tb, tc, memo, marks, words, mask_a, mask_b, mask_c,
+def codes3_serial(lo, hi, col, max_len, tail_digits, letters, ta, tb, tc, memo, marks, words, mask_a, mask_b, mask_c,
                  n_unknown, n_under, n_malformed):
     """One pass over a code column for three tables (Charlson, conditions, frailty): each distinct code is read
     once per memo (width 4: key, outcome and table a's groups, table b's, table c's). The counts follow table a
-    (under-specified is a Charlson notion). Walks the codes as charlson_block does (words: width 3)."""
+    (under-specified is a Charlson notion). Walks the codes as charlson_serial does (words: width 3)."""
     loff, lbits, lvoff, soff, data, sbits, svoff = col
     shift = shift_of(memo)
     base, count = row_marks(loff, lo, hi, marks)
@@ -380,16 +372,7 @@ def codes3_block(lo, hi, col, max_len, tail_digits, letters, ta, tb, tc, memo, m
                             ta[5], ta[6], n_unknown, n_under, n_malformed)
 
 
-@serial
-def codes3_serial(n, col, max_len, tail_digits, letters, ta, tb, tc, memo, marks, words, mask_a, mask_b, mask_c,
-                  n_unknown, n_under, n_malformed):
-    """codes3_block over all n rows, a block at a time."""
-    for b in range((n + BLOCK - 1) // BLOCK):
-        codes3_block(b * BLOCK, min(n, (b + 1) * BLOCK), col, max_len, tail_digits, letters, ta, tb, tc, memo, marks,
-                     words, mask_a, mask_b, mask_c, n_unknown, n_under, n_malformed)
-
-
-@helper
+@cold
 def _read_three(data, start, end, max_len, tail_digits, letters, ta, tb, tc):
     """(outcome, groups in table a, b, c) of one code: MALFORMED, UNKNOWN, EMPTY, or table a's look-up outcome."""
     zero = np.uint64(0)
@@ -409,7 +392,7 @@ def codes3_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, max_len, ta
     nblocks = (n + BLOCK - 1) // BLOCK
     for b in prange(nblocks):
         t = numba.get_thread_id()
-        codes3_block(b * BLOCK, min(n, (b + 1) * BLOCK), (loff, lbits, lvoff, soff, data, sbits, svoff),
+        codes3_serial(b * BLOCK, min(n, (b + 1) * BLOCK), (loff, lbits, lvoff, soff, data, sbits, svoff),
                      max_len, tail_digits, letters, (a0, a1, a2, a3, a4, a5, a6), (b0, b1, b2, b3, b4, b5, b6),
                      (c0, c1, c2, c3, c4, c5, c6), memos[t], marks[t], words[t], mask_a, mask_b, mask_c, n_unknown,
                      n_under, n_malformed)

@@ -20,13 +20,16 @@ BLOCK = 1024
 ONE = np.uint64(1)  # j + ONE stays unsigned (j + 1 would be a float: uint64 + int64)
 
 
-def scratch(loff: np.ndarray, n: int, threads: int, width: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Per thread: marks for the most codes any block of BLOCK rows holds, and `width` accumulators per row."""
+def scratch(loff: np.ndarray, n: int, threads: int, width: int = 1, block: int = BLOCK) -> tuple[np.ndarray,
+                                                                                                np.ndarray]:
+    """Per thread: marks for the most codes any block of `block` rows holds, and `width` accumulators per row of a
+    block. A serial call walks all n rows as one block (block=n)."""
+    block = max(1, block)
     most = 0
     if n:
-        lo = np.arange(0, n, BLOCK)
-        most = int((loff[np.minimum(lo + BLOCK, n)] - loff[lo]).max())
-    return np.empty((threads, most + 1), np.int32), np.empty((threads, BLOCK, width), np.uint64)
+        lo = np.arange(0, n, block)
+        most = int((loff[np.minimum(lo + block, n)] - loff[lo]).max())
+    return np.empty((threads, most + 1), np.int32), np.empty((threads, min(block, max(n, 1)), width), np.uint64)
 
 
 @helper

@@ -58,8 +58,8 @@ def match_three(n: int, col: tuple | None, tables3: tuple, system: tuple, masks3
             K.codes3_parallel(n, *col, *system, *flat, memos, marks, words, *masks3, *counts)
     else:
         memos = code_memo(int(col[0][-1] - col[0][0]) if n else 0, 4, parallel)
-        marks, words = scratch(col[0], n, 1, 3)
-        K.codes3_serial(n, col, *system, *(tuple(flat[k:k + 7]) for k in (0, 7, 14)), memos[0], marks[0], words[0],
+        marks, words = scratch(col[0], n, 1, 3, block=n)
+        K.codes3_serial(0, n, col, *system, *(tuple(flat[k:k + 7]) for k in (0, 7, 14)), memos[0], marks[0], words[0],
                         *masks3, *counts)
 
 
@@ -81,8 +81,8 @@ def match_codes(n: int, col: tuple | None, table: PrefixTable, system: tuple, ma
             K.charlson_parallel(n, *col, *tabs, memos, marks, words, mask, *counts)
     else:
         memos = code_memo(int(col[0][-1] - col[0][0]) if n else 0, 2, run_parallel)
-        marks, words = scratch(col[0], n, 1)
-        K.charlson_serial(n, col, *tabs, memos[0], marks[0], words[0], mask, *counts)
+        marks, words = scratch(col[0], n, 1, block=n)
+        K.charlson_serial(0, n, col, *tabs, memos[0], marks[0], words[0], mask, *counts)
 
 
 @functools.lru_cache(maxsize=1)

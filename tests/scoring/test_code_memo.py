@@ -59,8 +59,9 @@ def test_a_memo_too_small_to_remember_every_code_still_reads_every_code():
     for memo in (np.zeros((64, 2), np.uint64), tables(100_000, 2, parallel=False)[0]):
         mask = np.zeros(len(icd), np.uint64)
         counts = [np.zeros(len(icd), np.int16) for _ in range(3)]
-        K.charlson_serial(len(icd), col, *C.ICD10, t.keys, t.masks, t.counts, t.lut_masks, t.lut3, t.lut4,
-                          t.under3, memo, *(a[0] for a in scratch(col[0], len(icd), 1)), mask, *counts)
+        K.charlson_serial(0, len(icd), col, *C.ICD10, t.keys, t.masks, t.counts, t.lut_masks, t.lut3, t.lut4,
+                          t.under3, memo, *(a[0] for a in scratch(col[0], len(icd), 1, block=len(icd))), mask,
+                          *counts)
         results.append((mask, counts))
         assert np.count_nonzero(memo[:, 0]) <= memo.shape[0]
     assert np.count_nonzero(results[0][0]) > 1_000
@@ -145,7 +146,9 @@ def test_walk_scratch_holds_the_largest_block():
         marks, words = scratch(loff, n, 2, 3)
         most = max((loff[min(b + BLOCK, n)] - loff[b] for b in range(0, n, BLOCK)), default=0)
         assert marks.shape == (2, most + 1) and marks.dtype == np.int32
-        assert words.shape == (2, BLOCK, 3)
+        assert words.shape == (2, min(BLOCK, max(n, 1)), 3)
+        marks, words = scratch(loff, n, 1, block=n)  # a serial call: all rows as one block
+        assert marks.shape == (1, loff[-1] - loff[0] + 1) and words.shape == (1, max(n, 1), 1)
 
 
 def test_a_large_call_reads_on_in_the_memos_an_earlier_one_filled():
@@ -209,8 +212,8 @@ def test_three_tables_with_a_memo_too_small_equal_a_memo_with_room():
     results = []
     for memo in (np.zeros((64, 4), np.uint64), tables(100_000, 4, parallel=False)[0]):
         out = [np.zeros(len(icd), np.uint64) for _ in range(3)] + [np.zeros(len(icd), np.int16) for _ in range(3)]
-        K.codes3_serial(len(icd), col, *C.ICD10, *tabs, memo, *(a[0] for a in scratch(col[0], len(icd), 1, 3)),
-                        *out)
+        K.codes3_serial(0, len(icd), col, *C.ICD10, *tabs, memo,
+                        *(a[0] for a in scratch(col[0], len(icd), 1, 3, block=len(icd))), *out)
         results.append(out)
     assert sum(int(np.count_nonzero(c)) for c in results[0][3:]) > 100  # rows with problem codes were counted
     assert all(np.array_equal(a, b) for a, b in zip(results[0], results[1], strict=True))

@@ -6,10 +6,9 @@ import numba
 import numpy as np
 
 from .._jit import cold, helper, parallel, prange, serial
-from ._charlson_kernel import ONE, _space_bytes, _valid, codes_of, sat16
+from ._charlson_kernel import _space_bytes, _valid, codes_of, sat16
 from ._memo import find, look_up, remember, shift_of
-
-BLOCK = 1024
+from ._walk import BLOCK, ONE
 
 # ATC level-5 code: letter, 2 digits, 2 letters, 2 digits (A10BA02); levels 1-4 are its first 1, 3, 4, 5 characters.
 SUBSTANCE, UNDERSPECIFIED, MALFORMED, EMPTY = 0, 1, 2, 3

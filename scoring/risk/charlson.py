@@ -57,7 +57,7 @@ def match_three(n: int, col: tuple | None, tables3: tuple, system: tuple, masks3
             marks, words = scratch(col[0], n, memos.shape[0], 3)
             K.codes3_parallel(n, *col, *system, *flat, memos, marks, words, *masks3, *counts)
     else:
-        memos = code_memo(int(col[0][-1] - col[0][0]) if n else 0, 4, parallel)
+        memos = code_memo(int(col[0][-1] - col[0][0]) if n else 0, 4, False)
         marks, words = scratch(col[0], n, 1, 3, block=n)
         K.codes3_serial(0, n, col, *system, *(tuple(flat[k:k + 7]) for k in (0, 7, 14)), memos[0], marks[0], words[0],
                         *masks3, *counts)

@@ -16,6 +16,7 @@ import functools
 import numpy as np
 import pyarrow as pa
 
+from .. import _pool
 from ..arrow import readonly
 from ..schema import SchemaError
 from . import _charlson_finish as F
@@ -72,7 +73,7 @@ def match_codes(n: int, col: tuple | None, table: PrefixTable, system: tuple, ma
     if len(col[0]) != n + 1:
         raise SchemaError("a code column has a different number of rows than the table")
     if counts is None:
-        counts = (np.zeros(n, np.int16),) * 3
+        counts = (_pool.zeros(n, np.int16),) * 3
     tabs = (*system, table.keys, table.masks, table.counts, table.lut_masks, table.lut3, table.lut4, table.under3)
     run_parallel = n >= SERIAL_BELOW if parallel is None else parallel
     if run_parallel:
@@ -118,10 +119,10 @@ def charlson_columns(n: int, icd10, icpc2, *, parallel: bool | None = None) -> d
     from their ICD-10 and ICPC-2 list columns (either may be None: absent)."""
     t = tables()
     run_parallel = n >= SERIAL_BELOW if parallel is None else parallel
-    mask = np.zeros(n, np.uint64)
-    n_unknown = np.zeros(n, np.int16)
-    n_under = np.zeros(n, np.int16)
-    n_malformed = np.zeros(n, np.int16)
+    mask = _pool.zeros(n, np.uint64)
+    n_unknown = _pool.zeros(n, np.int16)
+    n_under = _pool.zeros(n, np.int16)
+    n_malformed = _pool.zeros(n, np.int16)
     for col, table, system in ((list_column(icd10, "icd10"), t.icd10, ICD10),
                                (list_column(icpc2, "icpc2"), t.icpc2, ICPC2)):
         match_codes(n, col, table, system, mask, (n_unknown, n_under, n_malformed), run_parallel)
@@ -132,10 +133,10 @@ def finish(n: int, mask: np.ndarray, counts: tuple, run_parallel: bool) -> dict[
     """The Charlson columns from the groups found per patient (before the hierarchy) and the code counts."""
     t = tables()
     n_unknown, n_under, n_malformed = counts
-    final = np.empty(n, np.uint32)
-    p1987 = np.empty(n, np.int8)
-    p2011 = np.empty(n, np.int8)
-    offsets = np.empty(n + 1, np.int32)
+    final = _pool.empty(n, np.uint32)
+    p1987 = _pool.empty(n, np.int8)
+    p2011 = _pool.empty(n, np.int8)
+    offsets = _pool.empty(n + 1, np.int32)
     offsets[0] = 0
     args = (mask, t.replaces, t.ranked, t.sums, final, p1987, p2011)
     if run_parallel:

@@ -18,6 +18,7 @@ import functools
 import numpy as np
 import pyarrow as pa
 
+from .. import _pool
 from ._codes import PrefixTable, read_rows
 from ._lists import list_column
 from .charlson import ATC, ICD10, ICPC2, match_codes
@@ -60,10 +61,10 @@ def condition_columns(n: int, icd10, icpc2, atc, polypharmacy_count: np.ndarray,
     chronic, efi = _tables()
     cols = {"icd10": list_column(icd10, "icd10"), "icpc2": list_column(icpc2, "icpc2")}
     systems = {"icd10": ICD10, "icpc2": ICPC2}
-    conditions = np.zeros(n, np.uint64)
+    conditions = _pool.zeros(n, np.uint64)
     for system in ("icd10", "icpc2"):
         match_codes(n, cols[system], chronic.tables[system], systems[system], conditions, parallel=parallel)
-    deficits = np.zeros(n, np.uint64)
+    deficits = _pool.zeros(n, np.uint64)
     for system in ("icd10", "icpc2"):
         match_codes(n, cols[system], efi.tables[system], systems[system], deficits, parallel=parallel)
     return finish_conditions(n, conditions, deficits, atc, polypharmacy_count, parallel=parallel)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from .. import _pool
 from . import _atc_kernel as K
 from ._lists import list_column
 from ._memo import tables as code_memo
@@ -35,7 +36,7 @@ def polypharmacy_columns(n: int, atc, *, parallel: bool | None = None) -> dict[s
     malformed counts, for n patients (atc None: absent, every count 0). The kernel writes every column itself: the
     numpy passes that made the band and narrowed the counts took a sixth of the time."""
     col = list_column(atc, "atc")
-    make = np.zeros if col is None else np.empty  # the kernel writes every row
+    make = _pool.zeros if col is None else _pool.empty  # the kernel writes every row
     count, n_under, n_malformed = (make(n, np.int16) for _ in range(3))
     band = make(n, np.int8)
     review = make(n, np.bool_)

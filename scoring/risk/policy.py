@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .. import _pool
 from .._jit import PARALLEL_LOCK
 from ..arrow import one_array
 from . import _policy_kernel as K
@@ -121,16 +122,16 @@ def apply_policy(policy: Policy, columns: dict, *, parallel: bool | None = None)
     """risk_tier, risk_points, risk_reasons and risk_policy for rows whose scores are in `columns`
     (name -> Arrow array). A factor whose column is absent gives no points."""
     n = len(next(iter(columns.values())))
-    values = np.full((len(policy.factors), n), np.nan)
+    values = _pool.full((len(policy.factors), n), np.nan, np.float64)
     for k, f in enumerate(policy.factors):
         column = _numbers(columns.get(f.column))
         if column is not None:
             values[k] = column
     thresholds, points = _threshold_table(policy)
-    total = np.empty(n)
-    tier = np.empty(n, np.int8)
-    top = np.empty((n, MAX_REASONS), np.int8)
-    n_top = np.empty(n, np.int8)
+    total = _pool.empty(n, np.float64)
+    tier = _pool.empty(n, np.int8)
+    top = _pool.empty((n, MAX_REASONS), np.int8)
+    n_top = _pool.empty(n, np.int8)
     args = (values, thresholds, points, policy.tier_points, total, tier, top, n_top)
     if (n >= SERIAL_BELOW if parallel is None else parallel):
         with PARALLEL_LOCK:

@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .. import _pool
 from .._jit import PARALLEL_LOCK
 from ..arrow import check_schema, validate_column
 from ..schema import SchemaError, missing_column_error
@@ -108,8 +109,8 @@ def score_risk(data: pa.Table | pa.RecordBatch, *, policy: Policy | None = None,
     with PARALLEL_LOCK if run_parallel else contextlib.nullcontext():
         # One pass per diagnosis column finds the Charlson groups, the long-term conditions and the frailty
         # deficits.
-        found = np.zeros(n, np.uint64), np.zeros(n, np.uint64), np.zeros(n, np.uint64)
-        counts = np.zeros(n, np.int16), np.zeros(n, np.int16), np.zeros(n, np.int16)
+        found = _pool.zeros(n, np.uint64), _pool.zeros(n, np.uint64), _pool.zeros(n, np.uint64)
+        counts = _pool.zeros(n, np.int16), _pool.zeros(n, np.int16), _pool.zeros(n, np.int16)
         for name, system in (("icd10", ICD10), ("icpc2", ICPC2)):
             charlson_table = tables().icd10 if name == "icd10" else tables().icpc2
             match_three(n, list_column(col(name), name), (charlson_table, *condition_tables(name)), system, found,

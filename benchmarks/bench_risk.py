@@ -197,7 +197,6 @@ def breakdown(icd: pa.ChunkedArray, n: int, repeat: int) -> dict[str, float]:
 
     out: dict[str, float] = {}
     try:
-        from varde.scoring.risk import _charlson_finish as F
         from varde.scoring.risk import charlson as C
         from varde.scoring.risk._lists import list_column
     except ImportError as exc:
@@ -214,17 +213,18 @@ def breakdown(icd: pa.ChunkedArray, n: int, repeat: int) -> dict[str, float]:
         col = list_column(arr, "icd10")  # list<string>, as charlson_columns is timed
 
         def kernel():
-            mask = np.zeros(n, np.uint64)
-            z = tuple(np.zeros(n, np.int16) for _ in range(3))
-            C.match_codes(n, col, t.icd10, C.ICD10, mask, z, parallel=True)
-            return mask
+            empty = C._pool.empty  # as charlson_columns allocates
+            counts = tuple(empty(n, np.int16) for _ in range(3))
+            scores = (empty(n, np.int8), empty(n, np.int8))
+            final = empty(n, np.uint32)
+            totals = C.match_codes(n, col, t.icd10, C.ICD10, C._NO_MASK, counts, parallel=True, first=True,
+                                   finish_into=(final, *scores))
+            return final, scores, totals, counts
 
-        mask = kernel()
-        out["kernel: match_codes over ICD-10 (incl. 4 zeroed n-arrays)"] = best(kernel, repeat)
-        final, p1, p2 = np.empty(n, np.uint32), np.empty(n, np.int8), np.empty(n, np.int8)
-        offsets = np.zeros(n + 1, np.int32)
-        out["kernel: finish (hierarchy, both weights, the groups list column; parallel)"] = best(
-            lambda: F.finish_parallel(n, mask, t.replaces, t.ranked, t.sums, final, p1, p2, offsets), repeat)
+        final, scores, totals, counts = kernel()
+        out["kernel: match_codes over ICD-10, finishing (hierarchy, both weights)"] = best(kernel, repeat)
+        out["groups list column and Arrow arrays (fill)"] = best(
+            lambda: C._columns(n, final, scores, totals, counts), repeat)
     except Exception as exc:  # the internals moved: the public timings below still stand
         print(f"  breakdown of the internals skipped ({type(exc).__name__}: {exc})")
     out["charlson_columns, large_list<large_string> input"] = best(lambda: charlson_columns(n, large, None), repeat)

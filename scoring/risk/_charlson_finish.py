@@ -9,8 +9,7 @@ import numpy as np
 from numba.cpython.unsafe.numbers import trailing_zeros
 
 from .._jit import helper, parallel, prange, serial
-
-BLOCK = 1024
+from ._walk import BLOCK
 
 
 @helper
@@ -42,19 +41,24 @@ def _sum_bytes(sums, m):
             + sums[2, (m >> np.uint64(16)) & np.uint64(255)] + sums[3, (m >> np.uint64(24)) & np.uint64(255)])
 
 
+@helper
+def finish_row(m, replaces, ranked, sums):
+    """(groups left, packed sums) of one patient's groups m: the hierarchy (replaces[g] = the milder group g
+    replaces, -1 none; `ranked` = the groups that replace one, in ascending order, as the rule is applied), then
+    both weightings and the count in one word (`sums` from byte_sums: 1987 bits 0-15, 2011 bits 16-31, count 32+)."""
+    for r in range(ranked.shape[0]):  # without a branch: whether a group is found is not predictable
+        g = ranked[r]
+        m &= ~(((m >> np.uint64(g)) & np.uint64(1)) << np.uint64(replaces[g]))
+    return m, _sum_bytes(sums, m)
+
+
 @serial
 def finish_block(lo, hi, mask, replaces, ranked, sums, out_mask, out_1987, out_2011):
-    """Rows lo..hi-1: the hierarchy (replaces[g] = the milder group g replaces, -1 none; `ranked` = the groups that
-    replace one, in ascending order, as the rule is applied) and both weightings (`sums` from byte_sums). Returns
-    how many groups the rows have left."""
+    """Rows lo..hi-1 through finish_row. Returns how many groups the rows have left."""
     total = 0
     for i in range(lo, hi):
-        m = mask[i]
-        for r in range(ranked.shape[0]):  # without a branch: whether a group is found is not predictable
-            g = ranked[r]
-            m &= ~(((m >> np.uint64(g)) & np.uint64(1)) << np.uint64(replaces[g]))
+        m, packed = finish_row(mask[i], replaces, ranked, sums)
         out_mask[i] = m
-        packed = _sum_bytes(sums, m)
         out_1987[i] = packed & 0xFFFF
         out_2011[i] = (packed >> 16) & 0xFFFF
         total += packed >> 32
@@ -88,21 +92,18 @@ def fill_block(lo, hi, mask, start, end, offsets, values):
 
 
 @parallel
-def finish_parallel(n, mask, replaces, ranked, sums, out_mask, out_1987, out_2011, offsets):
-    """finish_block and fill_block over every row, on all cores: each block's group count, then where each block
-    starts in the values, then the values. Returns the values (offsets[0] is the caller's)."""
+def finish_parallel(n, mask, replaces, ranked, sums, out_mask, out_1987, out_2011, totals):
+    """finish_block over every row, on all cores: totals[b] = block b's group count (blocks of BLOCK rows)."""
     nblocks = (n + BLOCK - 1) // BLOCK
-    totals = np.empty(nblocks, np.int64)
     for b in prange(nblocks):
         totals[b] = finish_block(b * BLOCK, min(n, (b + 1) * BLOCK), mask, replaces, ranked, sums, out_mask,
                                  out_1987, out_2011)
-    starts = np.empty(nblocks, np.int64)
-    total = 0
-    for b in range(nblocks):
-        starts[b] = total
-        total += totals[b]
-    values = np.empty(total, np.int8)
+
+
+@parallel
+def fill_parallel(n, mask, starts, offsets, values):
+    """fill_block over every row, on all cores: block b's entries start at values[starts[b]] (starts[nblocks]:
+    the end)."""
+    nblocks = (n + BLOCK - 1) // BLOCK
     for b in prange(nblocks):
-        end = starts[b + 1] if b + 1 < nblocks else total
-        fill_block(b * BLOCK, min(n, (b + 1) * BLOCK), out_mask, starts[b], end, offsets, values)
-    return values
+        fill_block(b * BLOCK, min(n, (b + 1) * BLOCK), mask, starts[b], starts[b + 1], offsets, values)

@@ -11,6 +11,7 @@ import numba
 import numpy as np
 
 from .._jit import cold, helper, parallel, prange, serial
+from ._charlson_finish import finish_row
 from ._codes import MAX_LEN
 from ._memo import look_up, pack, remember, shift_of, unpack
 from ._walk import BLOCK, ONE, keep_mask, row_marks
@@ -265,11 +266,18 @@ def _count_problems(i, col, memo, shift, max_len, tail_digits, letters, keys, ma
 
 @serial
 def charlson_serial(lo, hi, col, max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3,
-                   memo, marks, words, mask, n_unknown, n_under, n_malformed):
-    """Adds the groups of rows lo..hi-1 of one code column into mask and its counts into n_*, walking the codes
-    as _walk.py says. memo: a table of _memo.py (width 2) that this call alone writes; marks, words: scratch of
-    _walk.scratch (width 1) for these rows. The parallel kernel calls it per block; a serial call, once for all
-    rows (one function compiled, not two: the cold compile is what a new server waits for)."""
+                   memo, marks, words, mask, n_unknown, n_under, n_malformed, first, finishing, replaces, ranked, sums,
+                   final, p1987, p2011):
+    """Rows lo..hi-1 of one code column, walking the codes as _walk.py says. memo: a table of _memo.py (width 2)
+    that this call alone writes; marks, words: scratch of _walk.scratch (width 1) for these rows. The parallel
+    kernel calls it per block; a serial call, once for all rows (one function compiled, not two: the cold compile
+    is what a new server waits for).
+
+    Each row's groups are its codes' (first: the first column, which writes the counts, starting from 0) or those
+    OR-ed with mask[i] (a later column). finishing (the last column): they go through the hierarchy and weights
+    into final, p1987 and p2011 (_charlson_finish.finish_row) and the call returns how many groups are left, with
+    mask neither read nor written when first too; else they are written to mask. Finishing here, while the rows
+    are in cache, saved the writing, zeroing and reading again of an 8-byte mask per patient."""
     loff, lbits, lvoff, soff, data, sbits, svoff = col
     shift = shift_of(memo)
     base, count = row_marks(loff, lo, hi, marks)
@@ -288,27 +296,44 @@ def charlson_serial(lo, hi, col, max_len, tail_digits, letters, keys, masks, cou
                               counts, lut_masks, lut3, lut4, under3)
         acc = (acc & keep_mask(mark)) | word
         words[row, 0] = acc
+    total = 0
     for i in range(lo, hi):
         word = words[i - lo, 0]
-        if not _valid(lbits, lvoff, i):
-            continue
-        mask[i] |= word & GROUPS
-        if word & PROBLEM:
+        valid = _valid(lbits, lvoff, i)
+        m = word & GROUPS if valid else np.uint64(0)
+        if first:
+            n_unknown[i] = 0
+            n_under[i] = 0
+            n_malformed[i] = 0
+        else:
+            m |= mask[i]
+        if finishing:
+            left, packed = finish_row(m, replaces, ranked, sums)
+            final[i] = left
+            p1987[i] = packed & 0xFFFF
+            p2011[i] = (packed >> 16) & 0xFFFF
+            total += packed >> 32
+        else:
+            mask[i] = m
+        if valid and word & PROBLEM:
             _count_problems(i, col, memo, shift, max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3,
                             lut4, under3, n_unknown, n_under, n_malformed)
+    return total
 
 
 @parallel
 def charlson_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, max_len, tail_digits, letters, keys, masks,
                       counts, lut_masks, lut3, lut4, under3, memos, marks, words, mask, n_unknown, n_under,
-                      n_malformed):
-    """memos, marks, words: one per thread of Numba's pool."""
+                      n_malformed, first, finishing, replaces, ranked, sums, final, p1987, p2011, totals):
+    """memos, marks, words: one per thread of Numba's pool; totals[b]: block b's groups left (when finishing)."""
     nblocks = (n + BLOCK - 1) // BLOCK
     for b in prange(nblocks):
         t = numba.get_thread_id()
-        charlson_serial(b * BLOCK, min(n, (b + 1) * BLOCK), (loff, lbits, lvoff, soff, data, sbits, svoff),
-                       max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3, memos[t],
-                       marks[t], words[t], mask, n_unknown, n_under, n_malformed)
+        totals[b] = charlson_serial(b * BLOCK, min(n, (b + 1) * BLOCK), (loff, lbits, lvoff, soff, data, sbits,
+                                                                          svoff),
+                                    max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3,
+                                    memos[t], marks[t], words[t], mask, n_unknown, n_under, n_malformed, first,
+                                    finishing, replaces, ranked, sums, final, p1987, p2011)
 
 
 @helper

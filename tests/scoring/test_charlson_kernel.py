@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from tests.reference.charlson import WHITESPACE, charlson, load_tables
 from varde.scoring.risk import charlson_columns
+from varde.scoring.risk._lists import list_column
 from varde.scoring.schema import SchemaError
 
 TABLES = load_tables()
@@ -180,3 +181,39 @@ def test_blocks_of_very_different_sizes_equal_the_reference(parallel):
         assert got["charlson_groups"][i] == expected["groups"], i
         for key in ("charlson_1987", "codes_unknown", "codes_malformed", "codes_underspecified"):
             assert got[key][i] == expected[key], (key, i)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_the_first_column_writes_every_row_over_whatever_was_there(parallel):
+    """charlson_columns gives the first code column arrays it has not zeroed (first=True: written, not added to),
+    and the last one finishes the scores as it goes. Arrays full of stale values must come out as zeroed ones do,
+    null rows and rows with no codes included."""
+    import numpy as np
+
+    from varde.scoring.risk import charlson as C
+
+    rng = random.Random(11)
+    pool = ICD_PREFIXES + ["I10", "x", "", "c78.0", "K70", "E11"]
+    icd = [None if rng.random() < 0.05 else [rng.choice(pool) for _ in range(rng.randint(0, 6))]
+           for _ in range(3 * 1024 + 5)]
+    n = len(icd)
+    col = list_column(pa.array(icd, pa.list_(pa.string())), "icd10")
+    t = C.tables()
+    want_mask = np.zeros(n, np.uint64)
+    want_counts = tuple(np.zeros(n, np.int16) for _ in range(3))
+    C.match_codes(n, col, t.icd10, C.ICD10, want_mask, want_counts, parallel)
+    mask = np.full(n, 0xDEAD, np.uint64)
+    counts = tuple(np.full(n, 777, np.int16) for _ in range(3))
+    C.match_codes(n, col, t.icd10, C.ICD10, mask, counts, parallel, first=True)
+    assert np.array_equal(mask, want_mask)
+    assert all(np.array_equal(a, b) for a, b in zip(counts, want_counts, strict=True))
+    # finishing, over stale scores: those of finish() on the zeroed mask
+    final = np.full(n, 0xBEEF, np.uint32)
+    scores = (np.full(n, 99, np.int8), np.full(n, 99, np.int8))
+    counts = tuple(np.full(n, 777, np.int16) for _ in range(3))
+    totals = C.match_codes(n, col, t.icd10, C.ICD10, C._NO_MASK, counts, parallel, first=True,
+                           finish_into=(final, *scores))
+    got = C._columns(n, final, scores, totals, counts)
+    want = C.finish(n, want_mask, want_counts, parallel)
+    for name, column in want.items():
+        assert got[name].equals(column), name

@@ -61,7 +61,8 @@ def test_a_memo_too_small_to_remember_every_code_still_reads_every_code():
         counts = [np.zeros(len(icd), np.int16) for _ in range(3)]
         K.charlson_serial(0, len(icd), col, *C.ICD10, t.keys, t.masks, t.counts, t.lut_masks, t.lut3, t.lut4,
                           t.under3, memo, *(a[0] for a in scratch(col[0], len(icd), 1, block=len(icd))), mask,
-                          *counts)
+                          *counts, False, False, C.tables().replaces, C.tables().ranked, C.tables().sums,
+                          *C._NOT_FINISHING)
         results.append((mask, counts))
         assert np.count_nonzero(memo[:, 0]) <= memo.shape[0]
     assert np.count_nonzero(results[0][0]) > 1_000

@@ -84,7 +84,7 @@ def test_both_offset_widths_are_compiled_by_the_warm_up():
     assert all(any("int32" in str(sig) for sig in k.signatures) for k in kernels)
     # The kernels after the code columns (finish, policy) take the same types whatever the input layout.
     kernels += [_charlson_finish.finish_block, _charlson_finish.fill_block, _charlson_finish.finish_parallel,
-                _policy_kernel.policy_block, _policy_kernel.policy_parallel]
+                _charlson_finish.fill_parallel, _policy_kernel.policy_block, _policy_kernel.policy_parallel]
     before = [list(k.signatures) for k in kernels]
     assert all(before)
     narrow = _table([{"icd10": ["I50.9", "e11.2"], "icpc2": ["K77"], "atc": ["C07AB02", "N02BE01", "C07"],

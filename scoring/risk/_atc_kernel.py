@@ -131,7 +131,8 @@ def _read_word(memo, slot, raw, subs, sub_shift, data, start, end):
 @serial
 def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs, stamp, seen, count, band, review,
                n_under, n_malformed):
-    """Writes rows lo..hi-1 of the outputs (int16 counts, int8 band, bool review). memo: a table of _memo.py
+    """Writes rows lo..hi-1 of the outputs (int16 counts, int8 band; review: a bit per row, Arrow's boolean
+    layout, so lo is a multiple of 8 and each call writes whole bytes of it). memo: a table of _memo.py
     (width 2: raw key, word) that this call alone writes; subs: a table (width 1) of the substances met, whose
     slot + 1 is a substance's id; stamp[id]: the last row that counted it (-1 at first), so that a patient's second
     spelling of a substance is not counted again.
@@ -139,9 +140,10 @@ def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs,
     The first pass counts by id, with no test per code: a code without an id counts stamp[0], once a row. A row
     with such a code (its words have SLOW) takes that one back in a second pass over its slow codes: it counts
     the under-specified and malformed ones, and deduplicates the substances without an id (subs full) against
-    `seen`, scratch as long as the longest list."""
+    `seen`, scratch as long as the longest list (or longer)."""
     shift = shift_of(memo)
     sub_shift = shift_of(subs)
+    bits = np.uint8(0)
     for i in range(lo, hi):
         k = 0
         extra = 0
@@ -181,7 +183,10 @@ def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs,
         total = k + extra
         count[i] = sat16(total)
         band[i] = (total >= 5) + (total >= 10)
-        review[i] = total >= 4
+        bits |= np.uint8(total >= 4) << np.uint8(i & 7)
+        if i & 7 == 7 or i == hi - 1:
+            review[i >> 3] = bits
+            bits = np.uint8(0)
         n_under[i] = sat16(under)
         n_malformed[i] = sat16(malformed)
 
@@ -189,9 +194,9 @@ def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs,
 @parallel
 def atc_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, memos, subs, stamps, seen, count, band, review,
                  n_under, n_malformed):
-    """memos, subs, stamps: one per thread of Numba's pool; seen: one scratch row per block."""
+    """memos, subs, stamps, seen: one per thread of Numba's pool (seen: as long as a block's codes)."""
     nblocks = (n + BLOCK - 1) // BLOCK
     for b in prange(nblocks):
         t = numba.get_thread_id()
         atc_serial(b * BLOCK, min(n, (b + 1) * BLOCK), loff, lbits, lvoff, soff, data, sbits, svoff, memos[t],
-                   subs[t], stamps[t], seen[b], count, band, review, n_under, n_malformed)
+                   subs[t], stamps[t], seen[t], count, band, review, n_under, n_malformed)

@@ -14,10 +14,19 @@ import numpy as np
 
 from .._jit import helper
 
-__all__ = ["BLOCK", "ONE", "keep_mask", "row_marks", "scratch"]
+__all__ = ["BLOCK", "ONE", "keep_mask", "most_codes", "row_marks", "scratch"]
 
 BLOCK = 1024
 ONE = np.uint64(1)  # j + ONE stays unsigned (j + 1 would be a float: uint64 + int64)
+
+
+def most_codes(loff: np.ndarray, n: int, block: int = BLOCK) -> int:
+    """The most codes any block of `block` rows holds (a bound on any one row's), from every block-th offset."""
+    block = max(1, block)
+    if not n:
+        return 0
+    lo = np.arange(0, n, block)
+    return int((loff[np.minimum(lo + block, n)] - loff[lo]).max())
 
 
 def scratch(loff: np.ndarray, n: int, threads: int, width: int = 1, block: int = BLOCK) -> tuple[np.ndarray,
@@ -25,10 +34,7 @@ def scratch(loff: np.ndarray, n: int, threads: int, width: int = 1, block: int =
     """Per thread: marks for the most codes any block of `block` rows holds, and `width` accumulators per row of a
     block. A serial call walks all n rows as one block (block=n)."""
     block = max(1, block)
-    most = 0
-    if n:
-        lo = np.arange(0, n, block)
-        most = int((loff[np.minimum(lo + block, n)] - loff[lo]).max())
+    most = most_codes(loff, n, block)
     return np.empty((threads, most + 1), np.int32), np.empty((threads, min(block, max(n, 1)), width), np.uint64)
 
 

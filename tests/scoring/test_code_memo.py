@@ -6,6 +6,7 @@ import random
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from tests.reference.charlson import charlson
 from tests.reference.risk_extra import polypharmacy
@@ -108,7 +109,7 @@ def test_substances_without_an_id_are_still_counted_once():
     longest = max(len(c) for c in atc)
     small = (np.zeros((4, 1), np.uint64), np.full(5, -1, np.int64))
     for subs, stamps in (small, tuple(a[0] for a in substance_tables(1))):
-        out = (np.empty(len(atc), np.int16), np.empty(len(atc), np.int8), np.empty(len(atc), np.bool_),
+        out = (np.empty(len(atc), np.int16), np.empty(len(atc), np.int8), np.empty((len(atc) + 7) // 8, np.uint8),
                np.empty(len(atc), np.int16), np.empty(len(atc), np.int16))
         A.atc_serial(0, len(atc), *col, tables(len(atc), 2, parallel=False)[0], subs, stamps,
                      np.empty(longest, np.uint64), *out)
@@ -116,7 +117,7 @@ def test_substances_without_an_id_are_still_counted_once():
         assert out[3].tolist() == [e["codes_underspecified"] for e in expected]
         assert out[4].tolist() == [e["codes_malformed"] for e in expected]
         assert out[1].tolist() == [(e["count"] >= 5) + (e["count"] >= 10) for e in expected]
-        assert out[2].tolist() == [e["count"] >= 4 for e in expected]
+        assert np.unpackbits(out[2], bitorder="little")[:len(atc)].tolist() == [e["count"] >= 4 for e in expected]
     assert np.count_nonzero(small[0]) == 4  # full: every other substance went the slow way
 
 
@@ -218,3 +219,19 @@ def test_three_tables_with_a_memo_too_small_equal_a_memo_with_room():
         results.append(out)
     assert sum(int(np.count_nonzero(c)) for c in results[0][3:]) > 100  # rows with problem codes were counted
     assert all(np.array_equal(a, b) for a, b in zip(results[0], results[1], strict=True))
+
+
+@pytest.mark.parametrize(("n", "parallel"), [(1, False), (13, False), (3 * 1024 + 5, False), (3 * 1024 + 5, True),
+                                             (8 * 1024, True)])
+def test_medication_review_due_is_a_bit_per_row_at_every_block_edge(n, parallel):
+    """The kernel writes the review flag as Arrow's boolean bitmap, a byte per 8 rows, each block (1,024 rows) its
+    own bytes. Rows of 0-12 substances; the last byte is part full unless n is a multiple of 8."""
+    rng = random.Random(n)
+    pool = ["C07AB02", "N02BE01", "A10BA02", "B01AC06", "C09AA05", "C10AA01", "R03AK06", "N06AB04", "H03AA01",
+            "A02BC01", "M01AE01", "C03CA01", "C07"]
+    atc = [None if rng.random() < 0.03 else rng.sample(pool, rng.randint(0, 12)) for _ in range(n)]
+    got = polypharmacy_columns(n, pa.array(atc, pa.list_(pa.string())), parallel=parallel)
+    due = got["medication_review_due"]
+    due.validate(full=True)
+    assert due.null_count == 0
+    assert due.to_pylist() == [polypharmacy(codes or [])["count"] >= 4 for codes in atc]

@@ -88,15 +88,20 @@ def _atc(data, start, end):
 
 
 @helper
-def _substance_id(subs, key, shift):
-    """1 + the slot of substance key in subs, inserted if new; 0 if it finds no free slot within the probe limit
-    (then it never will: slots are never freed, so a substance gets an id at its first meeting or never)."""
+def _substance_id(subs, given, key, shift):
+    """The id of substance key, given in the order substances are first met (1, 2, ...: given[0] so far), so that
+    the stamps of a batch's few hundred substances lie on a few cache lines, not a line each (slot + 1 as the id
+    was 5 % slower). subs: (key, id) slots. 0 if key finds no free slot within the probe limit (then it never will:
+    slots are never freed, so a substance gets an id at its first meeting or never)."""
     found, slot = find(subs, np.uint64(key), shift)
     if slot < 0:
         return np.uint64(0)
+    at = np.uint64(slot)
     if not found:
-        subs[slot, 0] = np.uint64(key)
-    return np.uint64(slot + 1)
+        given[0] += 1
+        subs[at, 0] = np.uint64(key)
+        subs[at, 1] = np.uint64(given[0])
+    return subs[at, 1]
 
 
 @helper
@@ -109,32 +114,33 @@ def _word(key, sid, outcome):
 
 
 @helper
-def _code_word(memo, shift, subs, sub_shift, data, start, end):
+def _code_word(memo, shift, subs, given, sub_shift, data, start, end):
     """The memo word of the code in data[start:end]: remembered, or read (its substance given an id) and
     remembered."""
     raw, hit, slot = look_up(memo, shift, data, start, end)
     if hit:
         return memo[np.uint64(slot), 1]
-    return _read_word(memo, slot, raw, subs, sub_shift, data, start, end)
+    return _read_word(memo, slot, raw, subs, given, sub_shift, data, start, end)
 
 
 @cold
-def _read_word(memo, slot, raw, subs, sub_shift, data, start, end):
+def _read_word(memo, slot, raw, subs, given, sub_shift, data, start, end):
     """The word of a spelling not remembered: read, its substance given an id, and remembered."""
     outcome, key = _atc(data, start, end)
-    sid = _substance_id(subs, key, sub_shift) if outcome == SUBSTANCE else np.uint64(0)
+    sid = _substance_id(subs, given, key, sub_shift) if outcome == SUBSTANCE else np.uint64(0)
     word = _word(key, sid, outcome)
     remember(memo, slot, raw, word)
     return word
 
 
 @serial
-def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs, stamp, seen, count, band, review,
+def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs, given, stamp, seen, count, band,
+               review,
                n_under, n_malformed):
     """Writes rows lo..hi-1 of the outputs (int16 counts, int8 band; review: a bit per row, Arrow's boolean
     layout, so lo is a multiple of 8 and each call writes whole bytes of it). memo: a table of _memo.py
-    (width 2: raw key, word) that this call alone writes; subs: a table (width 1) of the substances met, whose
-    slot + 1 is a substance's id; stamp[id]: the last row that counted it (-1 at first), so that a patient's second
+    (width 2: raw key, word) that this call alone writes; subs: a table (width 2: key, id) of the substances met,
+    given[0] the ids given so far (_substance_id); stamp[id]: the last row that counted it (-1 at first), so that a patient's second
     spelling of a substance is not counted again.
 
     The first pass counts by id, with no test per code: a code without an id counts stamp[0], once a row. A row
@@ -154,7 +160,7 @@ def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs,
             for j in codes_of(loff, i):
                 if not _valid(sbits, svoff, j):
                     continue
-                word = _code_word(memo, shift, subs, sub_shift, data, soff[j], soff[j + ONE])
+                word = _code_word(memo, shift, subs, given, sub_shift, data, soff[j], soff[j + ONE])
                 words |= word
                 sid = word & ID_MASK
                 k += stamp[sid] != i
@@ -164,7 +170,7 @@ def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs,
                 for j in codes_of(loff, i):
                     if not _valid(sbits, svoff, j):
                         continue
-                    word = _code_word(memo, shift, subs, sub_shift, data, soff[j], soff[j + ONE])
+                    word = _code_word(memo, shift, subs, given, sub_shift, data, soff[j], soff[j + ONE])
                     if not word & SLOW:
                         continue
                     outcome = np.int64((word >> np.uint64(OUTCOME_SHIFT)) & np.uint64(3))
@@ -192,11 +198,12 @@ def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs,
 
 
 @parallel
-def atc_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, memos, subs, stamps, seen, count, band, review,
+def atc_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, memos, subs, given, stamps, seen, count, band,
+                 review,
                  n_under, n_malformed):
-    """memos, subs, stamps, seen: one per thread of Numba's pool (seen: as long as a block's codes)."""
+    """memos, subs, given, stamps, seen: one per thread of Numba's pool (seen: as long as a block's codes)."""
     nblocks = (n + BLOCK - 1) // BLOCK
     for b in prange(nblocks):
         t = numba.get_thread_id()
         atc_serial(b * BLOCK, min(n, (b + 1) * BLOCK), loff, lbits, lvoff, soff, data, sbits, svoff, memos[t],
-                   subs[t], stamps[t], seen[t], count, band, review, n_under, n_malformed)
+                   subs[t], given[t], stamps[t], seen[t], count, band, review, n_under, n_malformed)

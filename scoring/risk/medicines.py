@@ -25,11 +25,13 @@ BANDS = ("none", "polypharmacy", "excessive")
 _BAND_NAMES = pa.array(BANDS, pa.string())
 
 
-def substance_tables(threads: int, slots: int = K.SUBSTANCE_SLOTS) -> tuple[np.ndarray, np.ndarray]:
-    """Per thread: an empty substance table and its row stamps (see _atc_kernel.atc_serial). At most
+def substance_tables(threads: int, slots: int = K.SUBSTANCE_SLOTS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per thread: an empty substance table, the count of ids given, and the row stamps (see
+    _atc_kernel.atc_serial). At most
     SUBSTANCE_SLOTS slots; a small batch needs no more than its code memo has (two a code)."""
     slots = min(slots, K.SUBSTANCE_SLOTS)
-    return np.zeros((threads, slots, 1), np.uint64), np.full((threads, slots + 1), -1, np.int64)
+    return (np.zeros((threads, slots, 2), np.uint64), np.zeros((threads, 1), np.int64),
+            np.full((threads, slots + 1), -1, np.int64))
 
 
 def polypharmacy_columns(n: int, atc, *, parallel: bool | None = None) -> dict[str, pa.Array]:
@@ -46,15 +48,15 @@ def polypharmacy_columns(n: int, atc, *, parallel: bool | None = None) -> dict[s
             raise ValueError("the atc column has a different number of rows than the table")
         run_parallel = n >= SERIAL_BELOW if parallel is None else parallel
         memos = code_memo(int(col[0][-1] - col[0][0]) if n else 0, 2, run_parallel)
-        subs, stamps = substance_tables(memos.shape[0], memos.shape[1])
+        subs, given, stamps = substance_tables(memos.shape[0], memos.shape[1])
         out = (count, band, review, n_under, n_malformed)
         if run_parallel:
             # scratch per thread as long as the most codes a block holds: no pass over every row's length
             seen = np.empty((memos.shape[0], max(1, most_codes(col[0], n))), np.uint64)
-            K.atc_parallel(n, *col, memos, subs, stamps, seen, *out)
+            K.atc_parallel(n, *col, memos, subs, given, stamps, seen, *out)
         else:
             longest = max(1, int(np.diff(col[0]).max())) if n else 1
-            K.atc_serial(0, n, *col, memos[0], subs[0], stamps[0], np.empty(longest, np.uint64), *out)
+            K.atc_serial(0, n, *col, memos[0], subs[0], given[0], stamps[0], np.empty(longest, np.uint64), *out)
     return {
         "polypharmacy_count": pa.array(count),
         "polypharmacy_band": pa.DictionaryArray.from_arrays(pa.array(band), _BAND_NAMES, safe=False),

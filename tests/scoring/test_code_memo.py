@@ -107,18 +107,18 @@ def test_substances_without_an_id_are_still_counted_once():
     col = list_column(pa.array(atc, pa.list_(pa.string())), "atc")
     expected = [polypharmacy(codes) for codes in atc]
     longest = max(len(c) for c in atc)
-    small = (np.zeros((4, 1), np.uint64), np.full(5, -1, np.int64))
-    for subs, stamps in (small, tuple(a[0] for a in substance_tables(1))):
+    small = (np.zeros((4, 2), np.uint64), np.zeros(1, np.int64), np.full(5, -1, np.int64))
+    for subs, given, stamps in (small, tuple(a[0] for a in substance_tables(1))):
         out = (np.empty(len(atc), np.int16), np.empty(len(atc), np.int8), np.empty((len(atc) + 7) // 8, np.uint8),
                np.empty(len(atc), np.int16), np.empty(len(atc), np.int16))
-        A.atc_serial(0, len(atc), *col, tables(len(atc), 2, parallel=False)[0], subs, stamps,
+        A.atc_serial(0, len(atc), *col, tables(len(atc), 2, parallel=False)[0], subs, given, stamps,
                      np.empty(longest, np.uint64), *out)
         assert out[0].tolist() == [e["count"] for e in expected]
         assert out[3].tolist() == [e["codes_underspecified"] for e in expected]
         assert out[4].tolist() == [e["codes_malformed"] for e in expected]
         assert out[1].tolist() == [(e["count"] >= 5) + (e["count"] >= 10) for e in expected]
         assert np.unpackbits(out[2], bitorder="little")[:len(atc)].tolist() == [e["count"] >= 4 for e in expected]
-    assert np.count_nonzero(small[0]) == 4  # full: every other substance went the slow way
+    assert np.count_nonzero(small[0][:, 0]) == 4 and small[1][0] == 4  # full: the others went the slow way
 
 
 def test_a_row_of_more_problem_codes_than_int16_holds_says_32767():

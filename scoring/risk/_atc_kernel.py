@@ -140,8 +140,8 @@ def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs,
     """Writes rows lo..hi-1 of the outputs (int16 counts, int8 band; review: a bit per row, Arrow's boolean
     layout, so lo is a multiple of 8 and each call writes whole bytes of it). memo: a table of _memo.py
     (width 2: raw key, word) that this call alone writes; subs: a table (width 2: key, id) of the substances met,
-    given[0] the ids given so far (_substance_id); stamp[id]: the last row that counted it (-1 at first), so that a patient's second
-    spelling of a substance is not counted again.
+    given[0] the ids given so far (_substance_id); stamp[id]: the last row that counted it (-1 at first), so that
+    a patient's second spelling of a substance is not counted again.
 
     The first pass counts by id, with no test per code: a code without an id counts stamp[0], once a row. A row
     with such a code (its words have SLOW) takes that one back in a second pass over its slow codes: it counts

@@ -57,7 +57,8 @@ def kept(key: tuple, make: Callable[[], np.ndarray]) -> Iterator[np.ndarray]:
     few hundred substances cost nothing to read again.)"""
     with _KEPT_LOCK:
         got = _KEPT.pop(key, None)
-    if got is None or np.count_nonzero(got[:, :, 0]) * 4 > got[:, :, 0].size * 3:
+    keys = None if got is None else got[:, ::8, 0]  # every 8th slot tells how full: counting all took 0.2 ms
+    if keys is None or np.count_nonzero(keys) * 4 > keys.size * 3:
         got = make()
     try:
         yield got

@@ -68,21 +68,24 @@ def finish_block(lo, hi, mask, replaces, ranked, sums, out_mask, out_1987, out_2
 @serial
 def fill_block(lo, hi, mask, start, end, offsets, values):
     """The list<group> column of rows lo..hi-1, whose entries are values[start:end]: offsets[lo + 1..hi] and the
-    group index of each entry, in table order (lowest bit first). Most rows have 0, 1 or 2 groups in no
-    predictable order, so two entries are written whatever the count and the position moves on by the count (the
-    next row overwrites what was not a group): no branch on the count. Where two writes could pass `end` (into
-    the next block's entries), only the exact loop runs."""
+    group index of each entry, in table order (lowest bit first). Nine rows in ten have 0, 1 or 2 groups in no
+    predictable order, and 3 are a tenth: three entries are written whatever the count and the position moves on
+    by the count (the next row overwrites what was not a group), so only a row of 4 or more branches (0.3 %).
+    Where three writes could pass `end` (into the next block's entries), only the exact loop runs."""
     k = start
     for i in range(lo, hi):
         x = mask[i]
-        if k + 2 <= end:
+        if k + 3 <= end:
             g, low = _lowest(x)
             values[k] = g
             rest = x ^ low
             g, low = _lowest(rest)
             values[k + 1] = g
-            k += (x != 0) + (rest != 0)
-            x = rest ^ low
+            rest2 = rest ^ low
+            g, low = _lowest(rest2)
+            values[k + 2] = g
+            k += (x != 0) + (rest != 0) + (rest2 != 0)
+            x = rest2 ^ low
         while x != 0:
             g, low = _lowest(x)
             values[k] = g

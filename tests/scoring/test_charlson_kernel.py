@@ -130,7 +130,7 @@ def test_absent_and_all_null_columns():
 
 
 def test_the_groups_column_is_exact_at_every_block_edge():
-    """finish writes two entries per row whatever its count and moves on by the count, except where that could
+    """finish writes three entries per row whatever its count and moves on by the count, except where that could
     write into the next block's entries. Rows of 0-17 groups, blocks that end in empty rows and in full rows: the
     list column, the hierarchy and both weightings are those of a plain loop over the bits."""
     import numpy as np
@@ -161,6 +161,32 @@ def test_the_groups_column_is_exact_at_every_block_edge():
             assert lists[i] == [t.groups[k] for k in kept], i
             assert out["charlson_1987"][i].as_py() == sum(int(t.weights_1987[k]) for k in kept)
             assert out["charlson_quan2011"][i].as_py() == sum(int(t.weights_2011[k]) for k in kept)
+
+
+def test_a_block_never_writes_past_its_own_entries():
+    """Blocks are filled in any order (two threads): filled last block first, each block's entries must still be
+    its own, and nothing may be written after the last entry. A block ending in rows of 2, 3 and 17 groups."""
+    import numpy as np
+
+    from varde.scoring.risk import _charlson_finish as F
+
+    rng = np.random.default_rng(9)
+    n = 4 * F.BLOCK
+    counts = rng.choice([0, 1, 2, 3], size=n)
+    for b, tail in enumerate(([2, 2], [3, 3, 3], [17], [3, 2, 1])):
+        end = (b + 1) * F.BLOCK
+        counts[end - len(tail):end] = tail
+    final = np.array([(1 << int(c)) - 1 for c in counts], np.uint32)
+    totals = np.array([counts[b * F.BLOCK:(b + 1) * F.BLOCK].sum() for b in range(4)], np.int64)
+    starts = np.concatenate([[0], np.cumsum(totals)])
+    want = np.concatenate([np.arange(c, dtype=np.int8) for c in counts])
+    values = np.full(starts[-1] + 8, 99, np.int8)  # 8 sentinels after the last entry
+    offsets = np.zeros(n + 1, np.int32)
+    for b in reversed(range(4)):
+        F.fill_block(b * F.BLOCK, (b + 1) * F.BLOCK, final, starts[b], starts[b + 1], offsets, values)
+    assert np.array_equal(values[:starts[-1]], want)
+    assert np.all(values[starts[-1]:] == 99)
+    assert np.array_equal(offsets, np.concatenate([[0], np.cumsum(counts)]))
 
 
 @pytest.mark.parametrize("parallel", [False, True])

@@ -50,14 +50,15 @@ _KEPT_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def kept(key: tuple, make: Callable[[], np.ndarray]) -> Iterator[np.ndarray]:
+def kept(key: tuple, make: Callable[[], np.ndarray | tuple]) -> Iterator[np.ndarray | tuple]:
     """The memos (one per thread) last given back under key, or new ones from make(). A caller has them to
     itself: a second caller at the same time gets new ones, and only one set is kept. Put the code table objects
-    themselves in key, so that they outlive what was filled from them. (Polypharmacy does not keep its memos: its
-    few hundred substances cost nothing to read again.)"""
+    themselves in key, so that they outlive what was filled from them. make() may return a tuple whose first item
+    is the memos and the rest what their words refer to (polypharmacy's substance ids), kept with them."""
     with _KEPT_LOCK:
         got = _KEPT.pop(key, None)
-    keys = None if got is None else got[:, ::8, 0]  # every 8th slot tells how full: counting all took 0.2 ms
+    memos = got[0] if isinstance(got, tuple) else got  # a tuple: the memos, then what their words refer to
+    keys = None if got is None else memos[:, ::8, 0]  # every 8th slot tells how full: counting all took 0.2 ms
     if keys is None or np.count_nonzero(keys) * 4 > keys.size * 3:
         got = make()
     try:

@@ -15,6 +15,7 @@ import pyarrow as pa
 from .. import _pool
 from . import _atc_kernel as K
 from ._lists import list_column
+from ._memo import kept
 from ._memo import tables as code_memo
 from ._walk import most_codes
 
@@ -34,6 +35,12 @@ def substance_tables(threads: int, slots: int = K.SUBSTANCE_SLOTS) -> tuple[np.n
             np.full((threads, slots + 1), -1, np.int64))
 
 
+def _new_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per thread: a code memo for a large call, an empty substance table and its count of ids given."""
+    memos = code_memo(1 << 40, 2, True)
+    return (memos, *substance_tables(memos.shape[0])[:2])
+
+
 def polypharmacy_columns(n: int, atc, *, parallel: bool | None = None) -> dict[str, pa.Array]:
     """polypharmacy_count, polypharmacy_band, medication_review_due, and the ATC codes' under-specified and
     malformed counts, for n patients (atc None: absent, every count 0). The kernel writes every column itself: the
@@ -47,14 +54,18 @@ def polypharmacy_columns(n: int, atc, *, parallel: bool | None = None) -> dict[s
         if len(col[0]) != n + 1:
             raise ValueError("the atc column has a different number of rows than the table")
         run_parallel = n >= SERIAL_BELOW if parallel is None else parallel
-        memos = code_memo(int(col[0][-1] - col[0][0]) if n else 0, 2, run_parallel)
-        subs, given, stamps = substance_tables(memos.shape[0], memos.shape[1])
         out = (count, band, review, n_under, n_malformed)
         if run_parallel:
-            # scratch per thread as long as the most codes a block holds: no pass over every row's length
-            seen = np.empty((memos.shape[0], max(1, most_codes(col[0], n))), np.uint64)
-            K.atc_parallel(n, *col, memos, subs, given, stamps, seen, *out)
+            # The memos, and the substance ids their words hold, are kept for the next call as Charlson's are
+            # (_memo.kept); the stamps (rows of this call) are new.
+            with kept(("atc",), _new_tables) as (memos, subs, given):
+                stamps = np.full((memos.shape[0], subs.shape[1] + 1), -1, np.int64)
+                # scratch per thread as long as the most codes a block holds: no pass over every row's length
+                seen = np.empty((memos.shape[0], max(1, most_codes(col[0], n))), np.uint64)
+                K.atc_parallel(n, *col, memos, subs, given, stamps, seen, *out)
         else:
+            memos = code_memo(int(col[0][-1] - col[0][0]) if n else 0, 2, run_parallel)
+            subs, given, stamps = substance_tables(memos.shape[0], memos.shape[1])
             longest = max(1, int(np.diff(col[0]).max())) if n else 1
             K.atc_serial(0, n, *col, memos[0], subs[0], given[0], stamps[0], np.empty(longest, np.uint64), *out)
     return {

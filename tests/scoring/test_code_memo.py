@@ -235,3 +235,24 @@ def test_medication_review_due_is_a_bit_per_row_at_every_block_edge(n, parallel)
     due.validate(full=True)
     assert due.null_count == 0
     assert due.to_pylist() == [polypharmacy(codes or [])["count"] >= 4 for codes in atc]
+
+
+def test_polypharmacy_keeps_its_memos_and_substance_ids_across_calls():
+    """A parallel call keeps its memos and the substance ids their words hold; the stamps are new each call. A
+    second call over other substances, some shared, some new, and the first call's patients again, count as the
+    reference does (a stale stamp or a second id for one substance would count wrongly)."""
+    from varde.scoring.risk import _memo
+
+    rng = random.Random(12)
+    first_pool = [f"C{d:02d}AB{e:02d}" for d in range(1, 9) for e in range(1, 9)]
+    second_pool = first_pool[::3] + [f"n{d:02d}bx{e:02d}" for d in range(1, 9) for e in range(1, 9)]
+    first = [[rng.choice(first_pool) for _ in range(rng.randint(0, 9))] for _ in range(12_000)]
+    second = [[rng.choice(second_pool) for _ in range(rng.randint(0, 9))] for _ in range(12_000)]
+    for atc in (first, second, first):
+        got = polypharmacy_columns(len(atc), pa.array(atc, pa.list_(pa.string())), parallel=True)
+        assert got["polypharmacy_count"].to_pylist() == [polypharmacy(codes)["count"] for codes in atc]
+    same = pa.array([["C07AB02", "c07ab02"]] + [[]] * 11_999, pa.list_(pa.string()))
+    for _ in range(2):  # the call before stamped the substance with row 0: this call's row 0 must still count it
+        assert polypharmacy_columns(12_000, same, parallel=True)["polypharmacy_count"].to_pylist() == [1] + [0] * 11_999
+    memos, subs, given = _memo._KEPT[("atc",)]
+    assert given.sum() > 0 and np.count_nonzero(subs[:, :, 0]) == given.sum()  # each substance one id a thread

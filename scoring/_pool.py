@@ -20,7 +20,7 @@ __all__ = ["empty", "full", "zeros"]
 def empty(shape: int | tuple[int, ...], dtype) -> np.ndarray:
     """An uninitialised, writable, C-contiguous array in Arrow's default memory pool (64-byte aligned)."""
     dtype = np.dtype(dtype)
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(d) for d in shape)  # numpy integers too
     count = math.prod(shape)
     buf = pa.allocate_buffer(max(count * dtype.itemsize, 1))
     return np.frombuffer(buf, dtype, count=count).reshape(shape)

@@ -6,8 +6,8 @@ import numba
 import numpy as np
 
 from .._jit import cold, helper, parallel, prange, serial
-from ._charlson_kernel import _space_bytes, _valid, codes_of, sat16
 from ._memo import find, look_up, remember, shift_of
+from ._read import _space_bytes, _valid, codes_of, sat16
 from ._walk import BLOCK, ONE
 
 # ATC level-5 code: letter, 2 digits, 2 letters, 2 digits (A10BA02); levels 1-4 are its first 1, 3, 4, 5 characters.
@@ -135,8 +135,7 @@ def _read_word(memo, slot, raw, subs, given, sub_shift, data, start, end):
 
 @serial
 def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs, given, stamp, seen, count, band,
-               review,
-               n_under, n_malformed):
+               review, n_under, n_malformed):
     """Writes rows lo..hi-1 of the outputs (int16 counts, int8 band; review: a bit per row, Arrow's boolean
     layout, so lo is a multiple of 8 and each call writes whole bytes of it). memo: a table of _memo.py
     (width 2: raw key, word) that this call alone writes; subs: a table (width 2: key, id) of the substances met,
@@ -199,8 +198,7 @@ def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs,
 
 @parallel
 def atc_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, memos, subs, given, stamps, seen, count, band,
-                 review,
-                 n_under, n_malformed):
+                 review, n_under, n_malformed):
     """memos, subs, given, stamps, seen: one per thread of Numba's pool (seen: as long as a block's codes)."""
     nblocks = (n + BLOCK - 1) // BLOCK
     for b in prange(nblocks):

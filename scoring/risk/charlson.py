@@ -21,6 +21,7 @@ from ..arrow import readonly
 from ..schema import SchemaError
 from . import _charlson_finish as F
 from . import _charlson_kernel as K
+from . import _read as R
 from ._codes import MAX_LEN, PrefixTable, read_rows
 from ._lists import list_column
 from ._memo import kept
@@ -44,7 +45,7 @@ def _letters(chapters: str) -> int:
 # ICPC-2: a chapter letter, the two-digit rubric, up to two digits of a national extension (Norway's R991).
 ICD10 = (MAX_LEN, False, _letters("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
 ICPC2 = (5, True, _letters("ABDFHKLNPRSTUWXYZ"))
-ATC = (K.ATC, False, _letters("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+ATC = (R.ATC, False, _letters("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
 
 
 def match_three(n: int, col: tuple | None, tables3: tuple, system: tuple, masks3: tuple, counts: tuple,

@@ -26,19 +26,22 @@ BANDS = ("none", "polypharmacy", "excessive")
 _BAND_NAMES = pa.array(BANDS, pa.string())
 
 
-def substance_tables(threads: int, slots: int = K.SUBSTANCE_SLOTS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per thread: an empty substance table, the count of ids given, and the row stamps (see
-    _atc_kernel.atc_serial). At most
+def substance_tables(threads: int, slots: int = K.SUBSTANCE_SLOTS) -> tuple[np.ndarray, np.ndarray]:
+    """Per thread: an empty substance table and its count of ids given (see _atc_kernel.atc_serial). At most
     SUBSTANCE_SLOTS slots; a small batch needs no more than its code memo has (two a code)."""
     slots = min(slots, K.SUBSTANCE_SLOTS)
-    return (np.zeros((threads, slots, 2), np.uint64), np.zeros((threads, 1), np.int64),
-            np.full((threads, slots + 1), -1, np.int64))
+    return np.zeros((threads, slots, 2), np.uint64), np.zeros((threads, 1), np.int64)
+
+
+def stamps_for(subs: np.ndarray) -> np.ndarray:
+    """Per thread: the last row that counted each substance id (0 and every id of subs), none yet (-1)."""
+    return np.full((subs.shape[0], subs.shape[1] + 1), -1, np.int64)
 
 
 def _new_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per thread: a code memo for a large call, an empty substance table and its count of ids given."""
+    """Per thread: a code memo for a large call, with an empty substance table and its count of ids given."""
     memos = code_memo(1 << 40, 2, True)
-    return (memos, *substance_tables(memos.shape[0])[:2])
+    return (memos, *substance_tables(memos.shape[0]))
 
 
 def polypharmacy_columns(n: int, atc, *, parallel: bool | None = None) -> dict[str, pa.Array]:
@@ -59,13 +62,14 @@ def polypharmacy_columns(n: int, atc, *, parallel: bool | None = None) -> dict[s
             # The memos, and the substance ids their words hold, are kept for the next call as Charlson's are
             # (_memo.kept); the stamps (rows of this call) are new.
             with kept(("atc",), _new_tables) as (memos, subs, given):
-                stamps = np.full((memos.shape[0], subs.shape[1] + 1), -1, np.int64)
+                stamps = stamps_for(subs)
                 # scratch per thread as long as the most codes a block holds: no pass over every row's length
                 seen = np.empty((memos.shape[0], max(1, most_codes(col[0], n))), np.uint64)
                 K.atc_parallel(n, *col, memos, subs, given, stamps, seen, *out)
         else:
             memos = code_memo(int(col[0][-1] - col[0][0]) if n else 0, 2, run_parallel)
-            subs, given, stamps = substance_tables(memos.shape[0], memos.shape[1])
+            subs, given = substance_tables(memos.shape[0], memos.shape[1])
+            stamps = stamps_for(subs)
             longest = max(1, int(np.diff(col[0]).max())) if n else 1
             K.atc_serial(0, n, *col, memos[0], subs[0], given[0], stamps[0], np.empty(longest, np.uint64), *out)
     return {

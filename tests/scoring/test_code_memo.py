@@ -98,7 +98,7 @@ def test_substances_without_an_id_are_still_counted_once():
     scratch list instead, some of one patient's substances one way and some the other. The counts are the
     reference's, and those of a table with room for all."""
     from varde.scoring.risk import _atc_kernel as A
-    from varde.scoring.risk.medicines import substance_tables
+    from varde.scoring.risk.medicines import stamps_for, substance_tables
 
     rng = random.Random(4)
     pool = [f"{c}{d:02d}AB{e:02d}" for c in "ABCN" for d in (1, 7) for e in range(1, 9)]
@@ -108,7 +108,8 @@ def test_substances_without_an_id_are_still_counted_once():
     expected = [polypharmacy(codes) for codes in atc]
     longest = max(len(c) for c in atc)
     small = (np.zeros((4, 2), np.uint64), np.zeros(1, np.int64), np.full(5, -1, np.int64))
-    for subs, given, stamps in (small, tuple(a[0] for a in substance_tables(1))):
+    roomy, roomy_given = substance_tables(1)
+    for subs, given, stamps in (small, (roomy[0], roomy_given[0], stamps_for(roomy)[0])):
         out = (np.empty(len(atc), np.int16), np.empty(len(atc), np.int8), np.empty((len(atc) + 7) // 8, np.uint8),
                np.empty(len(atc), np.int16), np.empty(len(atc), np.int16))
         A.atc_serial(0, len(atc), *col, tables(len(atc), 2, parallel=False)[0], subs, given, stamps,

@@ -25,6 +25,11 @@ def test_arrays_have_the_shape_and_values_asked_for(shape, dtype):
     assert got.shape == want and got.dtype == np.dtype(dtype) and got.flags.writeable
 
 
+def test_a_numpy_integer_is_a_shape():
+    assert _pool.empty(np.int64(5), np.int16).shape == (5,)
+    assert _pool.zeros((np.int32(2), 3), np.uint8).shape == (2, 3)
+
+
 def test_full_of_nan():
     assert np.isnan(_pool.full((2, 3), np.nan, np.float64)).all()
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from _risk_data import long_format
 
 from tests.reference.charlson import GROUPS, charlson, load_tables
@@ -238,3 +239,32 @@ def peer_python(table: pa.Table, m: int) -> Peer:
                       np.array([r["charlson_quan2011"] for r in rows]), counts)
 
     return Peer(run, result, "tests/reference/charlson.py::charlson per patient over to_pylist() lists", m)
+
+
+def pandas_polypharmacy(table: pa.Table, n: int) -> Callable[[], object] | None:
+    """The pandas way to count distinct ATC substances per patient (long format made here, outside its timing),
+    checked once against Varde's counts; None without pandas."""
+    try:
+        import pandas as pd
+
+        from varde.scoring.risk.medicines import polypharmacy_columns
+    except ImportError:
+        return None
+    atc = table.column("atc").combine_chunks()
+    lengths = pc.fill_null(pc.list_value_length(atc), 0).to_numpy()
+    long = pd.DataFrame({"patient": np.repeat(np.arange(n), lengths),
+                         "code": pc.list_flatten(atc).to_pandas()})
+
+    def run():
+        code = long["code"].str.upper().str.replace(r"[.\s]", "", regex=True)
+        ok = code.str.fullmatch(r"[A-Z][0-9]{2}[A-Z]{2}[0-9]{2}", na=False)
+        subst = pd.DataFrame({"patient": long["patient"][ok], "code": code[ok]}).drop_duplicates()
+        count = subst.groupby("patient").size().reindex(range(n), fill_value=0).to_numpy()
+        band = np.where(count >= 10, 2, np.where(count >= 5, 1, 0))
+        return count, band, count >= 4
+
+    got = run()[0]
+    want = polypharmacy_columns(n, table.column("atc"))["polypharmacy_count"].to_numpy()
+    if not np.array_equal(got, want):
+        print(f"  pandas polypharmacy differs from varde on {int((got != want).sum()):,} patients")
+    return run

@@ -27,10 +27,7 @@ On 2 cores any other busy process skews the ratios: the run ends by saying how m
 from __future__ import annotations
 
 import argparse
-import gc
 import math
-import os
-import platform
 import statistics
 import struct
 import sys
@@ -50,29 +47,16 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import generate  # noqa: E402
+from _timing import cpu_seconds, machine_line, time_runs  # noqa: E402
 
 PYTHON_SUBSET = 200_000
 # The columns score_news2 reads; patient_id only for its validity (null -> rejected).
 ITEM_COLUMNS = ("resp_rate", "spo2", "on_oxygen", "systolic_bp", "pulse", "consciousness", "temperature")
 READ_COLUMNS = ("patient_id", *ITEM_COLUMNS, "spo2_scale")
+PACKAGES = ("numpy", "numba", "pyarrow", "polars", "duckdb")  # their versions in the machine line
 
 
 # ---------------------------------------------------------------------------------------------- timing
-
-
-def time_runs(fn: Callable[[], object], repeat: int) -> list[float]:
-    """Wall times of `repeat` calls; the collector runs between calls, never inside one."""
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        gc.disable()
-        try:
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        finally:
-            gc.enable()
-    return times
 
 
 # ---------------------------------------------------------------------------------------------- floor
@@ -396,29 +380,6 @@ def compare(name: str, got: np.ndarray, want: np.ndarray, table: pa.Table, ref_n
 # ---------------------------------------------------------------------------------------------- report
 
 
-def machine_line() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ram = "?"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                ram = f"{int(line.split()[1]) / 2**20:.1f} GiB"
-    except OSError:
-        pass
-    versions = ", ".join(
-        f"{name} {mod.__version__}" for name, mod in (("numpy", np), ("numba", numba), ("pyarrow", pa),
-                                                      ("polars", pl), ("duckdb", duckdb))
-    )  # fmt: skip
-    return f"{cpu}, {os.cpu_count()} cores, {ram} RAM; Python {platform.python_version()}, {versions}"
-
-
 @dataclass
 class Peer:
     """A prepared peer: `run()` is what is timed; `totals()` gives news2_total per row for the check."""
@@ -550,17 +511,6 @@ def peer_python(table: pa.Table) -> Peer:
     return Peer(lambda: news2_python(cols), lambda: np.array(news2_python(cols)), note, table.num_rows / m)
 
 
-def _cpu_seconds() -> tuple[float, float]:
-    """(busy CPU seconds of the whole machine, CPU seconds of this process): to tell a busy machine apart."""
-    try:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        busy = (sum(fields[:3]) + fields[5] + fields[6]) / os.sysconf("SC_CLK_TCK")  # user nice system irq softirq
-    except (OSError, ValueError, IndexError):
-        busy = float("nan")
-    t = os.times()
-    return busy, t.user + t.system
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
@@ -573,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
     n = args.rows
 
     t0 = time.perf_counter()
-    busy0, own0 = _cpu_seconds()
+    busy0, own0 = cpu_seconds()
     table = generate(n, args.seed)
     print(f"generated {n:,} rows in {time.perf_counter() - t0:.1f} s ({table.nbytes / 1e6:.0f} MB in Arrow)")
     if args.out:
@@ -623,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"totals checked against {ref}: {mismatches} mismatching rows")
 
     report(times, notes, n, args, floor_bytes, write_bytes)
-    busy1, own1 = _cpu_seconds()
+    busy1, own1 = cpu_seconds()
     others = (busy1 - busy0) - (own1 - own0)
     wall = time.perf_counter() - t0
     if others / wall > 0.1:
@@ -698,7 +648,7 @@ def report(times: dict[str, list[float]], notes: dict[str, str], n: int, args, f
               f"{best['polars'] / both:.1f}x).")
         for v in verdicts:
             print(f"{v[0].upper()}{v[1:]}.")
-        print(f"\nMachine: {machine_line()}.")
+        print(f"\nMachine: {machine_line(PACKAGES)}.")
 
 
 if __name__ == "__main__":

@@ -45,10 +45,8 @@ Targets (/work/shared/targets.md): Charlson (both weightings) + polypharmacy, 1M
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -72,12 +70,14 @@ from _risk_peers import (  # noqa: E402
     Peer,
     Result,
     bits_of,
+    pandas_polypharmacy,
     peer_comorbidipy,
     peer_pandas,
     peer_polars,
     peer_pycomorb,
     peer_python,
 )
+from _timing import cpu_seconds, machine_line, time_runs  # noqa: E402
 
 NORWAY = 5_500_000
 PROBE = 20_000
@@ -85,6 +85,7 @@ FULL_IF_UNDER = 60.0  # seconds: a DataFrame peer runs on all N when a probe pre
 SUBSET_TARGET = 10.0  # seconds per run when it does not
 SLOW = 15.0  # seconds: a peer whose checked run takes longer is timed once more, not --repeat times
 EXACT_PEERS = ("pandas + regex", "polars", "python (reference)")
+PACKAGES = ("numpy", "numba", "pyarrow", "pandas", "polars", "comorbidipy", "pycomorb")
 
 # ---------------------------------------------------------------------------------------------- results
 
@@ -135,21 +136,6 @@ def compare(name: str, got: Result, want: Result, table: pa.Table, exact: bool) 
 
 
 # ---------------------------------------------------------------------------------------------- timing
-
-
-def time_runs(fn: Callable[[], object], repeat: int) -> list[float]:
-    """Wall times of `repeat` calls; the collector runs between calls, never inside one."""
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        gc.disable()
-        try:
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        finally:
-            gc.enable()
-    return times
 
 
 def best(fn: Callable[[], object], repeat: int) -> float:
@@ -277,68 +263,7 @@ def polypharmacy(table: pa.Table, n: int, repeat: int) -> float | None:
         return None
 
 
-def pandas_polypharmacy(table: pa.Table, n: int, repeat: int) -> float | None:
-    """Best time of the pandas way to count distinct ATC substances per patient (long format made outside),
-    checked against Varde's counts."""
-    try:
-        import pandas as pd
-
-        from varde.scoring.risk.medicines import polypharmacy_columns
-    except ImportError:
-        return None
-    atc = table.column("atc").combine_chunks()
-    lengths = pc.fill_null(pc.list_value_length(atc), 0).to_numpy()
-    long = pd.DataFrame({"patient": np.repeat(np.arange(n), lengths),
-                         "code": pc.list_flatten(atc).to_pandas()})
-
-    def run():
-        code = long["code"].str.upper().str.replace(r"[.\s]", "", regex=True)
-        ok = code.str.fullmatch(r"[A-Z][0-9]{2}[A-Z]{2}[0-9]{2}", na=False)
-        subst = pd.DataFrame({"patient": long["patient"][ok], "code": code[ok]}).drop_duplicates()
-        count = subst.groupby("patient").size().reindex(range(n), fill_value=0).to_numpy()
-        band = np.where(count >= 10, 2, np.where(count >= 5, 1, 0))
-        return count, band, count >= 4
-
-    got = run()[0]
-    want = polypharmacy_columns(n, table.column("atc"))["polypharmacy_count"].to_numpy()
-    if not np.array_equal(got, want):
-        print(f"  pandas polypharmacy differs from varde on {int((got != want).sum()):,} patients")
-    return best(run, repeat)
-
-
 # ---------------------------------------------------------------------------------------------- report
-
-
-def _cpu_seconds() -> tuple[float, float]:
-    """(busy CPU seconds of the whole machine, CPU seconds of this process and its children)."""
-    try:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        busy = (sum(fields[:3]) + fields[5] + fields[6]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        busy = float("nan")
-    t = os.times()
-    return busy, t.user + t.system + t.children_user + t.children_system
-
-
-def machine_line() -> str:
-    cpu, ram = "unknown CPU", "?"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-        kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                  if line.startswith("MemTotal"))
-        ram = f"{kb / 2**20:.1f} GiB"
-    except (OSError, StopIteration):
-        pass
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = []
-    for name in ("numpy", "numba", "pyarrow", "pandas", "polars", "comorbidipy", "pycomorb"):
-        try:
-            versions.append(f"{name} {version(name)}")
-        except PackageNotFoundError:
-            pass
-    return f"{cpu}, {os.cpu_count()} cores, {ram} RAM; Python {platform.python_version()}, {', '.join(versions)}"
 
 
 def _fmt_s(s: float) -> str:
@@ -359,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     n = args.patients
     start = time.perf_counter()
-    busy0, own0 = _cpu_seconds()
+    busy0, own0 = cpu_seconds()
 
     t0 = time.perf_counter()
     table = generate(n, args.seed)
@@ -389,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     notes = {"varde": varde.note}
     scale = {"varde": 1.0}
     t_poly = polypharmacy(table, n, args.repeat)
-    t_pandas_poly = pandas_polypharmacy(table, n, args.repeat) if _has("pandas") else None
+    pandas_poly = pandas_polypharmacy(table, n) if _has("pandas") else None
+    t_pandas_poly = best(pandas_poly, args.repeat) if pandas_poly else None
     del out
 
     peers: dict[str, Callable[[int], Peer]] = {}
@@ -434,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     cold = None if args.skip_cold else cold_compile()
     report(times, scale, notes, n, args, parts, t_first, cold, t_poly, t_pandas_poly)
 
-    busy1, own1 = _cpu_seconds()
+    busy1, own1 = cpu_seconds()
     wall = time.perf_counter() - start
     others = (busy1 - busy0) - (own1 - own0)
     if others / wall > 0.1:
@@ -524,7 +450,7 @@ def report(times, scale, notes, n, args, parts, t_first, cold, t_poly, t_pandas_
             print(f"\nCharlson + polypharmacy: {both * 1e3:.1f} ms.")
         for v in verdicts:
             print(f"{v[0].upper()}{v[1:]}.")
-        print(f"\nMachine: {machine_line()}.")
+        print(f"\nMachine: {machine_line(PACKAGES)}.")
 
 
 if __name__ == "__main__":

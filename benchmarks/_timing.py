@@ -39,8 +39,8 @@ def cpu_seconds() -> tuple[float, float]:
     return busy, t.user + t.system + t.children_user + t.children_system
 
 
-def machine_line(packages: tuple[str, ...]) -> str:
-    """CPU, cores, RAM, Python and the versions of those of `packages` that are installed."""
+def cpu_and_ram() -> tuple[str, str]:
+    """The CPU's model name and the RAM, as /proc says them ("unknown CPU", "?" where it cannot be read)."""
     cpu, ram = "unknown CPU", "?"
     try:
         cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -50,6 +50,12 @@ def machine_line(packages: tuple[str, ...]) -> str:
         ram = f"{kb / 2**20:.1f} GiB"
     except (OSError, StopIteration):
         pass
+    return cpu, ram
+
+
+def machine_line(packages: tuple[str, ...]) -> str:
+    """CPU, cores, RAM, Python and the versions of those of `packages` that are installed."""
+    cpu, ram = cpu_and_ram()
     versions = []
     for name in packages:
         try:

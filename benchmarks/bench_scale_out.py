@@ -65,6 +65,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import generate  # noqa: E402
+from _timing import cpu_and_ram  # noqa: E402
 
 ENGINES = ("local", "dask", "spark")
 REGIONS = ("north", "east", "south", "west")
@@ -283,15 +284,7 @@ def _version(module: str) -> str:
 
 
 def machine_line() -> str:
-    cpu, ram = "unknown CPU", "?"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-        kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal"))
-        ram = f"{kib / 2**20:.1f} GiB"
-    except (OSError, StopIteration):
-        pass
+    cpu, ram = cpu_and_ram()
     try:
         java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]
         java = java.replace('"', "").replace(" version", "")

@@ -241,9 +241,9 @@ def peer_python(table: pa.Table, m: int) -> Peer:
     return Peer(run, result, "tests/reference/charlson.py::charlson per patient over to_pylist() lists", m)
 
 
-def pandas_polypharmacy(table: pa.Table, n: int) -> Callable[[], object] | None:
+def pandas_polypharmacy(table: pa.Table, n: int) -> tuple[Callable[[], object], int] | None:
     """The pandas way to count distinct ATC substances per patient (long format made here, outside its timing),
-    checked once against Varde's counts; None without pandas."""
+    and on how many patients it differs from Varde (_check_polypharmacy); None without pandas."""
     try:
         import pandas as pd
 
@@ -263,8 +263,45 @@ def pandas_polypharmacy(table: pa.Table, n: int) -> Callable[[], object] | None:
         band = np.where(count >= 10, 2, np.where(count >= 5, 1, 0))
         return count, band, count >= 4
 
-    got = run()[0]
-    want = polypharmacy_columns(n, table.column("atc"))["polypharmacy_count"].to_numpy()
-    if not np.array_equal(got, want):
-        print(f"  pandas polypharmacy differs from varde on {int((got != want).sum()):,} patients")
-    return run
+    return run, _check_polypharmacy("pandas", run(), polypharmacy_columns(n, table.column("atc")))
+
+
+def polars_polypharmacy(table: pa.Table, n: int) -> tuple[Callable[[], object], int] | None:
+    """The polars way to count distinct ATC substances per patient: what a user of a polars-based Charlson package
+    (pycomorb, comorbidipy 0.8) adds for polypharmacy, which no such package does. Long format made here, outside
+    its timing. Returns it and on how many patients it differs from Varde; None without polars."""
+    try:
+        import polars as pl
+
+        from varde.scoring.risk.medicines import polypharmacy_columns
+    except ImportError:
+        return None
+    atc = table.column("atc").combine_chunks()
+    lengths = pc.fill_null(pc.list_value_length(atc), 0).to_numpy()
+    long = pl.DataFrame({"patient": np.repeat(np.arange(n, dtype=np.int64), lengths),
+                         "code": pl.from_arrow(pc.list_flatten(atc))})
+
+    def run():
+        per = (long.lazy()
+               .with_columns(pl.col("code").str.to_uppercase().str.replace_all(r"[.\s]", ""))
+               .filter(pl.col("code").str.contains(r"^[A-Z][0-9]{2}[A-Z]{2}[0-9]{2}$"))
+               .group_by("patient").agg(pl.col("code").n_unique().alias("count"))
+               .collect())
+        count = np.zeros(n, np.int64)
+        count[per["patient"].to_numpy()] = per["count"].to_numpy()
+        band = np.where(count >= 10, 2, np.where(count >= 5, 1, 0))
+        return count, band, count >= 4
+
+    return run, _check_polypharmacy("polars", run(), polypharmacy_columns(n, table.column("atc")))
+
+
+def _check_polypharmacy(name: str, got: tuple, want: dict) -> int:
+    """Patients whose count, band or review flag differ from Varde's (printed when any)."""
+    count, band, review = got
+    differ = ((count != want["polypharmacy_count"].to_numpy())
+              | (band != want["polypharmacy_band"].indices.to_numpy())
+              | (review != want["medication_review_due"].to_numpy(zero_copy_only=False)))
+    bad = int(differ.sum())
+    print(f"  {name} polypharmacy: " + (f"differs from varde on {bad:,} patients" if bad else
+                                         f"equal to varde on all {len(count):,} patients (counts, bands, review)"))
+    return bad

@@ -38,8 +38,15 @@ A DataFrame peer runs on all N patients when a probe on 20,000 predicts < 60 s, 
 for ~10 s, extrapolated per patient; a peer whose checked run takes > 15 s is timed once (the table says so).
 Projections to 5.5M patients (all of Norway) are linear.
 
+Polypharmacy (distinct ATC substances per patient, bands, review flag) is timed beside it: Varde's
+`polypharmacy_columns`, a pandas count and a polars count (uppercase, drop dots and whitespace, keep level-5 codes,
+n_unique per patient; long format made outside), each checked against Varde's counts.
+
 Targets (/work/shared/targets.md): Charlson (both weightings) + polypharmacy, 1M patients: >= 50x pandas + regex,
->= 30x the fastest Python package. Exit 1 when pandas, polars or the reference disagree with Varde anywhere.
+>= 30x the fastest Python package. Both sides do both jobs: pandas + regex with the pandas count; the fastest
+Charlson package with the polars count, since no package counts polypharmacy (the package's Charlson alone against
+Varde's both jobs is printed too, as a lower bound). Exit 1 when pandas, polars or the reference disagree with
+Varde anywhere.
 """
 
 from __future__ import annotations
@@ -76,6 +83,7 @@ from _risk_peers import (  # noqa: E402
     peer_polars,
     peer_pycomorb,
     peer_python,
+    polars_polypharmacy,
 )
 from _timing import cpu_seconds, machine_line, time_runs  # noqa: E402
 
@@ -314,8 +322,15 @@ def main(argv: list[str] | None = None) -> int:
     notes = {"varde": varde.note}
     scale = {"varde": 1.0}
     t_poly = polypharmacy(table, n, args.repeat)
-    pandas_poly = pandas_polypharmacy(table, n) if _has("pandas") else None
-    t_pandas_poly = best(pandas_poly, args.repeat) if pandas_poly else None
+    mismatches = 0
+    t_pandas_poly = t_polars_poly = None
+    if t_poly is not None:
+        for lib, make in (("pandas", pandas_polypharmacy), ("polars", polars_polypharmacy)):
+            made = make(table, n) if _has(lib) else None
+            if made:
+                mismatches += made[1]
+                t = best(made[0], args.repeat)
+                t_pandas_poly, t_polars_poly = (t, t_polars_poly) if lib == "pandas" else (t_pandas_poly, t)
     del out
 
     peers: dict[str, Callable[[int], Peer]] = {}
@@ -331,7 +346,6 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {pkg} not installed (pip install -e '.[bench]'): skipped")
     peers["python (reference)"] = lambda m: peer_python(table, m)
 
-    mismatches = 0
     for name, make in peers.items():
         print(f"\n{name}")
         try:
@@ -358,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         del peer, res
 
     cold = None if args.skip_cold else cold_compile()
-    report(times, scale, notes, n, args, parts, t_first, cold, t_poly, t_pandas_poly)
+    report(times, scale, notes, n, args, parts, t_first, cold, t_poly, t_pandas_poly, t_polars_poly)
 
     busy1, own1 = cpu_seconds()
     wall = time.perf_counter() - start
@@ -381,7 +395,8 @@ def _has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def report(times, scale, notes, n, args, parts, t_first, cold, t_poly, t_pandas_poly=None) -> None:
+def report(times, scale, notes, n, args, parts, t_first, cold, t_poly, t_pandas_poly=None,
+           t_polars_poly=None) -> None:
     bst = {k: min(v) * scale[k] for k, v in times.items()}
     med = {k: statistics.median(v) * scale[k] for k, v in times.items()}
     base = bst["varde"]
@@ -427,10 +442,22 @@ def report(times, scale, notes, n, args, parts, t_first, cold, t_poly, t_pandas_
                         f"(target >= 50x: {'met' if r >= 50 else 'NOT met'})")
     pkgs = {k: bst[k] for k in ("comorbidipy", "pycomorb") if k in bst}
     if pkgs:
+        # No package counts polypharmacy: its user adds a polars count (the fastest peer for it here), so the
+        # target compares the same work on both sides; the package's Charlson alone gives a lower bound.
         fastest = min(pkgs, key=pkgs.get)
-        r = pkgs[fastest] / target
-        verdicts.append(f"fastest package ({fastest}) / varde ({what}) = {r:.0f}x "
-                        f"(target >= 30x: {'met' if r >= 30 else 'NOT met'})")
+        if both is not None and t_polars_poly is not None:
+            print(f"  polars polypharmacy (explode outside): {t_polars_poly * 1e3:.0f} ms; {fastest} Charlson + "
+                  f"polars polypharmacy {pkgs[fastest] + t_polars_poly:.3f} s")
+            r = (pkgs[fastest] + t_polars_poly) / both
+            verdicts.append(f"fastest package ({fastest}) + polars polypharmacy / varde (Charlson + polypharmacy, "
+                            f"both sides) = {r:.1f}x (target >= 30x: {'met' if r >= 30 else 'NOT met'})")
+            r = pkgs[fastest] / both
+            verdicts.append(f"fastest package ({fastest}, Charlson alone) / varde (Charlson + polypharmacy) = "
+                            f"{r:.1f}x (a lower bound: the package side does no polypharmacy)")
+        else:
+            r = pkgs[fastest] / target
+            verdicts.append(f"fastest package ({fastest}) / varde ({what}) = {r:.1f}x "
+                            f"(target >= 30x: {'met' if r >= 30 else 'NOT met'})")
     for v in verdicts:
         print(v)
 

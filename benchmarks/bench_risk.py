@@ -40,7 +40,8 @@ Projections to 5.5M patients (all of Norway) are linear.
 
 Polypharmacy (distinct ATC substances per patient, bands, review flag) is timed beside it: Varde's
 `polypharmacy_columns`, a pandas count and a polars count (uppercase, drop dots and whitespace, keep level-5 codes,
-n_unique per patient; long format made outside), each checked against Varde's counts.
+n_unique per patient; each distinct spelling normalised once; long format made outside), each checked against
+Varde's counts.
 
 Targets (/work/shared/targets.md): Charlson (both weightings) + polypharmacy, 1M patients: >= 50x pandas + regex,
 >= 30x the fastest Python package. Both sides do both jobs: pandas + regex with the pandas count; the fastest

@@ -12,7 +12,7 @@ import numpy as np
 
 from .._jit import cold, helper, parallel, prange, serial
 from ._charlson_finish import finish_row
-from ._memo import look_up, pack, remember, shift_of, unpack
+from ._memo import home, look_up, pack, remember, shift_of, unpack
 from ._read import (
     MALFORMED,
     NO_GROUP,
@@ -71,12 +71,60 @@ def _count_problems(i, col, memo, shift, max_len, tail_digits, letters, keys, ma
     n_unknown[i] = sat16(n_unknown[i] + unknown)
 
 
+@helper
+def _count_coded(i, loff, base, coded, n_unknown, n_under, n_malformed):
+    """Adds row i's under-specified, malformed and unknown codes to its counts, from the words its codes were
+    found to have (coded: by block-local code, as _walk_codes kept them)."""
+    under = 0
+    malformed = 0
+    unknown = 0
+    for q in range(np.uint64(loff[i]) - base, np.uint64(loff[i + ONE]) - base):
+        outcome = unpack(coded[q])[0]
+        under += outcome == UNDERSPECIFIED
+        malformed += outcome == MALFORMED
+        unknown += outcome == UNKNOWN
+    n_under[i] = sat16(n_under[i] + under)
+    n_malformed[i] = sat16(n_malformed[i] + malformed)
+    n_unknown[i] = sat16(n_unknown[i] + unknown)
+
+
+@serial
+def _walk_codes(marks, count, base, soff, data, sbits, svoff, flat, shift, words, missed, coded):
+    """The walk of charlson_serial: each code's memo word from its home slot (_memo.home), OR-ed into its row's
+    words[row] (one-dimensional) and kept in coded[code]; a code not found there is noted in missed (row << 32 |
+    code) and its coded left 0. Returns how many were. A function of its own, called once a block, with no call
+    and no probe loop inside: charlson_serial over one thread's half of 1M patients went from 9.4-9.7 to
+    8.9-9.1 ms."""
+    nulls = sbits.shape[0] != 0
+    row = np.uint64(0) - ONE
+    acc = np.uint64(0)
+    n_missed = np.uint64(0)
+    for q in range(count):
+        mark = marks[q]
+        row += np.uint64(mark)
+        j = base + q
+        word = np.uint64(0)
+        if not nulls or _valid(sbits, svoff, j):
+            found, at = home(flat, 2, shift, data, soff[j], soff[j + ONE])
+            if found:
+                word = flat[at + ONE]
+            else:
+                missed[n_missed] = (row << np.uint64(32)) | np.uint64(q)
+                n_missed += ONE
+        coded[q] = word
+        acc = (acc & keep_mask(mark)) | word
+        words[row] = acc
+    return n_missed
+
+
 @serial
 def charlson_serial(lo, hi, col, max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3,
-                   memo, marks, words, mask, n_unknown, n_under, n_malformed, first, finishing, replaces, ranked, sums,
-                   final, p1987, p2011):
+                   memo, marks, words, notes, mask, n_unknown, n_under, n_malformed, first, finishing, replaces,
+                   ranked, sums, final, p1987, p2011):
     """Rows lo..hi-1 of one code column, walking the codes as _walk.py says. memo: a table of _memo.py (width 2)
-    that this call alone writes; marks, words: scratch of _walk.scratch (width 1) for these rows. The parallel
+    that this call alone writes; marks, words, notes: scratch of _walk.scratch (width 1) for these rows. A code
+    not in its memo slot's home (_memo.home) is noted and read after the walk, its word OR-ed into its row's (the
+    last word the walk stored for a row is the OR of all its codes'). The parallel
     kernel calls it per block; a serial call, once for all rows (one function compiled, not two: the cold compile
     is what a new server waits for).
 
@@ -90,19 +138,17 @@ def charlson_serial(lo, hi, col, max_len, tail_digits, letters, keys, masks, cou
     base, count = row_marks(loff, lo, hi, marks)
     for k in range(hi - lo):
         words[k, 0] = 0
-    nulls = sbits.shape[0] != 0
-    row = np.uint64(0) - ONE
-    acc = np.uint64(0)
-    for q in range(count):
-        mark = marks[q]
-        row += np.uint64(mark)
+    missed = notes[0]
+    coded = notes[1]
+    n_missed = _walk_codes(marks, count, base, soff, data, sbits, svoff, memo.reshape(-1), shift, words.reshape(-1),
+                           missed, coded)
+    for k in range(n_missed):
+        q = missed[k] & np.uint64(0xFFFFFFFF)
         j = base + q
-        word = np.uint64(0)
-        if not nulls or _valid(sbits, svoff, j):
-            word = _code_word(memo, shift, data, soff[j], soff[j + ONE], max_len, tail_digits, letters, keys, masks,
-                              counts, lut_masks, lut3, lut4, under3)
-        acc = (acc & keep_mask(mark)) | word
-        words[row, 0] = acc
+        word = _code_word(memo, shift, data, soff[j], soff[j + ONE], max_len, tail_digits, letters, keys, masks,
+                          counts, lut_masks, lut3, lut4, under3)
+        coded[q] = word
+        words[missed[k] >> np.uint64(32), 0] |= word
     total = 0
     for i in range(lo, hi):
         word = words[i - lo, 0]
@@ -123,24 +169,24 @@ def charlson_serial(lo, hi, col, max_len, tail_digits, letters, keys, masks, cou
         else:
             mask[i] = m
         if valid and word & PROBLEM:
-            _count_problems(i, col, memo, shift, max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3,
-                            lut4, under3, n_unknown, n_under, n_malformed)
+            _count_coded(i, loff, base, coded, n_unknown, n_under, n_malformed)
     return total
 
 
 @parallel
 def charlson_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, max_len, tail_digits, letters, keys, masks,
-                      counts, lut_masks, lut3, lut4, under3, memos, marks, words, mask, n_unknown, n_under,
+                      counts, lut_masks, lut3, lut4, under3, memos, marks, words, notes, mask, n_unknown, n_under,
                       n_malformed, first, finishing, replaces, ranked, sums, final, p1987, p2011, totals):
-    """memos, marks, words: one per thread of Numba's pool; totals[b]: block b's groups left (when finishing)."""
+    """memos, marks, words, notes: one per thread of Numba's pool; totals[b]: block b's groups left (when
+    finishing)."""
     nblocks = (n + BLOCK - 1) // BLOCK
     for b in prange(nblocks):
         t = numba.get_thread_id()
         totals[b] = charlson_serial(b * BLOCK, min(n, (b + 1) * BLOCK), (loff, lbits, lvoff, soff, data, sbits,
                                                                           svoff),
                                     max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4, under3,
-                                    memos[t], marks[t], words[t], mask, n_unknown, n_under, n_malformed, first,
-                                    finishing, replaces, ranked, sums, final, p1987, p2011)
+                                    memos[t], marks[t], words[t], notes[t], mask, n_unknown, n_under, n_malformed,
+                                    first, finishing, replaces, ranked, sums, final, p1987, p2011)
 
 
 @helper

@@ -28,7 +28,8 @@ import numpy as np
 
 from .._jit import helper
 
-__all__ = ["PROBES", "find", "kept", "look_up", "pack", "raw_key", "remember", "shift_of", "tables", "unpack"]
+__all__ = ["PROBES", "find", "home", "kept", "look_up", "pack", "raw_key", "remember", "shift_of", "tables",
+           "unpack"]
 
 PROBES = 16
 MAX_BITS = 16  # 65,536 slots: the distinct codes of a national extract, written every way journals write them
@@ -126,6 +127,19 @@ def look_up(table, shift, data, start, end):
     key = raw_key(data, start, end)
     found, slot = find(table, key, shift)
     return key, found, slot
+
+
+@helper
+def home(flat, width, shift, data, start, end):
+    """(found, index in flat of the slot's column 0) of the code in data[start:end], looked for in its home slot
+    alone, where nearly every code met before is (97 % of a million patients' ICD-10 codes, 99.9 % of their ATC
+    codes). flat: a table of `width` columns as one row (table.reshape(-1)), so that a slot's place is a shift, not
+    a multiply by a stride kept in memory. The per-code loops look here and leave the rest (a longer probe, a first
+    reading) to a pass after the loop: the probe loop and the call to the reader inside it cost registers, and made
+    it a third slower even when never taken."""
+    key = raw_key(data, start, end)
+    at = ((key * _MULT) >> shift) * np.uint64(width)
+    return (key != np.uint64(0)) & (flat[at] == key), at
 
 
 @helper

@@ -29,13 +29,15 @@ def most_codes(loff: np.ndarray, n: int, block: int = BLOCK) -> int:
     return int((loff[np.minimum(lo + block, n)] - loff[lo]).max())
 
 
-def scratch(loff: np.ndarray, n: int, threads: int, width: int = 1, block: int = BLOCK) -> tuple[np.ndarray,
-                                                                                                np.ndarray]:
-    """Per thread: marks for the most codes any block of `block` rows holds, and `width` accumulators per row of a
-    block. A serial call walks all n rows as one block (block=n)."""
+def scratch(loff: np.ndarray, n: int, threads: int, width: int = 1,
+            block: int = BLOCK) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per thread: marks for the most codes any block of `block` rows holds, `width` accumulators per row of a
+    block, and notes: two rows as long as marks, one for each code's word and one to note codes the walk left for
+    later (row << 32 | code: see _memo.home). A serial call walks all n rows as one block (block=n)."""
     block = max(1, block)
     most = most_codes(loff, n, block)
-    return np.empty((threads, most + 1), np.int32), np.empty((threads, min(block, max(n, 1)), width), np.uint64)
+    return (np.empty((threads, most + 1), np.int32), np.empty((threads, min(block, max(n, 1)), width), np.uint64),
+            np.empty((threads, 2, most + 1), np.uint64))
 
 
 @helper

@@ -146,12 +146,14 @@ def test_walk_scratch_holds_the_largest_block():
         if n > BLOCK + 5:
             lengths[BLOCK + 5] = 3_000
         loff = np.concatenate([[7], 7 + np.cumsum(lengths)]).astype(np.int32)  # a sliced column starts past 0
-        marks, words = scratch(loff, n, 2, 3)
+        marks, words, notes = scratch(loff, n, 2, 3)
         most = max((loff[min(b + BLOCK, n)] - loff[b] for b in range(0, n, BLOCK)), default=0)
         assert marks.shape == (2, most + 1) and marks.dtype == np.int32
         assert words.shape == (2, min(BLOCK, max(n, 1)), 3)
-        marks, words = scratch(loff, n, 1, block=n)  # a serial call: all rows as one block
+        assert notes.shape == (2, 2, most + 1)  # every code of a block may be left for later, each keeps its word
+        marks, words, notes = scratch(loff, n, 1, block=n)  # a serial call: all rows as one block
         assert marks.shape == (1, loff[-1] - loff[0] + 1) and words.shape == (1, max(n, 1), 1)
+        assert notes.shape == (1, 2, loff[-1] - loff[0] + 1)
 
 
 def test_a_large_call_reads_on_in_the_memos_an_earlier_one_filled():
@@ -216,7 +218,7 @@ def test_three_tables_with_a_memo_too_small_equal_a_memo_with_room():
     for memo in (np.zeros((64, 4), np.uint64), tables(100_000, 4, parallel=False)[0]):
         out = [np.zeros(len(icd), np.uint64) for _ in range(3)] + [np.zeros(len(icd), np.int16) for _ in range(3)]
         K.codes3_serial(0, len(icd), col, *C.ICD10, *tabs, memo,
-                        *(a[0] for a in scratch(col[0], len(icd), 1, 3, block=len(icd))), *out)
+                        *(a[0] for a in scratch(col[0], len(icd), 1, 3, block=len(icd))[:2]), *out)
         results.append(out)
     assert sum(int(np.count_nonzero(c)) for c in results[0][3:]) > 100  # rows with problem codes were counted
     assert all(np.array_equal(a, b) for a, b in zip(results[0], results[1], strict=True))

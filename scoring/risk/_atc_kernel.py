@@ -6,7 +6,7 @@ import numba
 import numpy as np
 
 from .._jit import cold, helper, parallel, prange, serial
-from ._memo import find, look_up, remember, shift_of
+from ._memo import find, home, look_up, remember, shift_of
 from ._read import _space_bytes, _valid, codes_of, sat16
 from ._walk import BLOCK, ONE
 
@@ -134,7 +134,43 @@ def _read_word(memo, slot, raw, subs, given, sub_shift, data, start, end):
 
 
 @serial
-def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs, given, stamp, seen, count, band,
+def _count_rows(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, flat, shift, stamp, count, band, review, n_under,
+                n_malformed, slow):
+    """The first pass of atc_serial: each row counted by substance id, from the codes' home memo slots alone
+    (_memo.home), and every output written. A code not found there, or whose word has SLOW, counts as stamp[0],
+    and its row is noted in slow for atc_serial to count again (a few rows in a hundred). Returns how many were.
+    A function of its own, with no call and no probe loop inside, as _charlson_kernel._walk_codes."""
+    bits = np.uint8(0)
+    n_slow = 0
+    for i in range(lo, hi):
+        k = 0
+        if _valid(lbits, lvoff, i):
+            words = np.uint64(0)
+            for j in codes_of(loff, i):
+                if not _valid(sbits, svoff, j):
+                    continue
+                found, at = home(flat, 2, shift, data, soff[j], soff[j + ONE])
+                word = flat[at + ONE] if found else SLOW
+                words |= word
+                sid = word & ID_MASK
+                k += stamp[sid] != i
+                stamp[sid] = i
+            if words & SLOW:
+                slow[n_slow] = i
+                n_slow += 1
+        count[i] = sat16(k)
+        band[i] = (k >= 5) + (k >= 10)
+        bits |= np.uint8(k >= 4) << np.uint8(i & 7)
+        if i & 7 == 7 or i == hi - 1:
+            review[i >> 3] = bits
+            bits = np.uint8(0)
+        n_under[i] = 0
+        n_malformed[i] = 0
+    return n_slow
+
+
+@serial
+def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs, given, stamp, seen, slow, count, band,
                review, n_under, n_malformed):
     """Writes rows lo..hi-1 of the outputs (int16 counts, int8 band; review: a bit per row, Arrow's boolean
     layout, so lo is a multiple of 8 and each call writes whole bytes of it). memo: a table of _memo.py
@@ -142,66 +178,59 @@ def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs,
     given[0] the ids given so far (_substance_id); stamp[id]: the last row that counted it (-1 at first), so that
     a patient's second spelling of a substance is not counted again.
 
-    The first pass counts by id, with no test per code: a code without an id counts stamp[0], once a row. A row
-    with such a code (its words have SLOW) takes that one back in a second pass over its slow codes: it counts
-    the under-specified and malformed ones, and deduplicates the substances without an id (subs full) against
-    `seen`, scratch as long as the longest list (or longer)."""
+    _count_rows counts every row by id. The rows it notes in `slow` (as long as the rows) are counted again here,
+    each code read in full (remembered if new): the under-specified and malformed ones are counted, the
+    substances with an id deduplicated by stamps of their own (-2 - row, which no first-pass stamp equals), and
+    those without one (subs full) against `seen`, scratch as long as the longest list (or longer)."""
     shift = shift_of(memo)
     sub_shift = shift_of(subs)
-    bits = np.uint8(0)
-    for i in range(lo, hi):
+    n_slow = _count_rows(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo.reshape(-1), shift, stamp, count,
+                         band, review, n_under, n_malformed, slow)
+    for r in range(n_slow):
+        i = slow[r]
+        mark = -2 - i
         k = 0
         extra = 0
         under = 0
         malformed = 0
-        if _valid(lbits, lvoff, i):
-            words = np.uint64(0)
-            for j in codes_of(loff, i):
-                if not _valid(sbits, svoff, j):
-                    continue
-                word = _code_word(memo, shift, subs, given, sub_shift, data, soff[j], soff[j + ONE])
-                words |= word
+        for j in codes_of(loff, i):
+            if not _valid(sbits, svoff, j):
+                continue
+            word = _code_word(memo, shift, subs, given, sub_shift, data, soff[j], soff[j + ONE])
+            if not word & SLOW:
                 sid = word & ID_MASK
-                k += stamp[sid] != i
-                stamp[sid] = i
-            if words & SLOW:
-                k -= 1  # stamp[0]
-                for j in codes_of(loff, i):
-                    if not _valid(sbits, svoff, j):
-                        continue
-                    word = _code_word(memo, shift, subs, given, sub_shift, data, soff[j], soff[j + ONE])
-                    if not word & SLOW:
-                        continue
-                    outcome = np.int64((word >> np.uint64(OUTCOME_SHIFT)) & np.uint64(3))
-                    under += outcome == UNDERSPECIFIED
-                    malformed += outcome == MALFORMED
-                    if outcome == SUBSTANCE:  # without an id
-                        key = word >> np.uint64(KEY_SHIFT) & np.uint64((1 << 44) - 1)
-                        new = True
-                        for q in range(extra):
-                            if seen[q] == key:
-                                new = False
-                                break
-                        if new:
-                            seen[extra] = key
-                            extra += 1
+                k += stamp[sid] != mark
+                stamp[sid] = mark
+                continue
+            outcome = np.int64((word >> np.uint64(OUTCOME_SHIFT)) & np.uint64(3))
+            under += outcome == UNDERSPECIFIED
+            malformed += outcome == MALFORMED
+            if outcome == SUBSTANCE:  # without an id
+                key = word >> np.uint64(KEY_SHIFT) & np.uint64((1 << 44) - 1)
+                new = True
+                for q in range(extra):
+                    if seen[q] == key:
+                        new = False
+                        break
+                if new:
+                    seen[extra] = key
+                    extra += 1
         total = k + extra
         count[i] = sat16(total)
         band[i] = (total >= 5) + (total >= 10)
-        bits |= np.uint8(total >= 4) << np.uint8(i & 7)
-        if i & 7 == 7 or i == hi - 1:
-            review[i >> 3] = bits
-            bits = np.uint8(0)
+        at = i >> 3
+        review[at] = (review[at] & ~(np.uint8(1) << np.uint8(i & 7))) | (np.uint8(total >= 4) << np.uint8(i & 7))
         n_under[i] = sat16(under)
         n_malformed[i] = sat16(malformed)
 
 
 @parallel
-def atc_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, memos, subs, given, stamps, seen, count, band,
+def atc_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, memos, subs, given, stamps, seen, slow, count, band,
                  review, n_under, n_malformed):
-    """memos, subs, given, stamps, seen: one per thread of Numba's pool (seen: as long as a block's codes)."""
+    """memos, subs, given, stamps, seen, slow: one per thread of Numba's pool (seen: as long as a block's codes;
+    slow: a block's rows)."""
     nblocks = (n + BLOCK - 1) // BLOCK
     for b in prange(nblocks):
         t = numba.get_thread_id()
         atc_serial(b * BLOCK, min(n, (b + 1) * BLOCK), loff, lbits, lvoff, soff, data, sbits, svoff, memos[t],
-                   subs[t], given[t], stamps[t], seen[t], count, band, review, n_under, n_malformed)
+                   subs[t], given[t], stamps[t], seen[t], slow[t], count, band, review, n_under, n_malformed)

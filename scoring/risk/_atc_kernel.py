@@ -8,7 +8,7 @@ import numpy as np
 from .._jit import cold, helper, parallel, prange, serial
 from ._memo import find, home, look_up, remember, shift_of
 from ._read import _space_bytes, _valid, codes_of, sat16
-from ._walk import BLOCK, ONE
+from ._walk import BLOCK, ONE, keep_mask, row_marks
 
 # ATC level-5 code: letter, 2 digits, 2 letters, 2 digits (A10BA02); levels 1-4 are its first 1, 3, 4, 5 characters.
 SUBSTANCE, UNDERSPECIFIED, MALFORMED, EMPTY = 0, 1, 2, 3
@@ -135,29 +135,40 @@ def _read_word(memo, slot, raw, subs, given, sub_shift, data, start, end):
 
 @serial
 def _count_rows(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, flat, shift, stamp, count, band, review, n_under,
-                n_malformed, slow):
+                n_malformed, slow, marks, tally):
     """The first pass of atc_serial: each row counted by substance id, from the codes' home memo slots alone
     (_memo.home), and every output written. A code not found there, or whose word has SLOW, counts as stamp[0],
     and its row is noted in slow for atc_serial to count again (a few rows in a hundred). Returns how many were.
-    A function of its own, with no call and no probe loop inside, as _charlson_kernel._walk_codes."""
+    The codes are walked as one run (_walk.py), with no call and no probe loop inside, as
+    _charlson_kernel._walk_codes: tally[row] holds the row's count so far, with SLOW set if any code had it."""
+    base, n_codes = row_marks(loff, lo, hi, marks)
+    for k in range(hi - lo):
+        tally[k] = 0
+    nulls = sbits.shape[0] != 0
+    row = np.uint64(0) - ONE
+    acc = np.uint64(0)
+    for q in range(n_codes):
+        mark = marks[q]
+        row += np.uint64(mark)
+        j = base + q
+        word = np.uint64(0)
+        valid = not nulls or _valid(sbits, svoff, j)
+        if valid:
+            found, at = home(flat, 2, shift, data, soff[j], soff[j + ONE])
+            word = flat[at + ONE] if found else SLOW
+        sid = word & ID_MASK
+        new = (stamp[sid] != np.int64(row + np.uint64(lo))) & valid
+        stamp[sid] = np.int64(row + np.uint64(lo))
+        acc = ((acc & keep_mask(mark)) | (word & SLOW)) + np.uint64(new)
+        tally[row] = acc
     bits = np.uint8(0)
     n_slow = 0
     for i in range(lo, hi):
-        k = 0
-        if _valid(lbits, lvoff, i):
-            words = np.uint64(0)
-            for j in codes_of(loff, i):
-                if not _valid(sbits, svoff, j):
-                    continue
-                found, at = home(flat, 2, shift, data, soff[j], soff[j + ONE])
-                word = flat[at + ONE] if found else SLOW
-                words |= word
-                sid = word & ID_MASK
-                k += stamp[sid] != i
-                stamp[sid] = i
-            if words & SLOW:
-                slow[n_slow] = i
-                n_slow += 1
+        t = tally[i - lo] if _valid(lbits, lvoff, i) else np.uint64(0)
+        k = np.int64(t & ~SLOW)
+        if t & SLOW:
+            slow[n_slow] = i
+            n_slow += 1
         count[i] = sat16(k)
         band[i] = (k >= 5) + (k >= 10)
         bits |= np.uint8(k >= 4) << np.uint8(i & 7)
@@ -170,8 +181,8 @@ def _count_rows(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, flat, shif
 
 
 @serial
-def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs, given, stamp, seen, slow, count, band,
-               review, n_under, n_malformed):
+def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs, given, stamp, seen, slow, marks, tally,
+               count, band, review, n_under, n_malformed):
     """Writes rows lo..hi-1 of the outputs (int16 counts, int8 band; review: a bit per row, Arrow's boolean
     layout, so lo is a multiple of 8 and each call writes whole bytes of it). memo: a table of _memo.py
     (width 2: raw key, word) that this call alone writes; subs: a table (width 2: key, id) of the substances met,
@@ -185,7 +196,7 @@ def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs,
     shift = shift_of(memo)
     sub_shift = shift_of(subs)
     n_slow = _count_rows(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo.reshape(-1), shift, stamp, count,
-                         band, review, n_under, n_malformed, slow)
+                         band, review, n_under, n_malformed, slow, marks, tally)
     for r in range(n_slow):
         i = slow[r]
         mark = -2 - i
@@ -225,12 +236,13 @@ def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs,
 
 
 @parallel
-def atc_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, memos, subs, given, stamps, seen, slow, count, band,
-                 review, n_under, n_malformed):
+def atc_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, memos, subs, given, stamps, seen, slow, marks, tally,
+                 count, band, review, n_under, n_malformed):
     """memos, subs, given, stamps, seen, slow: one per thread of Numba's pool (seen: as long as a block's codes;
     slow: a block's rows)."""
     nblocks = (n + BLOCK - 1) // BLOCK
     for b in prange(nblocks):
         t = numba.get_thread_id()
         atc_serial(b * BLOCK, min(n, (b + 1) * BLOCK), loff, lbits, lvoff, soff, data, sbits, svoff, memos[t],
-                   subs[t], given[t], stamps[t], seen[t], slow[t], count, band, review, n_under, n_malformed)
+                   subs[t], given[t], stamps[t], seen[t], slow[t], marks[t], tally[t], count, band, review, n_under,
+                   n_malformed)

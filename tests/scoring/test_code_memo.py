@@ -112,8 +112,9 @@ def test_substances_without_an_id_are_still_counted_once():
     for subs, given, stamps in (small, (roomy[0], roomy_given[0], stamps_for(roomy)[0])):
         out = (np.empty(len(atc), np.int16), np.empty(len(atc), np.int8), np.empty((len(atc) + 7) // 8, np.uint8),
                np.empty(len(atc), np.int16), np.empty(len(atc), np.int16))
+        marks, tally, _ = scratch(col[0], len(atc), 1, block=len(atc))
         A.atc_serial(0, len(atc), *col, tables(len(atc), 2, parallel=False)[0], subs, given, stamps,
-                     np.empty(longest, np.uint64), np.empty(len(atc), np.int64), *out)
+                     np.empty(longest, np.uint64), np.empty(len(atc), np.int64), marks[0], tally[0].reshape(-1), *out)
         assert out[0].tolist() == [e["count"] for e in expected]
         assert out[3].tolist() == [e["codes_underspecified"] for e in expected]
         assert out[4].tolist() == [e["codes_malformed"] for e in expected]

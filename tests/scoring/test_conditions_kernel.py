@@ -52,7 +52,7 @@ def codes(system):
 
 @settings(deadline=None, max_examples=300)
 @given(st.lists(st.tuples(codes("icd10"), codes("icpc2"), codes("atc")), min_size=1, max_size=20),
-       st.sampled_from(["list", "large_list", "dictionary", "sliced"]), st.booleans())
+       st.sampled_from(["list", "large_list", "dictionary", "sliced", "null_rows_with_codes"]), st.booleans())
 def test_kernels_equal_reference(patients, layout, parallel):
     n = len(patients)
     icd, icpc, atc = ([p[k] for p in patients] for k in range(3))

@@ -189,7 +189,8 @@ def atc_serial(lo, hi, loff, lbits, lvoff, soff, data, sbits, svoff, memo, subs,
     given[0] the ids given so far (_substance_id); stamp[id]: the last row that counted it (-1 at first), so that
     a patient's second spelling of a substance is not counted again.
 
-    _count_rows counts every row by id. The rows it notes in `slow` (as long as the rows) are counted again here,
+    _count_rows counts every row by id, walking the codes with marks and tally (_walk.scratch, one-dimensional
+    tally). The rows it notes in `slow` (as long as the rows) are counted again here,
     each code read in full (remembered if new): the under-specified and malformed ones are counted, the
     substances with an id deduplicated by stamps of their own (-2 - row, which no first-pass stamp equals), and
     those without one (subs full) against `seen`, scratch as long as the longest list (or longer)."""

@@ -22,7 +22,6 @@ from ._read import (
     _normalise,
     _read_code,
     _valid,
-    codes_of,
     sat16,
 )
 from ._walk import BLOCK, ONE, keep_mask, row_marks
@@ -45,30 +44,6 @@ def _code_word(memo, shift, data, start, end, max_len, tail_digits, letters, key
     word = pack(outcome, found)
     remember(memo, slot, key, word)
     return word
-
-
-@helper
-def _count_problems(i, col, memo, shift, max_len, tail_digits, letters, keys, masks, counts, lut_masks, lut3, lut4,
-                    under3, n_unknown, n_under, n_malformed):
-    """Adds row i's under-specified, malformed and unknown codes to its counts: a second pass over the few rows
-    whose words say they have any (a test per code cost a fifth of the matching). memo: the first pass's, of any
-    width (column 1: the word of the table given). That pass remembered every code of the row that could be, so a
-    code missed here finds no free slot, and nothing is written."""
-    loff, lbits, lvoff, soff, data, sbits, svoff = col
-    under = 0
-    malformed = 0
-    unknown = 0
-    for j in codes_of(loff, i):
-        if not _valid(sbits, svoff, j):
-            continue
-        outcome = unpack(_code_word(memo, shift, data, soff[j], soff[j + ONE], max_len, tail_digits, letters, keys,
-                                    masks, counts, lut_masks, lut3, lut4, under3))[0]
-        under += outcome == UNDERSPECIFIED
-        malformed += outcome == MALFORMED
-        unknown += outcome == UNKNOWN
-    n_under[i] = sat16(n_under[i] + under)
-    n_malformed[i] = sat16(n_malformed[i] + malformed)
-    n_unknown[i] = sat16(n_unknown[i] + unknown)
 
 
 @helper
@@ -206,11 +181,12 @@ def _code_words3(memo, shift, data, start, end, max_len, tail_digits, letters, t
 
 
 @serial
-def codes3_serial(lo, hi, col, max_len, tail_digits, letters, ta, tb, tc, memo, marks, words, mask_a, mask_b, mask_c,
-                 n_unknown, n_under, n_malformed):
+def codes3_serial(lo, hi, col, max_len, tail_digits, letters, ta, tb, tc, memo, marks, words, coded, mask_a, mask_b,
+                  mask_c, n_unknown, n_under, n_malformed):
     """One pass over a code column for three tables (Charlson, conditions, frailty): each distinct code is read
     once per memo (width 4: key, outcome and table a's groups, table b's, table c's). The counts follow table a
-    (under-specified is a Charlson notion). Walks the codes as charlson_serial does (words: width 3)."""
+    (under-specified is a Charlson notion), from its word per code kept in coded (a row of _walk.scratch's
+    notes). Walks the codes as charlson_serial does (words: width 3)."""
     loff, lbits, lvoff, soff, data, sbits, svoff = col
     shift = shift_of(memo)
     base, count = row_marks(loff, lo, hi, marks)
@@ -230,6 +206,7 @@ def codes3_serial(lo, hi, col, max_len, tail_digits, letters, ta, tb, tc, memo, 
         a = b = c = np.uint64(0)
         if not nulls or _valid(sbits, svoff, j):
             a, b, c = _code_words3(memo, shift, data, soff[j], soff[j + ONE], max_len, tail_digits, letters, ta, tb, tc)
+        coded[q] = a
         keep = keep_mask(mark)
         wa = (wa & keep) | a
         mb = (mb & keep) | b
@@ -245,9 +222,8 @@ def codes3_serial(lo, hi, col, max_len, tail_digits, letters, ta, tb, tc, memo, 
         mask_a[i] |= a & GROUPS
         mask_b[i] |= words[k, 1]
         mask_c[i] |= words[k, 2]
-        if a & PROBLEM:  # column 1 of this memo is table a's word, as _count_problems reads it
-            _count_problems(i, col, memo, shift, max_len, tail_digits, letters, ta[0], ta[1], ta[2], ta[3], ta[4],
-                            ta[5], ta[6], n_unknown, n_under, n_malformed)
+        if a & PROBLEM:
+            _count_coded(i, loff, base, coded, n_unknown, n_under, n_malformed)
 
 
 @cold
@@ -266,11 +242,12 @@ def _read_three(data, start, end, max_len, tail_digits, letters, ta, tb, tc):
 @parallel
 def codes3_parallel(n, loff, lbits, lvoff, soff, data, sbits, svoff, max_len, tail_digits, letters,
                     a0, a1, a2, a3, a4, a5, a6, b0, b1, b2, b3, b4, b5, b6, c0, c1, c2, c3, c4, c5, c6, memos, marks,
-                    words, mask_a, mask_b, mask_c, n_unknown, n_under, n_malformed):
+                    words, notes, mask_a, mask_b, mask_c, n_unknown, n_under, n_malformed):
+    """memos, marks, words, notes: one per thread of Numba's pool (notes[t, 1]: codes3_serial's coded)."""
     nblocks = (n + BLOCK - 1) // BLOCK
     for b in prange(nblocks):
         t = numba.get_thread_id()
         codes3_serial(b * BLOCK, min(n, (b + 1) * BLOCK), (loff, lbits, lvoff, soff, data, sbits, svoff),
                      max_len, tail_digits, letters, (a0, a1, a2, a3, a4, a5, a6), (b0, b1, b2, b3, b4, b5, b6),
-                     (c0, c1, c2, c3, c4, c5, c6), memos[t], marks[t], words[t], mask_a, mask_b, mask_c, n_unknown,
-                     n_under, n_malformed)
+                     (c0, c1, c2, c3, c4, c5, c6), memos[t], marks[t], words[t], notes[t, 1], mask_a, mask_b, mask_c,
+                     n_unknown, n_under, n_malformed)

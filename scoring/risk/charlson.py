@@ -59,13 +59,13 @@ def match_three(n: int, col: tuple | None, tables3: tuple, system: tuple, masks3
     flat = [a for tb in tables3 for a in (tb.keys, tb.masks, tb.counts, tb.lut_masks, tb.lut3, tb.lut4, tb.under3)]
     if parallel:
         with kept(("three", *tables3, system), lambda: code_memo(1 << 40, 4, True)) as memos:
-            marks, words, _ = scratch(col[0], n, memos.shape[0], 3)
-            K.codes3_parallel(n, *col, *system, *flat, memos, marks, words, *masks3, *counts)
+            marks, words, notes = scratch(col[0], n, memos.shape[0], 3)
+            K.codes3_parallel(n, *col, *system, *flat, memos, marks, words, notes, *masks3, *counts)
     else:
         memos = code_memo(int(col[0][-1] - col[0][0]) if n else 0, 4, False)
-        marks, words, _ = scratch(col[0], n, 1, 3, block=n)
+        marks, words, notes = scratch(col[0], n, 1, 3, block=n)
         K.codes3_serial(0, n, col, *system, *(tuple(flat[k:k + 7]) for k in (0, 7, 14)), memos[0], marks[0], words[0],
-                        *masks3, *counts)
+                        notes[0, 1], *masks3, *counts)
 
 
 def match_codes(n: int, col: tuple | None, table: PrefixTable, system: tuple, mask: np.ndarray,

@@ -218,8 +218,8 @@ def test_three_tables_with_a_memo_too_small_equal_a_memo_with_room():
     results = []
     for memo in (np.zeros((64, 4), np.uint64), tables(100_000, 4, parallel=False)[0]):
         out = [np.zeros(len(icd), np.uint64) for _ in range(3)] + [np.zeros(len(icd), np.int16) for _ in range(3)]
-        K.codes3_serial(0, len(icd), col, *C.ICD10, *tabs, memo,
-                        *(a[0] for a in scratch(col[0], len(icd), 1, 3, block=len(icd))[:2]), *out)
+        marks, words, notes = scratch(col[0], len(icd), 1, 3, block=len(icd))
+        K.codes3_serial(0, len(icd), col, *C.ICD10, *tabs, memo, marks[0], words[0], notes[0, 1], *out)
         results.append(out)
     assert sum(int(np.count_nonzero(c)) for c in results[0][3:]) > 100  # rows with problem codes were counted
     assert all(np.array_equal(a, b) for a, b in zip(results[0], results[1], strict=True))

@@ -7,7 +7,8 @@ import numpy as np
 
 from .._jit import cold, helper, parallel, prange, serial
 from ._memo import find, home, look_up, remember, shift_of
-from ._read import _space_bytes, _valid, codes_of, sat16
+from ._read import ATC, NO_GROUP, _normalise, _valid, codes_of, sat16
+from ._read import EMPTY as EMPTY_CODE
 from ._walk import BLOCK, ONE, keep_mask, row_marks
 
 # ATC level-5 code: letter, 2 digits, 2 letters, 2 digits (A10BA02); levels 1-4 are its first 1, 3, 4, 5 characters.
@@ -20,71 +21,20 @@ OUTCOME_SHIFT = 17
 KEY_SHIFT = 19
 SLOW = np.uint64(1 << 63)
 SUBSTANCE_SLOTS = 8_192  # distinct substances a thread gives an id to (beyond: deduplicated the slow way)
-
-
-@helper
-def _is_letter(ch):
-    return 65 <= (ch & 0xDF) <= 90  # either case; no other byte maps into A-Z
-
-
-@helper
-def _is_digit(ch):
-    return 48 <= ch <= 57
+ANY_LETTER = (1 << 26) - 1  # every letter may start an ATC code
 
 
 @helper
 def _atc(data, start, end):
-    """(outcome, packed key) of one ATC code, normalised on the fly (upper case; dots and whitespace dropped).
-    A substance written plainly (seven characters: letter, 2 digits, 2 letters, 2 digits), as nearly every code
-    is, is packed at once; anything else is read byte by byte."""
-    if end - start == 7:
-        c0, c1, c2, c3 = data[start], data[start + 1], data[start + 2], data[start + 3]
-        c4, c5, c6 = data[start + 4], data[start + 5], data[start + 6]
-        if (_is_letter(c0) and _is_digit(c1) and _is_digit(c2) and _is_letter(c3) and _is_letter(c4)
-                and _is_digit(c5) and _is_digit(c6)):
-            key = np.int64((c0 & 0xDF) - 64)
-            key = key * 37 + (c1 - 21)
-            key = key * 37 + (c2 - 21)
-            key = key * 37 + ((c3 & 0xDF) - 64)
-            key = key * 37 + ((c4 & 0xDF) - 64)
-            key = key * 37 + (c5 - 21)
-            key = key * 37 + (c6 - 21)
-            return SUBSTANCE, key
-    length = 0
-    key = np.int64(0)
-    bad = False
-    b = start
-    while b < end:
-        ch = data[b]
-        b += 1
-        if 97 <= ch <= 122:
-            ch -= 32
-        if not (65 <= ch <= 90 or 48 <= ch <= 57):  # rare: a dot, whitespace or a stray character
-            if ch == 46:
-                continue
-            skip = _space_bytes(data, b - 1, end)
-            if skip:
-                b += skip - 1
-                continue
-        if length >= 7:
-            bad = True
-            length += 1
-            continue
-        letter_here = length == 0 or length == 3 or length == 4
-        if 65 <= ch <= 90 and letter_here:
-            key = key * 37 + (ch - 64)
-        elif 48 <= ch <= 57 and not letter_here:
-            key = key * 37 + (ch - 48 + 27)
-        else:
-            bad = True
-        length += 1
-    if length == 0:
+    """(outcome, packed key) of one ATC code, read as every code column is (_read._normalise in its ATC mode: upper
+    case, dots and whitespace dropped, a level 1-5 shape). Called once per distinct spelling: the memo keeps the
+    rest."""
+    outcome, key, length, _, _ = _normalise(data, start, end, ATC, False, ANY_LETTER)
+    if outcome == EMPTY_CODE:
         return EMPTY, key
-    if bad or length == 2 or length == 6 or length > 7:
+    if outcome != NO_GROUP:
         return MALFORMED, key
-    if length == 7:
-        return SUBSTANCE, key
-    return UNDERSPECIFIED, key
+    return (SUBSTANCE if length == 7 else UNDERSPECIFIED), key
 
 
 @helper

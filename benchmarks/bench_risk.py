@@ -324,14 +324,13 @@ def main(argv: list[str] | None = None) -> int:
     scale = {"varde": 1.0}
     t_poly = polypharmacy(table, n, args.repeat)
     mismatches = 0
-    t_pandas_poly = t_polars_poly = None
+    t_other_poly: dict[str, float] = {}  # polypharmacy by the DataFrame libraries, beside Varde's
     if t_poly is not None:
         for lib, make in (("pandas", pandas_polypharmacy), ("polars", polars_polypharmacy)):
             made = make(table, n) if _has(lib) else None
             if made:
                 mismatches += made[1]
-                t = best(made[0], args.repeat)
-                t_pandas_poly, t_polars_poly = (t, t_polars_poly) if lib == "pandas" else (t_pandas_poly, t)
+                t_other_poly[lib] = best(made[0], args.repeat)
     del out
 
     peers: dict[str, Callable[[int], Peer]] = {}
@@ -373,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
         del peer, res
 
     cold = None if args.skip_cold else cold_compile()
-    report(times, scale, notes, n, args, parts, t_first, cold, t_poly, t_pandas_poly, t_polars_poly)
+    report(times, scale, notes, n, args, parts, t_first, cold, t_poly, t_other_poly.get("pandas"),
+           t_other_poly.get("polars"))
 
     busy1, own1 = cpu_seconds()
     wall = time.perf_counter() - start

@@ -99,9 +99,9 @@ def charlson_serial(lo, hi, col, max_len, tail_digits, letters, keys, masks, cou
     """Rows lo..hi-1 of one code column, walking the codes as _walk.py says. memo: a table of _memo.py (width 2)
     that this call alone writes; marks, words, notes: scratch of _walk.scratch (width 1) for these rows. A code
     not in its memo slot's home (_memo.home) is noted and read after the walk, its word OR-ed into its row's (the
-    last word the walk stored for a row is the OR of all its codes'). The parallel
-    kernel calls it per block; a serial call, once for all rows (one function compiled, not two: the cold compile
-    is what a new server waits for).
+    last word the walk stored for a row is the OR of all its codes'). The parallel kernel calls it per block; a
+    serial call, once for all rows (one function compiled, not two: the cold compile is what a new server waits
+    for).
 
     Each row's groups are its codes' (first: the first column, which writes the counts, starting from 0) or those
     OR-ed with mask[i] (a later column). finishing (the last column): they go through the hierarchy and weights

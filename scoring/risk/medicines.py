@@ -17,7 +17,7 @@ from . import _atc_kernel as K
 from ._lists import list_column
 from ._memo import kept
 from ._memo import tables as code_memo
-from ._walk import BLOCK, most_codes, scratch
+from ._walk import BLOCK, scratch
 
 __all__ = ["BANDS", "SERIAL_BELOW", "polypharmacy_columns"]
 
@@ -64,18 +64,17 @@ def polypharmacy_columns(n: int, atc, *, parallel: bool | None = None) -> dict[s
             with kept(("atc",), _new_tables) as (memos, subs, given):
                 stamps = stamps_for(subs)
                 # scratch per thread as long as the most codes a block holds: no pass over every row's length
-                seen = np.empty((memos.shape[0], max(1, most_codes(col[0], n))), np.uint64)
-                slow = np.empty((memos.shape[0], BLOCK), np.int64)
                 marks, tally, _ = scratch(col[0], n, memos.shape[0])
-                tally = tally.reshape(memos.shape[0], -1)
-                K.atc_parallel(n, *col, memos, subs, given, stamps, seen, slow, marks, tally, *out)
+                seen = np.empty(marks.shape, np.uint64)
+                slow = np.empty((memos.shape[0], BLOCK), np.int64)
+                K.atc_parallel(n, *col, memos, subs, given, stamps, seen, slow, marks,
+                               tally.reshape(memos.shape[0], -1), *out)
         else:
             memos = code_memo(int(col[0][-1] - col[0][0]) if n else 0, 2, run_parallel)
             subs, given = substance_tables(memos.shape[0], memos.shape[1])
             stamps = stamps_for(subs)
-            longest = max(1, int(np.diff(col[0]).max())) if n else 1
-            marks, tally, _ = scratch(col[0], n, 1, block=n)
-            K.atc_serial(0, n, *col, memos[0], subs[0], given[0], stamps[0], np.empty(longest, np.uint64),
+            marks, tally, _ = scratch(col[0], n, 1, block=n)  # all rows as one block
+            K.atc_serial(0, n, *col, memos[0], subs[0], given[0], stamps[0], np.empty(marks.shape[1], np.uint64),
                          np.empty(max(n, 1), np.int64), marks[0], tally[0].reshape(-1), *out)
     return {
         "polypharmacy_count": pa.array(count),
